@@ -1,0 +1,10 @@
+"""The store: records in, rows out. It never does HTTP."""
+
+from archiver.store.runs import finish_run, start_run
+from archiver.store.save import OTHER_SAVERS, Counts, save_page
+from archiver.store.schema import EXTENSIONS, ensure_db_shape, open_db
+
+__all__ = [
+    "EXTENSIONS", "OTHER_SAVERS", "Counts", "ensure_db_shape", "finish_run",
+    "open_db", "save_page", "start_run",
+]

@@ -1,0 +1,172 @@
+"""The database shape, declared once and applied idempotently by ``ensure_db_shape``.
+
+Tables are created up front with explicit types (a first record full of nulls cannot fix a wrong
+type), foreign keys are declared and indexed, FTS tables are kept current by triggers. Modules that
+own derived tables (exchanges, topics, papers, ...) add themselves to ``EXTENSIONS``: each exposes
+``ensure_schema(db)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+# Bodies are stored three ways; every body-bearing table has these columns.
+BODY = {"body_html": str, "body_markdown": str, "body_text": str}
+# Bookkeeping on archived items: a hash of what the site sent (to skip unchanged rows cheaply),
+# when we first and last saw it, and flags for upstream deletion / disappearance.
+TRACKING = {
+    "content_hash": str,
+    "first_seen": str,
+    "last_seen": str,
+    "deleted": int,
+    "missing": int,
+    "extra": str,
+}
+
+TABLES: dict[str, dict] = {
+    "sites": {
+        "columns": {"id": str, "name": str, "url": str, "kind": str, "api_url": str},
+        "pk": "id",
+    },
+    "users": {
+        "columns": {
+            "id": str, "site_id": str, "source_id": str, "slug": str, "name": str, "url": str,
+            "bio_html": str, "bio_markdown": str, "bio_text": str, "karma": int, "af_karma": int,
+            "post_count": int, "comment_count": int, "created_at": str, "stub": int,
+            "content_hash": str, "first_seen": str, "last_seen": str, "profile_fetched_at": str,
+        },
+        "pk": "id",
+        "foreign_keys": [("site_id", "sites", "id")],
+    },
+    "posts": {
+        "columns": {
+            "id": str, "site_id": str, "source_id": str, "url": str, "title": str, "user_id": str,
+            "author": str, "posted_at": str, "edited_at": str, "score": int, "vote_count": int,
+            "comment_count": int, "af": int, "question": int, "kind": str, "tags": str,
+            **BODY, "stub": int, "thread_fetched_at": str, **TRACKING,
+        },
+        "pk": "id",
+        "foreign_keys": [("site_id", "sites", "id"), ("user_id", "users", "id")],
+    },
+    "comments": {
+        "columns": {
+            "id": str, "site_id": str, "source_id": str, "post_id": str, "parent_id": str,
+            "user_id": str, "author": str, "title": str, "url": str, "posted_at": str,
+            "edited_at": str, "score": int, "vote_count": int, "af": int, "answer": int,
+            "depth": int, "path": str, **BODY, **TRACKING,
+        },
+        "pk": "id",
+        "foreign_keys": [
+            ("site_id", "sites", "id"), ("post_id", "posts", "id"),
+            ("parent_id", "comments", "id"), ("user_id", "users", "id"),
+        ],
+    },
+    "tags": {
+        "columns": {"id": str, "site_id": str, "name": str, "slug": str},
+        "pk": "id",
+        "foreign_keys": [("site_id", "sites", "id")],
+    },
+    "post_tags": {
+        "columns": {"post_id": str, "tag_id": str},
+        "pk": ("post_id", "tag_id"),
+        "foreign_keys": [("post_id", "posts", "id"), ("tag_id", "tags", "id")],
+    },
+    # Every earlier version of an edited or deleted item: who wrote it, when it changed, what.
+    "item_versions": {
+        "columns": {
+            "id": int, "item_table": str, "item_id": str, "version": int, "user_id": str,
+            "edited_at": str, "archived_at": str, "replaced_at": str, "changed": str,
+            "title": str, **BODY, "deleted": int,
+        },
+        "pk": "id",
+        "foreign_keys": [("user_id", "users", "id")],
+    },
+    "runs": {
+        "columns": {
+            "id": int, "started_at": str, "ended_at": str, "command": str, "target": str,
+            "status": str, "new": int, "updated": int, "unchanged": int, "requests": int,
+            "error": str,
+        },
+        "pk": "id",
+    },
+    "meta": {"columns": {"key": str, "value": str}, "pk": "key"},
+}
+
+INDEXES = [
+    ("comments", ["post_id", "path"]),
+    ("comments", ["user_id", "posted_at"]),
+    ("comments", ["posted_at"]),
+    ("comments", ["parent_id"]),
+    ("posts", ["user_id", "posted_at"]),
+    ("posts", ["posted_at"]),
+    ("posts", ["site_id"]),
+    ("users", ["site_id", "slug"]),
+    ("post_tags", ["tag_id"]),
+    ("item_versions", ["item_table", "item_id"]),
+]
+
+FTS = {
+    "posts": ["title", "body_text"],
+    "comments": ["body_text"],
+}
+
+# Modules owning derived tables; each has ensure_schema(db). Order matters for foreign keys.
+EXTENSIONS: list[str] = []
+
+
+def open_db(path: str) -> sqlite_utils.Database:
+    """Open (creating folders and schema as needed) with WAL and foreign keys."""
+    import os
+
+    from archiver.errors import ArchiverError
+
+    if path != ":memory:":
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    try:
+        db.execute("PRAGMA busy_timeout = 15000")
+        if path != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+        # Foreign keys are declared (Datasette links, documentation) but not enforced: a reply's
+        # parent or a comment's post may legitimately not be archived yet.
+        ensure_db_shape(db)
+    except Exception as exc:  # sqlite3.DatabaseError and friends
+        raise ArchiverError(f"{path}: cannot open as an archive database ({exc}); "
+                            "check the path or move the file aside") from exc
+    return db
+
+
+def ensure_db_shape(db: sqlite_utils.Database) -> None:
+    for name, spec in TABLES.items():
+        if not db[name].exists():
+            db[name].create(
+                spec["columns"], pk=spec["pk"], foreign_keys=spec.get("foreign_keys", []),
+                not_null=spec.get("not_null"),
+            )
+        else:
+            _add_missing_columns(db, name, spec["columns"])
+    for table, columns in INDEXES:
+        db[table].create_index(columns, if_not_exists=True)
+    for table, spec in TABLES.items():
+        for column, _other, _ in spec.get("foreign_keys", []):
+            db[table].create_index([column], if_not_exists=True)
+    for table, columns in FTS.items():
+        if not db[f"{table}_fts"].exists():
+            db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
+    for module in EXTENSIONS:
+        importlib.import_module(module).ensure_schema(db)
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+def _add_missing_columns(db: sqlite_utils.Database, name: str, columns: dict) -> None:
+    existing = set(db[name].columns_dict)
+    for column, type_ in columns.items():
+        if column not in existing:
+            db[name].add_column(column, type_)
