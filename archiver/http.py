@@ -105,10 +105,20 @@ class Http:
     def post_json(self, url: str, payload: dict, **kwargs):
         return self.decode_json(self.request("POST", url, json=payload, **kwargs), url)
 
+    def post_json_response(self, url: str, payload: dict, **kwargs):
+        """(status, decoded JSON) for APIs whose error bodies matter (GraphQL)."""
+        response = self.request("POST", url, json=payload, **kwargs)
+        return response.status_code, self.decode_json(response, url)
+
     # -- core ----------------------------------------------------------------------------------
 
-    def request(self, method: str, url: str, **kwargs) -> requests.Response:
-        """Send with retries; return a response whose body is fully read and within the size cap."""
+    def request(self, method: str, url: str, allow_status: tuple[int, ...] = (),
+                **kwargs) -> requests.Response:
+        """Send with retries; return a response whose body is fully read and within the size cap.
+
+        Statuses in ``allow_status`` are returned rather than raised (a GraphQL validation error
+        arrives as a 400 whose body says what was wrong).
+        """
         attempts = self.settings.retries + 1
         last_problem = "no attempt made"
         for attempt in range(attempts):
@@ -131,7 +141,7 @@ class Http:
                 last_problem = f"HTTP {response.status_code}"
                 self._backoff(attempt, _retry_after_seconds(response.headers.get("Retry-After")))
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 400 and response.status_code not in allow_status:
                 raise self._status_error(response, url)
             return response
         raise FetchError(f"{url}: gave up after {attempts} attempts ({last_problem}); "

@@ -350,4 +350,19 @@ def _flag_missing(db, post_ids: list[str], seen: list[str], now: str) -> None:
             chunk = gone[start:start + CHUNK]
             marks = ", ".join("?" for _ in chunk)
             db.conn.execute(f"UPDATE comments SET missing = 1 WHERE id IN ({marks})", chunk)
-        db.conn.execute("UPDATE posts SET thread_fetched_at = ? WHERE id = ?", [now, post_id])
+        set_state(db, "thread_fetched", post_id, now, now)
+
+
+def set_state(db, kind: str, key: str, value: str, now: str | None = None) -> None:
+    """Record sync state (inside the caller's transaction)."""
+    db.conn.execute(
+        "INSERT INTO sync_state (kind, key, value, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(kind, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [kind, key, value, now or now_utc()],
+    )
+
+
+def get_state(db, kind: str, key: str) -> str | None:
+    row = db.conn.execute("SELECT value FROM sync_state WHERE kind = ? AND key = ?",
+                          [kind, key]).fetchone()
+    return row[0] if row else None

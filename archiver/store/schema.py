@@ -47,7 +47,7 @@ TABLES: dict[str, dict] = {
             "id": str, "site_id": str, "source_id": str, "url": str, "title": str, "user_id": str,
             "author": str, "posted_at": str, "edited_at": str, "score": int, "vote_count": int,
             "comment_count": int, "af": int, "question": int, "kind": str, "tags": str,
-            **BODY, "stub": int, "thread_fetched_at": str, **TRACKING,
+            **BODY, "stub": int, **TRACKING,
         },
         "pk": "id",
         "foreign_keys": [("site_id", "sites", "id"), ("user_id", "users", "id")],
@@ -94,6 +94,12 @@ TABLES: dict[str, dict] = {
         "pk": "id",
     },
     "meta": {"columns": {"key": str, "value": str}, "pk": "key"},
+    # Sync state keyed by (kind, key): when a thread was last fetched completely, a user's newest
+    # archived comment, a feed's ETag, ... Never guessed from max(id).
+    "sync_state": {
+        "columns": {"kind": str, "key": str, "value": str, "updated_at": str},
+        "pk": ("kind", "key"),
+    },
 }
 
 INDEXES = [

@@ -1,0 +1,93 @@
+"""``archiver thread``, ``archiver user`` and ``archiver search``."""
+
+from __future__ import annotations
+
+import click
+
+from archiver.cli.common import (
+    delay_option,
+    echo_json,
+    endpoint_option,
+    global_options,
+    info,
+    progress,
+    state,
+)
+from archiver.forums import archive_thread, archive_user, parse_count, parse_since
+from archiver.store.search import search as run_search
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL [URL...]")
+@endpoint_option
+@delay_option
+@click.option("--via", type=click.Choice(["api", "greaterwrong"]), default="api",
+              help="Fetch LessWrong/EA Forum threads through the API (default) or GreaterWrong's HTML.")
+@global_options
+def thread(urls, endpoint, delay, via):
+    """Archive a post and every comment (question posts: answers and replies too).
+
+    URL: a LessWrong, Alignment Forum, EA Forum or GreaterWrong post URL, a bare site:postId
+    (lesswrong:uMQ3cqWDPHhjtiesc), or a thread URL of another supported forum.
+    """
+    st = state()
+    http = st.http(delay)
+    for url in urls:
+        with progress("comments") as bar:
+            counts, title = archive_thread(st.db(), http, url, endpoint=endpoint, via=via,
+                                           on_page=bar.update)
+        info(f"{title}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
+             f"({http.requests_made} requests so far)")
+
+
+@click.command()
+@click.argument("who", metavar="URL|SLUG")
+@click.option("--site", type=click.Choice(["lesswrong", "alignmentforum", "eaforum"]),
+              help="Site of a bare slug (default lesswrong).")
+@click.option("--posts", "posts", default="all", metavar="N|all", help="How many posts (default all).")
+@click.option("--comments", "comments", default="all", metavar="N|all",
+              help="How many comments, newest first (default all).")
+@click.option("--since", metavar="DATE", help="Only posts and comments since DATE (YYYY-MM-DD).")
+@endpoint_option
+@delay_option
+@global_options
+def user(who, site, posts, comments, since, endpoint, delay):
+    """Archive a user's profile, posts and comments (each comment linked to its post)."""
+    st = state()
+    http = st.http(delay)
+    with progress("items") as bar:
+        counts, name = archive_user(
+            st.db(), http, who, site=site, posts=parse_count(posts, "--posts"),
+            comments=parse_count(comments, "--comments"), since=parse_since(since),
+            endpoint=endpoint, on_page=bar.update,
+        )
+    info(f"{name}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
+         f"({http.requests_made} requests)")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per result.")
+@global_options
+def search(query, limit, as_json):
+    """Full-text search over posts and comments, best match first.
+
+    QUERY may use SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*.
+    """
+    rows = run_search(state().db(), query, limit)
+    for row in rows:
+        if as_json:
+            echo_json(row)
+            continue
+        date = (row["posted_at"] or "")[:10]
+        click.echo(f"{row['type']:7} {date}  {row['author'] or '?'} — {row['title'] or ''}")
+        click.echo(f"        {row['url'] or row['id']}")
+        click.echo(f"        {' '.join((row['snippet'] or '').split())}")
+    if not rows and not as_json:
+        click.echo("no matches", err=True)
+
+
+def register(group: click.Group) -> None:
+    for command in (thread, user, search):
+        group.add_command(command)

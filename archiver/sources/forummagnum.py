@@ -1,0 +1,397 @@
+"""LessWrong, the Alignment Forum and the EA Forum (ForumMagnum's GraphQL API).
+
+LessWrong and the Alignment Forum share one document store (same ``_id``s; ``af`` marks AF
+content), so both are archived under site ``lesswrong`` with an ``af`` flag, fetched from the
+LessWrong endpoint, which returns the superset. The EA Forum is site ``eaforum``.
+
+Queries are sent in the modern style (``post(selector: {_id})``) and fall back to the legacy style
+(``post(input: {selector: ...})``, ``comments(input: {terms: ...})``) on a validation error: the EA
+Forum has run older code. Long lists page by date, never by offset (offsets over 2,000 are refused).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from archiver.errors import FetchError, NotFound, UsageError
+from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
+from archiver.sources import ThreadRef, UserRef
+
+NAME = "forummagnum"
+log = logging.getLogger("archiver.forummagnum")
+
+PAGE_LIMIT = 5000  # the API's cap on `limit`
+
+
+@dataclass(frozen=True)
+class ForumSite:
+    id: str
+    name: str
+    base: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.base + "/graphql"
+
+    def record(self) -> Site:
+        return Site(id=self.id, name=self.name, url=self.base, kind=NAME, api_url=self.endpoint)
+
+
+LESSWRONG = ForumSite("lesswrong", "LessWrong and the Alignment Forum", "https://www.lesswrong.com")
+EAFORUM = ForumSite("eaforum", "Effective Altruism Forum", "https://forum.effectivealtruism.org")
+SITES = {"lesswrong": LESSWRONG, "eaforum": EAFORUM}
+
+# Every host and bare-id prefix we accept, mapped to the document store it belongs to.
+HOSTS = {
+    "lesswrong.com": "lesswrong", "www.lesswrong.com": "lesswrong",
+    "alignmentforum.org": "lesswrong", "www.alignmentforum.org": "lesswrong",
+    "greaterwrong.com": "lesswrong", "www.greaterwrong.com": "lesswrong",
+    "forum.effectivealtruism.org": "eaforum", "ea.greaterwrong.com": "eaforum",
+    "forum-bots.effectivealtruism.org": "eaforum",
+}
+PREFIXES = {
+    "lesswrong": "lesswrong", "lw": "lesswrong", "alignmentforum": "lesswrong", "af": "lesswrong",
+    "eaforum": "eaforum", "ea": "eaforum",
+}
+SITE_OPTION = {"lesswrong": "lesswrong", "alignmentforum": "lesswrong", "eaforum": "eaforum"}
+
+DOC_ID = r"[A-Za-z0-9]{8,24}"
+POST_PATH = re.compile(rf"^/(?:s/{DOC_ID}/p|posts|events)/({DOC_ID})(?:/[^/]*)?/?$")
+USER_PATH = re.compile(r"^/users/([A-Za-z0-9_.-]+)/?")
+
+USER_FIELDS = "_id slug username displayName"
+POST_FIELDS = (
+    "_id slug title pageUrl postedAt modifiedAt baseScore voteCount commentCount af question "
+    f"url user {{ {USER_FIELDS} }} coauthors {{ {USER_FIELDS} }} tags {{ _id name slug }} "
+    "contents { html markdown }"
+)
+COMMENT_FIELDS = (
+    "_id postId parentCommentId parentAnswerId topLevelCommentId postedAt lastEditedAt baseScore "
+    f"voteCount af deleted answer user {{ {USER_FIELDS} }} contents {{ html markdown }}"
+)
+PROFILE_FIELDS = (
+    "_id slug username displayName bio htmlBio karma afKarma postCount commentCount createdAt"
+)
+STUB_POST_FIELDS = "_id slug title pageUrl postedAt af"
+
+
+# -- URLs --------------------------------------------------------------------------------------
+
+
+def parse_thread_url(url: str) -> ThreadRef | None:
+    """Post URLs of the four hosts (any path form, anchors, query strings) or ``site:postId``."""
+    bare = re.fullmatch(rf"([a-z]+):({DOC_ID})", url.strip())
+    if bare and bare.group(1) in PREFIXES:
+        site = SITES[PREFIXES[bare.group(1)]]
+        post_id = bare.group(2)
+        return ThreadRef(site.id, post_id, f"{site.base}/posts/{post_id}")
+    parts = urlsplit(url.strip())
+    host = parts.netloc.lower()
+    if parts.scheme not in ("http", "https") or host not in HOSTS:
+        return None
+    match = POST_PATH.match(parts.path)
+    if not match:
+        raise UsageError(f"{url}: a {host} URL, but not a post; expected /posts/<id>/<slug>, "
+                         "/posts/<id> or /s/<sequence>/p/<id>")
+    site = SITES[HOSTS[host]]
+    post_id = match.group(1)
+    comment = parse_qs(parts.query).get("commentId", [None])[0] or parts.fragment or None
+    extra = {"af": "alignmentforum" in host, "comment": comment}
+    return ThreadRef(site.id, post_id, f"{site.base}/posts/{post_id}", extra)
+
+
+def parse_user_url(url: str, site: str | None = None) -> UserRef | None:
+    value = url.strip()
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        host = parts.netloc.lower()
+        if host not in HOSTS:
+            return None
+        match = USER_PATH.match(parts.path)
+        if not match:
+            raise UsageError(f"{url}: a {host} URL, but not a user profile (/users/<slug>)")
+        forum = SITES[HOSTS[host]]
+        return UserRef(forum.id, slug=match.group(1), url=f"{forum.base}/users/{match.group(1)}")
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", value) and site is not None:
+        if site not in SITE_OPTION:
+            raise UsageError(f"unknown site {site!r}; use one of: {', '.join(SITE_OPTION)}")
+        forum = SITES[SITE_OPTION[site]]
+        return UserRef(forum.id, slug=value, url=f"{forum.base}/users/{value}")
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        return UserRef("lesswrong", slug=value, url=f"{LESSWRONG.base}/users/{value}")
+    return None
+
+
+# -- GraphQL -----------------------------------------------------------------------------------
+
+
+def gql(value) -> str:
+    """Render a Python value as a GraphQL literal (strings JSON-escaped, object keys bare)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {gql(v)}" for k, v in value.items() if v is not None) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(str(value))
+
+
+class Client:
+    """Runs queries against one endpoint, remembering which query style it accepts."""
+
+    def __init__(self, http, site: ForumSite, endpoint: str | None = None):
+        self.http = http
+        self.site = site
+        self.endpoint = endpoint or site.endpoint
+        self.legacy = False
+
+    def single(self, collection: str, doc_id: str, fields: str) -> dict | None:
+        modern = f"{{ {collection}(selector: {{_id: {gql(doc_id)}}}) {{ result {{ {fields} }} }} }}"
+        legacy = (f"{{ {collection}(input: {{selector: {{_id: {gql(doc_id)}}}}}) "
+                  f"{{ result {{ {fields} }} }} }}")
+        data = self._run(modern, legacy)
+        return (data.get(collection) or {}).get("result")
+
+    def multi(self, collection: str, view: str, terms: dict, limit: int, fields: str) -> list[dict]:
+        modern = (f"{{ {collection}(selector: {{{view}: {gql(terms)}}}, limit: {limit}) "
+                  f"{{ results {{ {fields} }} }} }}")
+        legacy_terms = {"view": view, **terms, "limit": limit}
+        legacy = f"{{ {collection}(input: {{terms: {gql(legacy_terms)}}}) {{ results {{ {fields} }} }} }}"
+        data = self._run(modern, legacy)
+        return (data.get(collection) or {}).get("results") or []
+
+    def _run(self, modern: str, legacy: str) -> dict:
+        if not self.legacy:
+            status, body = self._post(modern)
+            if _is_validation_error(status, body):
+                log.info("%s rejected the modern query style; using the legacy style",
+                         self.endpoint)
+                self.legacy = True
+            else:
+                return self._data(body)
+        status, body = self._post(legacy)
+        return self._data(body)
+
+    def _post(self, query: str):
+        return self.http.post_json_response(self.endpoint, {"query": query}, allow_status=(400,))
+
+    def _data(self, body) -> dict:
+        if not isinstance(body, dict):
+            raise FetchError(f"{self.endpoint}: unexpected response (not a GraphQL object)")
+        errors = body.get("errors") or []
+        if errors and not body.get("data"):
+            message = "; ".join(str(e.get("message", e)) for e in errors[:3])
+            raise FetchError(f"{self.site.name} API error: {message}")
+        for error in errors:
+            log.warning("%s API warning: %s", self.site.name, error.get("message", error))
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise FetchError(f"{self.endpoint}: the response has no data")
+        return data
+
+
+def _is_validation_error(status: int, body) -> bool:
+    if not isinstance(body, dict) or not body.get("errors") or body.get("data"):
+        return False
+    for error in body["errors"]:
+        code = ((error.get("extensions") or {}).get("code") or "")
+        message = error.get("message", "")
+        if code == "GRAPHQL_VALIDATION_FAILED" or re.search(
+                r"Unknown argument|Cannot query field|is not defined by type|Unknown type", message):
+            return True
+    return False
+
+
+# -- records -----------------------------------------------------------------------------------
+
+
+def user_record(site: ForumSite, data: dict | None, profile: bool = False) -> User | None:
+    if not data or not data.get("_id"):
+        return None
+    slug = data.get("slug")
+    return User(
+        id=make_id(site.id, data["_id"]), site_id=site.id, source_id=data["_id"], slug=slug,
+        name=data.get("displayName") or data.get("username") or slug,
+        url=f"{site.base}/users/{slug}" if slug else None,
+        bio_html=data.get("htmlBio") if profile else None,
+        bio_markdown=data.get("bio") if profile else None,
+        karma=data.get("karma"), af_karma=data.get("afKarma"), post_count=data.get("postCount"),
+        comment_count=data.get("commentCount"), created_at=iso_utc(data.get("createdAt")),
+        stub=not profile,
+    )
+
+
+def post_record(site: ForumSite, data: dict, stub: bool = False) -> Post:
+    contents = data.get("contents") or {}
+    user = data.get("user") or {}
+    url = data.get("pageUrl") or f"{site.base}/posts/{data['_id']}/{data.get('slug') or ''}"
+    coauthors = [c.get("displayName") for c in data.get("coauthors") or [] if c]
+    return Post(
+        id=make_id(site.id, data["_id"]), site_id=site.id, source_id=data["_id"], url=url,
+        title=data.get("title"), user_id=make_id(site.id, user["_id"]) if user.get("_id") else None,
+        author=user.get("displayName") or user.get("username"),
+        posted_at=iso_utc(data.get("postedAt")), edited_at=iso_utc(data.get("modifiedAt")),
+        score=data.get("baseScore"), vote_count=data.get("voteCount"),
+        comment_count=data.get("commentCount"), af=bool(data.get("af")),
+        question=bool(data.get("question")), kind="question" if data.get("question") else "post",
+        body_html=contents.get("html") or data.get("htmlBody"),
+        body_markdown=contents.get("markdown"),
+        tags=[Tag(id=make_id(site.id, t["_id"]), site_id=site.id, name=t.get("name"),
+                  slug=t.get("slug")) for t in data.get("tags") or [] if t and t.get("_id")],
+        stub=stub,
+        extra={"coauthors": coauthors, "link_url": data.get("url")} if (coauthors or data.get("url")) else None,
+    )
+
+
+def comment_record(site: ForumSite, data: dict, post_url: str | None) -> Comment:
+    contents = data.get("contents") or {}
+    user = data.get("user") or {}
+    parent = data.get("parentCommentId") or data.get("parentAnswerId")
+    return Comment(
+        id=make_id(site.id, data["_id"]), site_id=site.id, source_id=data["_id"],
+        post_id=make_id(site.id, data["postId"]),
+        parent_id=make_id(site.id, parent) if parent else None,
+        user_id=make_id(site.id, user["_id"]) if user.get("_id") else None,
+        author=user.get("displayName") or user.get("username"),
+        url=f"{post_url}?commentId={data['_id']}" if post_url else None,
+        posted_at=iso_utc(data.get("postedAt")), edited_at=iso_utc(data.get("lastEditedAt")),
+        score=data.get("baseScore"), vote_count=data.get("voteCount"), af=bool(data.get("af")),
+        answer=bool(data.get("answer")), deleted=bool(data.get("deleted")),
+        body_html=contents.get("html") or data.get("htmlBody"),
+        body_markdown=contents.get("markdown"),
+    )
+
+
+def _users_of(site: ForumSite, items: list[dict]) -> list[User]:
+    users = {}
+    for item in items:
+        for data in [item.get("user")] + list(item.get("coauthors") or []):
+            user = user_record(site, data)
+            if user:
+                users[user.id] = user
+    return list(users.values())
+
+
+# -- threads -----------------------------------------------------------------------------------
+
+
+def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[Page]:
+    """The post, then every comment (and, for questions, every answer and reply)."""
+    site = SITES[ref.site]
+    client = Client(http, site, endpoint)
+    data = client.single("post", ref.thread_id, POST_FIELDS)
+    if not data:
+        raise NotFound(f"no post {ref.thread_id} on {site.name} ({ref.url})")
+    post = post_record(site, data)
+    yield Page(sites=[site.record()], users=_users_of(site, [data]), posts=[post])
+    seen: list[str] = []
+    views = ["postCommentsOld"] + (["answersAndReplies"] if post.question else [])
+    for view in views:
+        for batch in _comments_by_date(client, view, {"postId": ref.thread_id}):
+            comments = [comment_record(site, c, post.url) for c in batch]
+            seen.extend(c.id for c in comments)
+            yield Page(users=_users_of(site, batch), comments=comments)
+    yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
+
+
+def _comments_by_date(client: Client, view: str, terms: dict, limit: int | None = None,
+                      newest_first: bool = False, since: str | None = None):
+    """Page a comment view by date (``after`` inclusive / ``before`` exclusive), deduplicating."""
+    seen: set[str] = set()
+    remaining = limit
+    cursor: str | None = None
+    while remaining is None or remaining > 0:
+        size = PAGE_LIMIT if remaining is None else min(PAGE_LIMIT, remaining)
+        page_terms = dict(terms)
+        if since:
+            page_terms["after"] = since
+        if cursor:
+            page_terms["before" if newest_first else "after"] = cursor
+        results = client.multi("comments", view, page_terms, size, _fields_for(view))
+        fresh = [c for c in results if c.get("_id") and c["_id"] not in seen]
+        if not fresh:
+            return
+        seen.update(c["_id"] for c in fresh)
+        if remaining is not None:
+            fresh = fresh[:remaining]
+            remaining -= len(fresh)
+        yield fresh
+        if len(results) < size:
+            return
+        stamps = [c.get("postedAt") for c in results if c.get("postedAt")]
+        if not stamps:
+            return
+        cursor = _bump(min(stamps), +1) if newest_first else max(stamps)
+
+
+def _fields_for(view: str) -> str:
+    if view == "allRecentComments":
+        return COMMENT_FIELDS + f" post {{ {STUB_POST_FIELDS} }}"
+    return COMMENT_FIELDS
+
+
+def _bump(stamp: str, millis: int) -> str:
+    """Move an ISO timestamp by ``millis`` ms: ``before`` is exclusive, so ties are not lost."""
+    from datetime import datetime, timedelta
+
+    dt = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(milliseconds=millis)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+def fetch_user(http, ref: UserRef, posts: int | None, comments: int | None, since: str | None,
+               endpoint: str | None = None) -> Iterator[Page]:
+    """The profile, then the user's posts and comments (newest first), each comment's post as a stub.
+
+    ``posts``/``comments``: how many (None = all). ``since``: only items posted at/after it.
+    """
+    site = SITES[ref.site]
+    client = Client(http, site, endpoint)
+    found = client.multi("users", "usersProfile", {"slug": ref.slug}, 1, PROFILE_FIELDS)
+    if not found:
+        raise NotFound(f"no user {ref.slug!r} on {site.name}; check the slug in the profile URL")
+    profile = user_record(site, found[0], profile=True)
+    yield Page(sites=[site.record()], users=[profile])
+    if posts != 0:
+        for batch in _posts_by_date(client, profile.source_id, posts, since):
+            yield Page(users=_users_of(site, batch), posts=[post_record(site, p) for p in batch])
+    if comments != 0:
+        terms = {"userId": profile.source_id, "sortBy": "new"}
+        for batch in _comments_by_date(client, "allRecentComments", terms, comments,
+                                       newest_first=True, since=since):
+            stubs = [post_record(site, c["post"], stub=True) for c in batch if c.get("post")]
+            yield Page(users=_users_of(site, batch), posts=stubs,
+                       comments=[comment_record(site, c, _post_url(c)) for c in batch])
+
+
+def _post_url(comment: dict) -> str | None:
+    return (comment.get("post") or {}).get("pageUrl")
+
+
+def _posts_by_date(client: Client, user_id: str, limit: int | None, since: str | None):
+    seen: set[str] = set()
+    remaining = limit
+    before: str | None = None
+    while remaining is None or remaining > 0:
+        size = PAGE_LIMIT if remaining is None else min(PAGE_LIMIT, remaining)
+        terms = {"userId": user_id, "sortedBy": "new", "after": since, "before": before}
+        results = client.multi("posts", "userPosts", terms, size, POST_FIELDS)
+        fresh = [p for p in results if p.get("_id") and p["_id"] not in seen]
+        if not fresh:
+            return
+        seen.update(p["_id"] for p in fresh)
+        if remaining is not None:
+            fresh = fresh[:remaining]
+            remaining -= len(fresh)
+        yield fresh
+        stamps = [p.get("postedAt") for p in results if p.get("postedAt")]
+        if len(results) < size or not stamps:
+            return
+        before = _bump(min(stamps), +1)

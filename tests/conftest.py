@@ -1,0 +1,53 @@
+"""Shared fixtures: a loopback ForumMagnum, a CLI runner, paths to the shared real-world data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.http import Http, HttpSettings
+from tests.fakes.forummagnum import FakeForum
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file under ../shared (real-world recordings, seeds); skip the test when absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not available (run inside the project's workspace to use it)")
+    return path
+
+
+@pytest.fixture
+def forum(httpserver) -> FakeForum:
+    fake = FakeForum()
+    httpserver.expect_request("/graphql", method="POST").respond_with_handler(fake.handler)
+    return fake
+
+
+@pytest.fixture
+def endpoint(httpserver) -> str:
+    return httpserver.url_for("/graphql")
+
+
+@pytest.fixture
+def http() -> Http:
+    return Http(HttpSettings(delay=0, backoff=0, retries=3))
+
+
+@pytest.fixture
+def cli_run(tmp_path, monkeypatch):
+    """Run the CLI against a database in tmp_path; returns the click Result."""
+    from archiver.cli import cli
+
+    monkeypatch.setenv("ARCHIVER_DB", str(tmp_path / "archive.db"))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return run

@@ -1,0 +1,218 @@
+"""A loopback ForumMagnum: answers GraphQL the way LessWrong / the EA Forum do.
+
+It understands the queries archiver sends (modern ``selector`` style and legacy ``input: {terms}``
+style), with the real API's quirks: views return 5 results when no limit is given, ``limit`` is
+capped at 5,000, an ``offset`` over 2,000 is an error, ``after`` is inclusive and ``before``
+exclusive, ``postCommentsOld`` leaves out answers and their replies, a missing document is an
+``app.missing_document`` error, and a server running old code rejects the modern style with a
+GRAPHQL_VALIDATION_FAILED 400.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from werkzeug.wrappers import Request, Response
+
+
+def _literal_to_json(text: str):
+    """Turn the GraphQL literals archiver renders ({key: "v", n: 5, b: true}) into Python."""
+    return json.loads(re.sub(r'([{,]\s*)([A-Za-z_]\w*)\s*:', r'\1"\2":', text))
+
+
+def _balanced(text: str, start: int) -> str:
+    depth = 0
+    in_string = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                continue
+            if ch == '"' and text[i - 1] != "\\":
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i + 1]
+    raise ValueError("unbalanced")
+
+
+def _when(stamp: str) -> datetime:
+    """The API compares dates as dates, not strings."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+@dataclass
+class FakeForum:
+    posts: dict[str, dict] = field(default_factory=dict)
+    comments: list[dict] = field(default_factory=list)
+    users: dict[str, dict] = field(default_factory=dict)
+    legacy_only: bool = False  # behave like the EA Forum's older code
+    queries: list[str] = field(default_factory=list)
+
+    # -- the HTTP side ----------------------------------------------------------------------
+
+    def handler(self, request: Request) -> Response:
+        body = json.loads(request.get_data(as_text=True))
+        query = body["query"]
+        self.queries.append(query)
+        modern = "selector:" in query and "input:" not in query
+        if modern and self.legacy_only:
+            return self._json({"errors": [{
+                "message": 'Unknown argument "selector" on field "Query.post".',
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}, 400)
+        try:
+            return self._json({"data": self._answer(query, modern)})
+        except LookupError as exc:
+            root = re.search(r"\{\s*(\w+)\(", query).group(1)
+            return self._json({"errors": [{"message": str(exc), "path": [root]}], "data": {root: None}})
+        except ValueError as exc:
+            return self._json({"errors": [{"message": str(exc)}], "data": None})
+
+    @staticmethod
+    def _json(obj, status: int = 200) -> Response:
+        return Response(json.dumps(obj), status=status, content_type="application/json")
+
+    # -- the GraphQL side ---------------------------------------------------------------------
+
+    def _answer(self, query: str, modern: bool) -> dict:
+        root = re.search(r"\{\s*(\w+)\(", query).group(1)
+        if root == "post":
+            doc_id = re.search(r'_id:\s*"([^"]+)"', query).group(1)
+            if doc_id not in self.posts:
+                raise LookupError("app.missing_document")
+            return {"post": {"result": self.posts[doc_id]}}
+        view, terms = self._view_terms(query, modern)
+        results = getattr(self, f"_view_{view}")(terms)
+        limit = terms.get("limit", 5)
+        offset = terms.get("offset", 0)
+        if offset > 2000:
+            raise ValueError("Exceeded maximum value for skip")
+        return {root: {"results": results[offset:offset + min(limit, 5000)]}}
+
+    @staticmethod
+    def _view_terms(query: str, modern: bool) -> tuple[str, dict]:
+        if modern:
+            start = query.index("selector:") + len("selector:")
+            selector = _literal_to_json(_balanced(query, query.index("{", start)))
+            (view, terms), = selector.items()
+            limit = re.search(r"limit:\s*(\d+)\)", query)
+            if limit:
+                terms["limit"] = int(limit.group(1))
+            return view, terms
+        start = query.index("terms:") + len("terms:")
+        terms = _literal_to_json(_balanced(query, query.index("{", start)))
+        return terms.pop("view"), terms
+
+    @staticmethod
+    def _dated(items: list[dict], terms: dict, newest_first: bool) -> list[dict]:
+        if terms.get("after"):
+            items = [c for c in items if _when(c["postedAt"]) >= _when(terms["after"])]
+        if terms.get("before"):
+            items = [c for c in items if _when(c["postedAt"]) < _when(terms["before"])]
+        return sorted(items, key=lambda c: (c["postedAt"], c["_id"]), reverse=newest_first)
+
+    def _view_postCommentsOld(self, terms):
+        items = [c for c in self.comments if c["postId"] == terms["postId"]
+                 and not c.get("answer") and not c.get("parentAnswerId")]
+        return self._dated(items, terms, newest_first=False)
+
+    def _view_answersAndReplies(self, terms):
+        items = [c for c in self.comments if c["postId"] == terms["postId"]
+                 and (c.get("answer") or c.get("parentAnswerId"))]
+        return self._dated(items, terms, newest_first=False)
+
+    def _view_allRecentComments(self, terms):
+        items = [dict(c, post=self._stub(c["postId"])) for c in self.comments
+                 if c["user"] and c["user"]["_id"] == terms.get("userId")]
+        return self._dated(items, terms, newest_first=True)
+
+    def _view_profileComments(self, terms):
+        return self._view_allRecentComments(terms)
+
+    def _view_userPosts(self, terms):
+        items = [p for p in self.posts.values() if p["user"]["_id"] == terms["userId"]]
+        return self._dated(items, terms, newest_first=True)
+
+    def _view_usersProfile(self, terms):
+        return [u for u in self.users.values() if u["slug"] == terms["slug"]]
+
+    def _stub(self, post_id: str) -> dict | None:
+        post = self.posts.get(post_id)
+        if post is None:
+            return {"_id": post_id, "slug": "elsewhere", "title": f"Post {post_id}",
+                    "pageUrl": f"https://www.lesswrong.com/posts/{post_id}/elsewhere",
+                    "postedAt": "2020-01-01T00:00:00.000Z", "af": False}
+        return {k: post[k] for k in ("_id", "slug", "title", "pageUrl", "postedAt", "af")}
+
+
+# -- data builders ----------------------------------------------------------------------------
+
+
+def user(uid: str, slug: str, name: str, **extra) -> dict:
+    base = {"_id": uid, "slug": slug, "username": slug, "displayName": name}
+    return {**base, **extra}
+
+
+def profile(uid: str, slug: str, name: str, karma: int = 1000) -> dict:
+    return user(uid, slug, name, bio="I work on **alignment**.",
+                htmlBio="<p>I work on <strong>alignment</strong>.</p>", karma=karma, afKarma=10,
+                postCount=3, commentCount=42, createdAt="2015-03-01T10:00:00.000Z")
+
+
+def post(pid: str, title: str, author: dict, html: str, posted: str = "2024-05-01T12:00:00.000Z",
+         **extra) -> dict:
+    base = {
+        "_id": pid, "slug": title.lower().replace(" ", "-"), "title": title,
+        "pageUrl": f"https://www.lesswrong.com/posts/{pid}/{title.lower().replace(' ', '-')}",
+        "postedAt": posted, "modifiedAt": posted, "baseScore": 42, "voteCount": 20,
+        "commentCount": 0, "af": False, "question": False, "url": None,
+        "user": {k: author[k] for k in ("_id", "slug", "username", "displayName")},
+        "coauthors": [], "tags": [{"_id": "tagSAE0000001", "name": "Sparse Autoencoders",
+                                    "slug": "sparse-autoencoders"}],
+        "contents": {"html": html, "markdown": None},
+    }
+    return {**base, **extra}
+
+
+def comment(cid: str, post_id: str, author: dict | None, html: str, posted: str,
+            parent: str | None = None, **extra) -> dict:
+    base = {
+        "_id": cid, "postId": post_id, "parentCommentId": parent, "parentAnswerId": None,
+        "topLevelCommentId": None, "postedAt": posted, "lastEditedAt": None, "baseScore": 5,
+        "voteCount": 3, "af": False, "deleted": False, "answer": False,
+        "user": {k: author[k] for k in ("_id", "slug", "username", "displayName")} if author else None,
+        "contents": {"html": html, "markdown": None},
+    }
+    return {**base, **extra}
+
+
+def stamp(n: int, base_day: int = 1) -> str:
+    """A distinct, increasing ISO timestamp for the n-th item."""
+    day = base_day + n // 86400
+    rest = n % 86400
+    return (f"2024-{5 + (day - 1) // 28:02d}-{(day - 1) % 28 + 1:02d}T"
+            f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}.000Z")
+
+
+def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 400) -> None:
+    """A post with ``n_comments`` comments, a third of them replies, some quoting their parent."""
+    authors = [user(f"user{i:011d}", f"user-{i}", f"User {i}") for i in range(50)]
+    forum.posts[pid] = post(pid, f"Big thread {pid}", authors[0], "<p>" + "word " * 200 + "</p>",
+                            commentCount=n_comments)
+    filler = ("Sparse autoencoders find interpretable features, but shrinkage biases the "
+              "activations toward zero. ")
+    for i in range(n_comments):
+        parent = f"{pid[:6]}c{(i // 3):010d}" if i % 3 and i > 3 else None
+        text = (filler * (body_chars // len(filler) + 1))[:body_chars]
+        html = (f"<blockquote><p>{text[:80]}</p></blockquote><p>{text}</p>" if parent and i % 5 == 0
+                else f"<p>{text} #{i}</p>")
+        forum.comments.append(comment(f"{pid[:6]}c{i:010d}", pid, authors[i % 50], html,
+                                      stamp(i + 100), parent=parent))
