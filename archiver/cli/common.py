@@ -82,14 +82,34 @@ def _apply(ctx: click.Context, db: str | None, verbose: int, quiet: bool, config
     return st
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (test runners swap it between invocations)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+_HANDLER = _StderrHandler()
+_HANDLER.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+
 def configure_logging(st: State) -> None:
+    """Configure the ``archiver`` loggers only: libraries and servers keep their own settings."""
     level = logging.WARNING
     if st.verbose:
         level = logging.INFO if st.verbose == 1 else logging.DEBUG
     if st.quiet:
         level = logging.ERROR
-    logging.basicConfig(level=level, format="%(name)s: %(message)s", stream=sys.stderr, force=True)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logger = logging.getLogger("archiver")
+    logger.setLevel(level)
+    if _HANDLER not in logger.handlers:
+        logger.addHandler(_HANDLER)
+    logger.propagate = False
 
 
 GLOBAL_PARAMS = [

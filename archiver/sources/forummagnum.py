@@ -188,7 +188,7 @@ class Client:
             message = "; ".join(str(e.get("message", e)) for e in errors[:3])
             raise FetchError(f"{self.site.name} API error: {message}")
         for error in errors:
-            log.warning("%s API warning: %s", self.site.name, error.get("message", error))
+            log.info("%s API note: %s", self.site.name, error.get("message", error))
         data = body.get("data")
         if not isinstance(data, dict):
             raise FetchError(f"{self.endpoint}: the response has no data")

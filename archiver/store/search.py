@@ -36,8 +36,8 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]
     try:
         return _run(db, query, limit)
     except sqlite3.OperationalError as exc:
-        if "fts5" not in str(exc) and "syntax" not in str(exc) and "no such column" not in str(exc):
-            raise
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise  # not a query problem
     words = re.findall(r"\w+", query)
     if not words:
         return []
