@@ -2,8 +2,10 @@
 
 Sanitising uses nh3 (the Rust ``ammonia`` sanitiser): an allow-list, so scripts, styles, iframes,
 ``on*`` handlers and ``javascript:``/``data:`` links cannot survive whatever tricks the input plays.
-Markdown comes from markdownify (blockquotes become ``> `` lines); plain text from lxml, with block
-elements on their own lines and blockquotes kept as ``> `` lines so quotes survive in all three.
+Markdown comes from html-to-markdown (a Rust converter, ~6x faster than markdownify, which
+dominated ingest time) with markdownify for the rare bodies holding spoilers (``>!`` blocks, which
+must not read as quotes); plain text from lxml, with block elements on their own lines and
+blockquotes kept as ``> `` lines, so quotes survive in all three.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+import html_to_markdown as html_to_markdown_rs
 import lxml.html
 import nh3
 from markdownify import MarkdownConverter
@@ -80,7 +83,10 @@ _MD = _Markdown(heading_style="ATX", bullets="*", escape_underscores=False, esca
 def html_to_markdown(html: str | None) -> str | None:
     if not html:
         return html
-    markdown = _MD.convert(html)
+    if "spoilers" in html:
+        markdown = _MD.convert(html)
+    else:
+        markdown = html_to_markdown_rs.convert(html).content or ""
     return re.sub(r"\n{3,}", "\n\n", markdown).strip()
 
 

@@ -45,7 +45,7 @@ def test_thread_archives_post_comments_nesting_and_quotes(forum, endpoint, http)
     assert counts.new == 5  # the post and four comments
     post = db["posts"].get(f"lesswrong:{POST_ID}")
     assert post["url"].startswith("https://www.lesswrong.com/posts/")  # canonical, not loopback
-    assert "## Summary" in post["body_markdown"] and "* one" in post["body_markdown"]
+    assert "## Summary" in post["body_markdown"] and "- one" in post["body_markdown"]
     rows = list(db.query("select * from comments order by path"))
     assert [r["source_id"] for r in rows] == [
         "c000000000000001", "c000000000000002", "c000000000000003", "c000000000000004"]
@@ -220,7 +220,7 @@ def test_realworld_post_agi_ruin(httpserver, http):
     assert post["url"] == "https://www.lesswrong.com/posts/uMQ3cqWDPHhjtiesc/agi-ruin-a-list-of-lethalities"
     markdown = post["body_markdown"]
     assert "### **Preamble:**" in markdown or "### Preamble:" in markdown
-    assert "\n1. " in markdown or "\n* " in markdown  # its numbered lists survive
+    assert "\n1. " in markdown or "\n- " in markdown  # its lists survive
     assert "<script" not in post["body_html"]
     assert len(post["body_text"]) > 50_000
 

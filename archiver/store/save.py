@@ -317,7 +317,7 @@ def _comment_row(c: Comment, now: str, old: dict | None, digest: str, paths: dic
     parent = paths.get(c.parent_id) if c.parent_id else None
     path = f"{parent[0]}/{_segment(c)}" if parent and parent[0] else _segment(c)
     depth = parent[1] + 1 if parent and parent[1] is not None else 0
-    snippet = (body.text or "").replace("\n", " ")[:80]
+    snippet = _snippet(body.text)
     return {
         "id": c.id, "site_id": c.site_id, "source_id": c.source_id, "post_id": c.post_id,
         "parent_id": c.parent_id, "user_id": c.user_id, "author": c.author,
@@ -329,6 +329,12 @@ def _comment_row(c: Comment, now: str, old: dict | None, digest: str, paths: dic
         "first_seen": (old or {}).get("first_seen") or now, "last_seen": now,
         "deleted": _flag(deleted), "missing": 0, "extra": _extra(c.extra),
     }
+
+
+def _snippet(body_text: str | None) -> str:
+    """The start of what the commenter wrote (quoted lines skipped), for Datasette labels."""
+    lines = [line for line in (body_text or "").split("\n") if line and not line.startswith(">")]
+    return " ".join(lines or (body_text or "").split("\n"))[:80]
 
 
 def _ensure_posts_exist(db, post_sites: dict[str, str], now: str) -> None:
