@@ -9,6 +9,7 @@ own derived tables (exchanges, topics, papers, ...) add themselves to ``EXTENSIO
 from __future__ import annotations
 
 import importlib
+import sqlite3
 
 import sqlite_utils
 
@@ -121,7 +122,7 @@ FTS = {
 }
 
 # Modules owning derived tables; each has ensure_schema(db). Order matters for foreign keys.
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = ["archiver.store.papers", "archiver.analysis.exchanges"]
 
 
 def open_db(path: str) -> sqlite_utils.Database:
@@ -141,10 +142,24 @@ def open_db(path: str) -> sqlite_utils.Database:
         # Foreign keys are declared (Datasette links, documentation) but not enforced: a reply's
         # parent or a comment's post may legitimately not be archived yet.
         ensure_db_shape(db)
-    except Exception as exc:  # sqlite3.DatabaseError and friends
-        raise ArchiverError(f"{path}: cannot open as an archive database ({exc}); "
-                            "check the path or move the file aside") from exc
+    except sqlite3.DatabaseError as exc:
+        raise ArchiverError(_open_problem(path, exc)) from exc
     return db
+
+
+def _open_problem(path: str, exc: Exception) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (f"{path}: the database is locked by another process (a sync or a writer); "
+                "wait for it to finish and try again")
+    if "readonly" in text or "read-only" in text:
+        return f"{path}: the database is read-only; check the file's permissions or pass --db"
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return (f"{path}: not an SQLite database or corrupted ({text}); move it aside and "
+                "pass --db to start a new archive")
+    if "disk" in text or "full" in text:
+        return f"{path}: cannot write ({text}); free some disk space and try again"
+    return f"{path}: cannot open as an archive database ({text})"
 
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:

@@ -1,0 +1,109 @@
+"""Bodies three ways: sanitising, Markdown, text; hostile and odd input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver.errors import UsageError
+from archiver.sources import resolve_thread
+from archiver.sources.forummagnum import parse_thread_url, parse_user_url
+from archiver.text import convert, html_to_text, sanitize_html
+
+HOSTILE = [
+    '<script>alert(1)</script><p>ok</p>',
+    '<p onclick="steal()" onmouseover="x()">ok</p>',
+    '<a href="javascript:alert(1)">ok</a>',
+    '<a href="JaVaScRiPt&#58;alert(1)">ok</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">ok</a>',
+    '<iframe src="https://evil.example"></iframe><p>ok</p>',
+    '<style>body{display:none}</style><p style="position:fixed;top:0">ok</p>',
+    '<img src="x" onerror="alert(1)"><p>ok</p>',
+    '<svg><script>alert(1)</script></svg><p>ok</p>',
+    '<form action="https://evil.example"><input name="p"></form><p>ok</p>',
+    '<p>ok</p><!-- <script>alert(1)</script> -->',
+    '<object data="x.swf"></object><embed src="x"><p>ok</p>',
+]
+DANGEROUS = ["<script", "onclick", "onerror", "onmouseover", "javascript:", "data:text", "<iframe",
+             "<style", "style=", "<svg", "<form", "<object", "<embed", "<!--"]
+
+
+@pytest.mark.parametrize("html", HOSTILE)
+def test_hostile_html_is_stored_harmless(html):
+    body = convert(html)
+    lowered = body.html.lower()
+    for needle in DANGEROUS:
+        assert needle not in lowered, (needle, body.html)
+    assert "ok" in body.text
+    for needle in ("<script", "javascript:", "onerror"):
+        assert needle not in (body.markdown or "").lower()
+
+
+def test_blockquotes_survive_in_all_three_renderings():
+    body = convert("<p>Intro</p><blockquote><p>the quoted claim</p><blockquote><p>deeper</p>"
+                   "</blockquote></blockquote><p>my answer</p>")
+    assert "<blockquote><p>the quoted claim</p><blockquote>" in body.html
+    assert "> the quoted claim" in body.markdown and "> > deeper" in body.markdown
+    assert "> the quoted claim" in body.text and "> > deeper" in body.text
+    assert body.text.endswith("my answer")
+
+
+def test_spoilers_are_not_quotes():
+    body = convert('<div class="spoilers"><p>the twist</p></div><p>after</p>')
+    assert ">! the twist" in body.markdown
+    assert "> the twist" not in body.text
+
+
+def test_headings_and_lists_in_markdown():
+    body = convert("<h2>Section</h2><ol><li>first</li><li>second</li></ol><p><em>x</em></p>")
+    assert "## Section" in body.markdown and "1. first" in body.markdown
+    assert "- first" in body.text and "- second" in body.text
+
+
+def test_markdown_only_bodies_get_html_and_text():
+    body = convert(None, "> quoted line\n\nmy reply <script>x</script>")
+    assert "<blockquote>" in body.html and "<script" not in body.html
+    assert body.text.startswith("> quoted line")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_conversion_never_raises_on_arbitrary_text(raw):
+    body = convert(raw)
+    assert isinstance(body.text, str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</p>", "<blockquote>", "</blockquote>", "<b>", "</b>",
+                                 "<a href='javascript:x'>", "</a>", "<script>", "</script>",
+                                 "<li>", "<ul>", "</ul>", "&amp;", "&#0;", "text ", "\u202e",
+                                 "<br>", "<div class='spoilers'>", "</div>"]), max_size=30))
+def test_sanitising_is_idempotent_and_safe(parts):
+    html = "".join(parts)
+    once = sanitize_html(html)
+    assert sanitize_html(once) == once
+    assert "<script" not in once and "javascript:" not in once
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60)
+       .filter(lambda s: s.strip() and "<" not in s and ">" not in s and "&" not in s))
+def test_quote_text_is_never_lost(quote):
+    text = html_to_text(f"<blockquote><p>{quote}</p></blockquote><p>reply</p>")
+    words = quote.split()
+    assert all(word in text for word in words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_url_parsers_only_ever_raise_usage_errors(raw):
+    for parse in (parse_thread_url, lambda u: parse_user_url(u, None)):
+        try:
+            parse(raw)
+        except UsageError:
+            pass
+    try:
+        resolve_thread(raw)
+    except UsageError:
+        pass
