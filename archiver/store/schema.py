@@ -163,6 +163,57 @@ def _open_problem(path: str, exc: Exception) -> str:
 
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:
+    """Create or migrate the schema. An older archive is backed up before it is migrated."""
+    found = _stored_version(db)
+    if found is not None and found > SCHEMA_VERSION:
+        from archiver.errors import ArchiverError
+
+        raise ArchiverError(f"this database was written by a newer archiver (schema {found}, "
+                            f"this one knows {SCHEMA_VERSION}); upgrade archiver")
+    if found is not None and found < SCHEMA_VERSION:
+        backup(db, found)
+    _create_or_extend(db)
+    for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
+        for step in MIGRATIONS.get(version + 1, []):
+            step(db)
+    if found != SCHEMA_VERSION:
+        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+# version -> data migrations to run after the tables have been extended to that version's shape.
+MIGRATIONS: dict[int, list] = {}
+
+
+def _stored_version(db: sqlite_utils.Database) -> int | None:
+    """None for a new database; 0 for an archive from before versioning."""
+    if not db["posts"].exists():
+        return None
+    if not db["meta"].exists():
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else 0
+
+
+def backup(db: sqlite_utils.Database, version: int) -> str | None:
+    """Copy the database next to itself (SQLite's online backup) before migrating it."""
+    import logging
+    import os
+    import time
+
+    row = db.execute("PRAGMA database_list").fetchone()
+    path = row[2] if row else ""
+    if not path:
+        return None  # in-memory
+    target = f"{path}.schema{version}-{time.strftime('%Y%m%d%H%M%S')}.bak"
+    with sqlite3.connect(target) as copy:
+        db.conn.backup(copy)
+    logging.getLogger("archiver.store").warning(
+        "migrating %s from schema %s to %s; a backup is at %s", os.path.basename(path), version,
+        SCHEMA_VERSION, target)
+    return target
+
+
+def _create_or_extend(db: sqlite_utils.Database) -> None:
     for name, spec in TABLES.items():
         if not db[name].exists():
             db[name].create(
@@ -181,9 +232,6 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
     for module in EXTENSIONS:
         importlib.import_module(module).ensure_schema(db)
-    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None or row[0] != str(SCHEMA_VERSION):
-        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
 
 def _add_missing_columns(db: sqlite_utils.Database, name: str, columns: dict) -> None:

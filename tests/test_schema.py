@@ -1,0 +1,71 @@
+"""The schema: created up front, migrated forward with a backup, foreign keys for Datasette."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from archiver.errors import ArchiverError
+from archiver.store import open_db
+from archiver.store.schema import SCHEMA_VERSION
+
+
+def test_fresh_database_has_typed_tables_foreign_keys_and_fts(tmp_path):
+    db = open_db(str(tmp_path / "a.db"))
+    for table in ("sites", "users", "posts", "comments", "tags", "post_tags", "runs",
+                  "item_versions", "sync_state"):
+        assert db[table].exists(), table
+    assert db["comments"].columns_dict["score"] is int
+    assert db["comments"].columns_dict["body_markdown"] is str
+    fks = {(fk.column, fk.other_table) for fk in db["comments"].foreign_keys}
+    assert {("post_id", "posts"), ("parent_id", "comments"), ("user_id", "users")} <= fks
+    indexed = {tuple(i.columns) for i in db["comments"].indexes}
+    assert ("post_id", "path") in indexed and ("user_id", "posted_at") in indexed
+    assert db["posts_fts"].exists() and db["comments_fts"].exists()
+    assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_older_archive_is_backed_up_then_migrated_forward(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    old["posts"].insert({"id": "lesswrong:p1", "title": "Kept", "site_id": "lesswrong"}, pk="id")
+    old["comments"].insert({"id": "lesswrong:c1", "post_id": "lesswrong:p1", "body_text": "hi"},
+                           pk="id")
+    old.conn.close()
+    db = open_db(str(path))
+    assert db["posts"].get("lesswrong:p1")["title"] == "Kept"
+    assert "path" in db["comments"].columns_dict and db["sync_state"].exists()
+    assert db["meta"].get("schema_version")["value"] == str(SCHEMA_VERSION)
+    [backup] = list(tmp_path.glob("old.db.schema0-*.bak"))
+    saved = sqlite3.connect(backup)
+    assert saved.execute("select title from posts").fetchone() == ("Kept",)
+    assert "path" not in [r[1] for r in saved.execute("pragma table_info(comments)")]
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = str(tmp_path / "new.db")
+    db = open_db(path)
+    db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION + 5)}, pk="key")
+    db.conn.close()
+    with pytest.raises(ArchiverError, match="newer archiver"):
+        open_db(path)
+
+
+def test_foreign_file_is_a_clear_error(tmp_path, cli_run):
+    bad = tmp_path / "notes.db"
+    bad.write_bytes(b"these are my notes, not a database" * 200)
+    with pytest.raises(ArchiverError, match="not an SQLite database or corrupted"):
+        open_db(str(bad))
+    result = cli_run("--db", str(bad), "search", "anything")
+    assert result.exit_code == 1 and result.output.startswith("error: ")
+    assert "Traceback" not in result.output
+    assert bad.read_bytes().startswith(b"these are my notes")  # untouched
+
+
+def test_reopening_writes_nothing(tmp_path):
+    path = str(tmp_path / "a.db")
+    open_db(path).conn.close()
+    db = open_db(path)
+    assert db.conn.total_changes == 0
