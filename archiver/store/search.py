@@ -9,20 +9,26 @@ import sqlite_utils
 
 from archiver.errors import UsageError
 
-SEARCH_SQL = """
-select * from (
-  select 'post' as type, p.id, p.title, p.author, p.posted_at, p.url,
-         snippet(posts_fts, -1, '[', ']', ' … ', 16) as snippet, bm25(posts_fts, 5.0, 1.0) as rank
-  from posts_fts join posts p on p.rowid = posts_fts.rowid
-  where posts_fts match :query
-  union all
-  select 'comment' as type, c.id, p.title, c.author, c.posted_at, coalesce(c.url, p.url),
-         snippet(comments_fts, -1, '[', ']', ' … ', 16), bm25(comments_fts)
-  from comments_fts join comments c on c.rowid = comments_fts.rowid
-  left join posts p on p.id = c.post_id
-  where comments_fts match :query
-) order by rank limit :limit
-"""
+# Rank inside each FTS index first (FTS5 does this in C), then build snippets and join details for
+# the few winning rows only: snippet() over every match is what made common words slow.
+RANKED = {
+    "post": "select rowid, bm25(posts_fts, 5.0, 1.0) as rank from posts_fts "
+            "where posts_fts match ? order by rank limit ?",
+    "comment": "select rowid, rank from comments_fts where comments_fts match ? "
+               "order by rank limit ?",
+}
+DETAILS = {
+    "post": """select p.rowid, 'post' as type, p.id, p.title, p.author, p.posted_at, p.url,
+                      snippet(posts_fts, -1, '[', ']', ' … ', 16) as snippet
+               from posts_fts join posts p on p.rowid = posts_fts.rowid
+               where posts_fts match ? and posts_fts.rowid in ({marks})""",
+    "comment": """select c.rowid, 'comment' as type, c.id, p.title, c.author, c.posted_at,
+                         coalesce(c.url, p.url) as url,
+                         snippet(comments_fts, -1, '[', ']', ' … ', 16) as snippet
+                  from comments_fts join comments c on c.rowid = comments_fts.rowid
+                  left join posts p on p.id = c.post_id
+                  where comments_fts match ? and comments_fts.rowid in ({marks})""",
+}
 
 
 def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]:
@@ -45,6 +51,25 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]
 
 
 def _run(db: sqlite_utils.Database, query: str, limit: int) -> list[dict]:
-    cursor = db.execute(SEARCH_SQL, {"query": query, "limit": limit})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    ranked = []
+    for kind, sql in RANKED.items():
+        ranked += [(rank, kind, rowid) for rowid, rank in db.execute(sql, [query, limit])]
+    ranked.sort()
+    top = ranked[:limit]
+    found: dict[tuple[str, int], dict] = {}
+    for kind in RANKED:
+        rowids = [rowid for _, k, rowid in top if k == kind]
+        if not rowids:
+            continue
+        sql = DETAILS[kind].format(marks=", ".join("?" for _ in rowids))
+        cursor = db.execute(sql, [query, *rowids])
+        names = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            item = dict(zip(names, row))
+            found[(kind, item.pop("rowid"))] = item
+    results = []
+    for rank, kind, rowid in top:
+        item = found.get((kind, rowid))
+        if item:
+            results.append({**item, "rank": rank})
+    return results
