@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 
 import sqlite_utils
 
 from archiver.errors import UsageError
+from archiver.http import ChallengeError, HttpStatusError
 from archiver.ingest import ingest
 from archiver.records import Page, iso_utc
 from archiver.sources import resolve_thread, resolve_user
 from archiver.store import Counts
+
+log = logging.getLogger("archiver.forums")
 
 
 def parse_count(value: str | int | None, option: str) -> int | None:
@@ -45,7 +49,20 @@ def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | No
     if via == "greaterwrong":
         from archiver.sources import greaterwrong as module
     pages = module.fetch_thread(http, ref, endpoint=endpoint)
-    counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
+    try:
+        counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
+    except (ChallengeError, HttpStatusError) as exc:
+        # LessWrong has answered scripts with 403, 429 or a challenge page: read the same thread
+        # from GreaterWrong's HTML instead (same ids, same rows).
+        refused = isinstance(exc, ChallengeError) or exc.status in (403, 429)
+        if via != "api" or module.NAME != "forummagnum" or not refused:
+            raise
+        from archiver.sources import greaterwrong
+
+        log.warning("%s refused the API (%s); fetching %s through GreaterWrong instead",
+                    ref.site, exc, ref.url)
+        pages = greaterwrong.fetch_thread(http, ref)
+        counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     row = db.execute("select title from posts where id = ?", [f"{ref.site}:{ref.thread_id}"]).fetchone()
     return counts, (row[0] if row and row[0] else ref.url)
 

@@ -33,9 +33,10 @@ class ChallengeError(FetchError):
 
 
 class HttpStatusError(FetchError):
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, body: str | None = None):
         super().__init__(message)
         self.status = status
+        self.body = body  # start of the error response, for sources that relay the API's reason
 
 
 @dataclass
@@ -206,7 +207,8 @@ class Http:
             404: "not found",
             429: "rate limited; try again later with a larger --delay",
         }.get(status, "the server failed; try again later")
-        return HttpStatusError(f"{_safe(url)}: HTTP {status} ({hint})", status)
+        return HttpStatusError(f"{_safe(url)}: HTTP {status} ({hint})", status,
+                               body=response.text[:4000])
 
     @staticmethod
     def decode_json(response: requests.Response, url: str):

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 from archiver.errors import UsageError
 
-# Tried in order; the first module whose parser recognises the URL handles it.
+# Tried in order; the first module whose parser recognises the URL handles it. GreaterWrong URLs
+# are ForumMagnum posts (archiver.sources.greaterwrong is the HTML fallback, chosen by --via or
+# after the API refuses); Discourse comes last because it accepts /t/<slug>/<id> on any host.
 FORUM_SOURCES = [
     "archiver.sources.forummagnum",
     "archiver.sources.hackernews",
     "archiver.sources.reddit",
-    "archiver.sources.greaterwrong",
     "archiver.sources.discourse",
 ]
 

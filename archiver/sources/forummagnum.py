@@ -395,3 +395,62 @@ def _posts_by_date(client: Client, user_id: str, limit: int | None, since: str |
         if len(results) < size or not stamps:
             return
         before = _bump(min(stamps), +1)
+
+
+# -- incremental fetches for `archiver sync` ------------------------------------------------------
+
+TAG_POST_FIELDS = "_id slug title pageUrl postedAt baseScore commentCount af"
+
+
+def fetch_thread_since(http, ref: ThreadRef, since: str,
+                       endpoint: str | None = None) -> Iterator[Page]:
+    """Re-check an archived thread: the post (score, edits) and the comments posted since ``since``.
+
+    Cheaper than ``fetch_thread`` for a long active thread. It is not a complete fetch, so nothing
+    is flagged missing; ``archiver sync`` still does a full fetch now and then.
+    """
+    site = SITES[ref.site]
+    client = Client(http, site, endpoint)
+    data = client.single("post", ref.thread_id, POST_FIELDS)
+    if not data:
+        raise NotFound(f"no post {ref.thread_id} on {site.name} ({ref.url})")
+    post = post_record(site, data)
+    yield Page(sites=[site.record()], users=_users_of(site, [data]), posts=[post])
+    views = ["postCommentsOld"] + (["answersAndReplies"] if post.question else [])
+    for view in views:
+        for batch in _comments_by_date(client, view, {"postId": ref.thread_id}, since=since):
+            yield Page(users=_users_of(site, batch),
+                       comments=[comment_record(site, c, post.url) for c in batch])
+
+
+def fetch_tag_posts(http, site: str, tag_slug: str, after: str, min_score: int | None = None,
+                    endpoint: str | None = None) -> Iterator[Post]:
+    """Posts with a tag posted at/after ``after``, newest first, as stubs (id, title, URL, score).
+
+    Only posts with at least ``min_score`` karma are yielded. The tag is found by slug
+    (``tagBySlug``); its posts come from the ``tagRelevance`` view sorted by date and paged by date.
+    """
+    forum = SITES[SITE_OPTION.get(site, site)]
+    client = Client(http, forum, endpoint)
+    tags = client.multi("tags", "tagBySlug", {"slug": tag_slug}, 1, "_id name slug")
+    if not tags:
+        raise NotFound(f"no tag {tag_slug!r} on {forum.name}; check the slug in the tag's URL "
+                       "(/tag/<slug>)")
+    tag_id = tags[0]["_id"]
+    seen: set[str] = set()
+    before: str | None = None
+    while True:
+        terms = {"tagId": tag_id, "sortedBy": "new", "after": after, "before": before}
+        results = client.multi("posts", "tagRelevance", terms, PAGE_LIMIT, TAG_POST_FIELDS)
+        fresh = [p for p in results if p.get("_id") and p["_id"] not in seen]
+        if not fresh:
+            return
+        seen.update(p["_id"] for p in fresh)
+        for data in fresh:
+            score = data.get("baseScore") or 0
+            if min_score is None or score >= min_score:
+                yield post_record(forum, data, stub=True)
+        stamps = [p.get("postedAt") for p in results if p.get("postedAt")]
+        if len(results) < PAGE_LIMIT or not stamps:
+            return
+        before = _bump(min(stamps), +1)

@@ -122,7 +122,9 @@ FTS = {
 }
 
 # Modules owning derived tables; each has ensure_schema(db). Order matters for foreign keys.
-EXTENSIONS: list[str] = ["archiver.store.papers", "archiver.analysis.exchanges"]
+EXTENSIONS: list[str] = ["archiver.store.papers", "archiver.analysis.exchanges",
+                         "archiver.store.sections", "archiver.store.feeds",
+                         "archiver.analysis.topics", "archiver.analysis.summarize"]
 
 
 def open_db(path: str) -> sqlite_utils.Database:
@@ -137,6 +139,10 @@ def open_db(path: str) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
     try:
         db.execute("PRAGMA busy_timeout = 15000")
+        # A bigger page cache and memory-mapped reads: FTS queries over a large archive touch
+        # many index pages (SQLite's default cache is 2 MB).
+        db.execute("PRAGMA cache_size = -65536")
+        db.execute("PRAGMA mmap_size = 268435456")
         if path != ":memory:":
             db.execute("PRAGMA journal_mode = WAL")
         # Foreign keys are declared (Datasette links, documentation) but not enforced: a reply's

@@ -144,6 +144,16 @@ class FakeForum:
     def _view_usersProfile(self, terms):
         return [u for u in self.users.values() if u["slug"] == terms["slug"]]
 
+    def _view_tagBySlug(self, terms):
+        tags = {t["_id"]: t for p in self.posts.values() for t in p.get("tags") or []}
+        return [t for t in tags.values() if t["slug"] == terms["slug"]]
+
+    def _view_tagRelevance(self, terms):
+        # A tag's posts; sortedBy "new" orders them by date, newest first, like the real view.
+        items = [p for p in self.posts.values()
+                 if any(t["_id"] == terms["tagId"] for t in p.get("tags") or [])]
+        return self._dated(items, terms, newest_first=terms.get("sortedBy") == "new")
+
     def _stub(self, post_id: str) -> dict | None:
         post = self.posts.get(post_id)
         if post is None:

@@ -1,0 +1,476 @@
+"""Topic and thread reports: Markdown and a self-contained HTML page, stored and written to disk.
+
+A report holds the summary (a link to the source after each sentence), the most active threads,
+the key exchanges (most replied-to quotes, who pushed back on whom; from the ``exchanges`` table),
+the papers discussed with their authors (``mentions``/``papers``/``paper_authors``), the top
+contributors and an activity-over-time chart (matplotlib, embedded in the HTML as a PNG and
+written beside the Markdown). Tables owned by other modules are read only when they exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlite_utils
+
+from archiver.analysis import summarize as summ
+from archiver.analysis import topics
+from archiver.errors import UsageError
+from archiver.records import now_utc
+
+FORMATS = ("markdown", "html", "json")
+
+
+@dataclass
+class Report:
+    summary: summ.Summary
+    data: dict
+    markdown: str = ""
+    html: str = ""
+    png: bytes | None = None
+    slug: str = ""
+    summary_id: int | None = None
+    paths: list[str] = field(default_factory=list)
+
+
+def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: str | None = None,
+                 all_topics: bool = False, since: str | None = None, until: str | None = None,
+                 sentences: int = 7, llm_model: str | None = None, out_dir: str | None = None,
+                 store: bool = True, config_topics: list[dict] | None = None,
+                 ) -> tuple[list[Report], list[str]]:
+    """Summarise one topic, one thread or every active topic; render, store and write reports.
+
+    Returns the reports and the warnings to show once (e.g. the --llm model was unavailable).
+    """
+    if sum(bool(x) for x in (topic, thread, all_topics)) != 1:
+        raise UsageError("give exactly one of TOPIC, --thread POST or --all")
+    if sentences < 1:
+        raise UsageError("--sentences must be at least 1")
+    since, until = topics.check_date(since, "--since"), topics.check_date(until, "--until")
+    if not thread:
+        topics.refresh(db, config_topics)
+    if thread:
+        summaries = [summ.summarize_thread(db, thread, since, until, sentences)]
+    elif topic:
+        summaries = [summ.summarize_topic(db, topic, since, until, sentences)]
+    else:
+        summaries = summ.summarize_all(db, since, until, sentences)
+    warnings = summ.add_abstract(summaries, llm_model)
+    reports = [build(db, s) for s in summaries]
+    for report in reports:
+        if store:
+            report.summary_id = summ.save_summary(db, report.summary, report.markdown,
+                                                  report.html, report.data)
+            report.data["summary_id"] = report.summary_id
+        if out_dir:
+            write(report, out_dir)
+    return reports, warnings
+
+
+def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
+    scope = _scope(summary)
+    data = summary.as_dict()
+    data["created_at"] = now_utc()
+    data["threads"] = active_threads(db, scope, summary.since, summary.until)
+    data["exchanges"] = key_exchanges(db, scope, summary.since, summary.until)
+    data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
+    data["contributors"] = top_contributors(db, scope, summary.since, summary.until)
+    data["activity"] = activity(db, scope, summary.since, summary.until)
+    report = Report(summary, data, slug=slug(("thread-" if summary.post_id else "") + summary.title))
+    report.png = chart(data["activity"], summary.title)
+    report.markdown = to_markdown(data, f"{report.slug}-activity.png" if report.png else None)
+    report.html = to_html(data, report.png)
+    return report
+
+
+def write(report: Report, out_dir: str) -> list[str]:
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, report.slug)
+    files = {f"{base}.md": report.markdown, f"{base}.html": report.html,
+             f"{base}.json": json.dumps(report.data, ensure_ascii=False, indent=2, default=str)}
+    for path, text in files.items():
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    report.paths = list(files)
+    if report.png:
+        with open(f"{base}-activity.png", "wb") as handle:
+            handle.write(report.png)
+        report.paths.append(f"{base}-activity.png")
+    return report.paths
+
+
+def slug(text: str) -> str:
+    value = re.sub(r"[^a-z0-9]+", "-", (text or "report").lower()).strip("-")
+    return value[:60].rstrip("-") or "report"
+
+
+# -- what the report shows ---------------------------------------------------------------------
+
+
+def _scope(summary: summ.Summary) -> tuple[str, str | int]:
+    if summary.post_id:
+        return ("thread", summary.post_id)
+    return ("topic", summary.topic["id"])
+
+
+def _items_cte(scope: tuple[str, str | int], since: str | None, until: str | None) -> tuple[str, list]:
+    """A CTE ``items(item_table, item_id, post_id, author, posted_at, score)`` for the scope."""
+    kind, key = scope
+    where, params = [], []
+    if since:
+        where.append("posted_at >= ?")
+        params.append(since)
+    if until:
+        where.append("posted_at < ?")
+        params.append(summ._until(until))
+    period = ("WHERE " + " AND ".join(where)) if where else ""
+    if kind == "thread":
+        body = ("SELECT 'posts' AS item_table, id AS item_id, id AS post_id, author, posted_at, "
+                "score FROM posts WHERE id = ? UNION ALL SELECT 'comments', id, post_id, author, "
+                "posted_at, score FROM comments WHERE post_id = ?")
+        base = [key, key]
+    else:
+        body = ("SELECT ti.item_table, ti.item_id, p.id AS post_id, p.author, p.posted_at, p.score "
+                "FROM topic_items ti JOIN posts p ON ti.item_table = 'posts' AND p.id = ti.item_id "
+                "WHERE ti.topic_id = ? AND p.stub = 0 UNION ALL "
+                "SELECT ti.item_table, ti.item_id, c.post_id, c.author, c.posted_at, c.score "
+                "FROM topic_items ti JOIN comments c ON ti.item_table = 'comments' "
+                "AND c.id = ti.item_id WHERE ti.topic_id = ?")
+        base = [key, key]
+    return f"WITH items AS (SELECT * FROM ({body}) {period})", base + params
+
+
+def active_threads(db, scope, since, until, limit: int = 10) -> list[dict]:
+    cte, params = _items_cte(scope, since, until)
+    rows = db.execute(f"""{cte}
+        SELECT p.id, p.title, p.url, p.author, sum(i.item_table = 'comments') AS comments,
+               count(DISTINCT i.author) AS people, max(i.posted_at) AS latest
+        FROM items i JOIN posts p ON p.id = i.post_id
+        GROUP BY p.id ORDER BY comments DESC, latest DESC, p.id LIMIT ?""",
+                      [*params, limit]).fetchall()
+    keys = ("id", "title", "url", "author", "comments", "people", "latest")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def top_contributors(db, scope, since, until, limit: int = 10) -> list[dict]:
+    cte, params = _items_cte(scope, since, until)
+    rows = db.execute(f"""{cte}
+        SELECT author, sum(item_table = 'posts'), sum(item_table = 'comments'),
+               sum(COALESCE(score, 0)) FROM items WHERE author IS NOT NULL
+        GROUP BY author ORDER BY count(*) DESC, 4 DESC, author LIMIT ?""",
+                      [*params, limit]).fetchall()
+    return [{"author": a, "posts": p, "comments": c, "score": s} for a, p, c, s in rows]
+
+
+def activity(db, scope, since, until) -> list[dict]:
+    """Items per day, week or month (by the span of the period)."""
+    cte, params = _items_cte(scope, since, until)
+    days = db.execute(f"""{cte}
+        SELECT substr(posted_at, 1, 10) AS day, count(*) FROM items
+        WHERE posted_at IS NOT NULL GROUP BY day ORDER BY day""", params).fetchall()
+    parsed = []
+    for day, count in days:
+        try:
+            parsed.append((date.fromisoformat(day), count))
+        except ValueError:
+            continue
+    if not parsed:
+        return []
+    span = (parsed[-1][0] - parsed[0][0]).days
+    buckets: dict[date, int] = {}
+    for day, count in parsed:
+        if span <= 62:
+            key = day
+        elif span <= 730:
+            key = day - timedelta(days=day.weekday())
+        else:
+            key = day.replace(day=1)
+        buckets[key] = buckets.get(key, 0) + count
+    unit = "day" if span <= 62 else "week" if span <= 730 else "month"
+    return [{"period": k.isoformat(), "unit": unit, "items": v} for k, v in sorted(buckets.items())]
+
+
+def _has(db, table: str, columns: set[str]) -> bool:
+    return db[table].exists() and columns <= set(db[table].columns_dict)
+
+
+def key_exchanges(db, scope, since, until, limit: int = 5) -> dict:
+    """The most replied-to quotes and who pushed back on whom, if exchanges were extracted."""
+    empty = {"quotes": [], "pairs": []}
+    if not _has(db, "exchanges", {"item_id", "quote", "source_id", "source_author",
+                                  "quoter_author"}):
+        return empty
+    cte, params = _items_cte(scope, since, until)
+    columns = set(db["exchanges"].columns_dict)
+    kind = "e.kind" if "kind" in columns else "NULL"
+    quotes = db.execute(f"""{cte}
+        SELECT e.source_id, e.source_author, e.quote, count(*) AS replies,
+               group_concat(DISTINCT e.quoter_author), min(e.item_id), {kind}
+        FROM exchanges e JOIN items i ON i.item_id = e.item_id
+        WHERE e.quote IS NOT NULL
+        GROUP BY e.source_id, e.quote ORDER BY replies DESC, e.source_id LIMIT ?""",
+                        [*params, limit]).fetchall()
+    pairs = db.execute(f"""{cte}
+        SELECT e.quoter_author, e.source_author, count(*) AS n FROM exchanges e
+        JOIN items i ON i.item_id = e.item_id
+        WHERE e.quoter_author IS NOT NULL AND e.source_author IS NOT NULL
+              AND e.quoter_author != e.source_author
+        GROUP BY e.quoter_author, e.source_author ORDER BY n DESC, 1, 2 LIMIT ?""",
+                       [*params, limit]).fetchall()
+    urls = _urls(db, [q[5] for q in quotes])
+    return {
+        "quotes": [{"source_id": s, "source_author": a, "quote": q, "replies": n,
+                    "repliers": sorted(set((who or "").split(","))), "reply_id": r,
+                    "reply_url": urls.get(r), "kind": k} for s, a, q, n, who, r, k in quotes],
+        "pairs": [{"replier": q, "quoted": s, "times": n} for q, s, n in pairs],
+    }
+
+
+def _urls(db, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = db.execute(f"SELECT id, url FROM comments WHERE id IN ({marks}) UNION ALL "
+                      f"SELECT id, url FROM posts WHERE id IN ({marks})", ids + ids).fetchall()
+    return {i: u for i, u in rows if u}
+
+
+def papers_discussed(db, scope, since, until, limit: int = 10) -> list[dict]:
+    """Papers mentioned by the items (and, for arXiv topics, the member papers)."""
+    if not _has(db, "papers", {"id", "title"}):
+        return []
+    counts: dict[str, int] = {}
+    if _has(db, "mentions", {"item_table", "item_id", "paper_id"}):
+        cte, params = _items_cte(scope, since, until)
+        for paper_id, n in db.execute(f"""{cte}
+                SELECT m.paper_id, count(DISTINCT m.item_id) FROM mentions m
+                JOIN items i ON i.item_table = m.item_table AND i.item_id = m.item_id
+                GROUP BY m.paper_id""", params):
+            counts[paper_id] = n
+    if scope[0] == "topic":
+        for (paper_id,) in db.execute("SELECT item_id FROM topic_items WHERE topic_id = ? AND "
+                                      "item_table = 'papers'", [scope[1]]):
+            counts.setdefault(paper_id, 0)
+    if not counts:
+        return []
+    top = sorted(counts, key=lambda p: (-counts[p], p))[:limit]
+    marks = ", ".join("?" for _ in top)
+    has_url = "url" in db["papers"].columns_dict
+    rows = {r[0]: r for r in db.execute(
+        f"SELECT id, title, {'url' if has_url else 'NULL'} FROM papers WHERE id IN ({marks})", top)}
+    authors = _paper_authors(db, top)
+    return [{"id": p, "title": rows[p][1], "url": rows[p][2], "mentions": counts[p],
+             "authors": authors.get(p, [])} for p in top if p in rows]
+
+
+def _paper_authors(db, paper_ids: list[str]) -> dict[str, list[str]]:
+    if not _has(db, "paper_authors", {"paper_id", "name"}):
+        return {}
+    order = "position" if "position" in db["paper_authors"].columns_dict else "rowid"
+    marks = ", ".join("?" for _ in paper_ids)
+    out: dict[str, list[str]] = {}
+    for paper_id, name in db.execute(f"SELECT paper_id, name FROM paper_authors WHERE paper_id "
+                                     f"IN ({marks}) ORDER BY paper_id, {order}", paper_ids):
+        out.setdefault(paper_id, []).append(name)
+    return out
+
+
+# -- the chart ---------------------------------------------------------------------------------
+
+
+def chart(points: list[dict], title: str) -> bytes | None:
+    """A bar chart of items over time as PNG bytes (matplotlib's Agg canvas, no pyplot)."""
+    if not points:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    days = [date.fromisoformat(p["period"]) for p in points]
+    widths = {"day": 0.8, "week": 6, "month": 26}[points[0]["unit"]]
+    figure = Figure(figsize=(7.5, 2.6), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.bar(days, [p["items"] for p in points], width=widths, color="#4a7ebb", align="edge")
+    axes.set_ylabel(f"items per {points[0]['unit']}")
+    axes.set_title(f"Activity: {title}"[:90], fontsize=10)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.tick_params(axis="x", labelrotation=30, labelsize=8)
+    # Fixed margins instead of tight_layout, which draws the figure an extra time.
+    figure.subplots_adjust(left=0.09, right=0.98, bottom=0.27, top=0.88)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _md(text: str | None) -> str:
+    """Escape the characters that would turn plain text into Markdown markup."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text or "")
+
+
+def _period_text(data: dict) -> str:
+    since, until = data["period"]["since"], data["period"]["until"]
+    if since and until:
+        return f"{since} to {until}"
+    if since:
+        return f"since {since}"
+    if until:
+        return f"until {until}"
+    return "all time"
+
+
+def _cited(text: str, citations: dict) -> str:
+    """[n] in an abstract becomes a link to sentence n's source."""
+    def link(match):
+        source = citations.get(match.group(1))
+        return f"[\\[{match.group(1)}\\]]({source['source_url']})" if source and \
+            source.get("source_url") else match.group(0)
+    return re.sub(r"\[(\d+)\]", link, text)
+
+
+def to_markdown(data: dict, image: str | None) -> str:
+    lines = [f"# {_md(data['title'])}", "",
+             f"_{_period_text(data)} · {data['items']} items read · method {data['method']} · "
+             f"generated {data['created_at']}_", "", "## Summary", ""]
+    if data.get("abstract"):
+        lines += [_cited(data["abstract"]["text"], data["abstract"]["citations"]), "",
+                  f"_Written by {data['abstract']['model']} from the sentences below._", ""]
+    if not data["summary"]:
+        lines += ["_Nothing to summarise in this period._", ""]
+    for i, s in enumerate(data["summary"], 1):
+        link = f"[{_md(s['author'] or 'source')}]({s['source_url']})" if s["source_url"] else \
+            _md(s["author"] or s["source_id"])
+        lines.append(f"{i}. {_md(s['text'])} — {link}")
+    lines.append("")
+    if data["threads"]:
+        lines += ["## Most active threads", "", "| Thread | Comments | People | Latest |",
+                  "|---|---|---|---|"]
+        for t in data["threads"]:
+            title = _md(t["title"] or t["id"])
+            cell = f"[{title}]({t['url']})" if t["url"] else title
+            lines.append(f"| {cell} | {t['comments']} | {t['people']} | "
+                         f"{(t['latest'] or '')[:10]} |")
+        lines.append("")
+    exchanges = data["exchanges"]
+    if exchanges["quotes"] or exchanges["pairs"]:
+        lines += ["## Key exchanges", ""]
+        for q in exchanges["quotes"]:
+            replies = f"{q['replies']} repl{'y' if q['replies'] == 1 else 'ies'}"
+            who = ", ".join(_md(r) for r in q["repliers"] if r)
+            reply = f" ([reply]({q['reply_url']}))" if q.get("reply_url") else ""
+            lines += [f"> {_md(_short(q['quote']))}", "",
+                      f"— {_md(q['source_author'] or 'unknown')}, quoted in {replies} by {who}"
+                      f"{reply}", ""]
+        if exchanges["pairs"]:
+            lines += ["Who pushed back on whom:", "", "| Replier | Quoted | Times |", "|---|---|---|"]
+            lines += [f"| {_md(p['replier'])} | {_md(p['quoted'])} | {p['times']} |"
+                      for p in exchanges["pairs"]]
+            lines.append("")
+    if data["papers"]:
+        lines += ["## Papers discussed", ""]
+        for p in data["papers"]:
+            title = f"[{_md(p['title'])}]({p['url']})" if p.get("url") else _md(p["title"])
+            authors = ", ".join(p["authors"][:6]) + (" et al." if len(p["authors"]) > 6 else "")
+            lines.append(f"- {title}" + (f" — {_md(authors)}" if authors else "")
+                         + f" ({p['mentions']} mentions)")
+        lines.append("")
+    if data["contributors"]:
+        lines += ["## Top contributors", "", "| Author | Posts | Comments | Score |",
+                  "|---|---|---|---|"]
+        lines += [f"| {_md(c['author'])} | {c['posts']} | {c['comments']} | {c['score']} |"
+                  for c in data["contributors"]]
+        lines.append("")
+    if image:
+        lines += ["## Activity", "", f"![Activity over time]({image})", ""]
+    return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", text or "").strip()
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
+color:#222}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.meta{color:#666;font-size:.9rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;
+border-bottom:1px solid #eee;text-align:left}blockquote{border-left:3px solid #ccc;margin:.5rem 0;
+padding-left:.8rem;color:#444}.src{font-size:.85rem;color:#666}img{max-width:100%}"""
+
+
+def to_html(data: dict, png: bytes | None) -> str:
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>{e(data['title'])}</title><style>{CSS}</style></head><body>",
+             f"<h1>{e(data['title'])}</h1>",
+             f"<p class='meta'>{e(_period_text(data))} · {data['items']} items read · method "
+             f"{e(data['method'])} · generated {e(data['created_at'])}</p>", "<h2>Summary</h2>"]
+    if data.get("abstract"):
+        abstract = e(data["abstract"]["text"])
+        for n, source in data["abstract"]["citations"].items():
+            if source.get("source_url"):
+                abstract = abstract.replace(f"[{n}]", f"<a href='{e(source['source_url'])}'>[{n}]</a>")
+        parts.append(f"<p>{abstract}</p><p class='meta'>Written by {e(data['abstract']['model'])} "
+                     f"from the sentences below.</p>")
+    if not data["summary"]:
+        parts.append("<p><em>Nothing to summarise in this period.</em></p>")
+    parts.append("<ol>")
+    for s in data["summary"]:
+        who = e(s["author"] or "source")
+        link = f"<a class='src' href='{e(s['source_url'])}'>{who}</a>" if s["source_url"] else \
+            f"<span class='src'>{who}</span>"
+        parts.append(f"<li>{e(s['text'])} — {link}</li>")
+    parts.append("</ol>")
+    if data["threads"]:
+        parts.append("<h2>Most active threads</h2><table><tr><th>Thread</th><th>Comments</th>"
+                     "<th>People</th><th>Latest</th></tr>")
+        for t in data["threads"]:
+            title = e(t["title"] or t["id"])
+            cell = f"<a href='{e(t['url'])}'>{title}</a>" if t["url"] else title
+            parts.append(f"<tr><td>{cell}</td><td>{t['comments']}</td><td>{t['people']}</td>"
+                         f"<td>{e((t['latest'] or '')[:10])}</td></tr>")
+        parts.append("</table>")
+    exchanges = data["exchanges"]
+    if exchanges["quotes"] or exchanges["pairs"]:
+        parts.append("<h2>Key exchanges</h2>")
+        for q in exchanges["quotes"]:
+            reply = f" (<a href='{e(q['reply_url'])}'>reply</a>)" if q.get("reply_url") else ""
+            parts.append(f"<blockquote>{e(_short(q['quote']))}</blockquote><p class='src'>— "
+                         f"{e(q['source_author'] or 'unknown')}, quoted in {q['replies']} "
+                         f"replies by {e(', '.join(r for r in q['repliers'] if r))}{reply}</p>")
+        if exchanges["pairs"]:
+            parts.append("<p>Who pushed back on whom:</p><table><tr><th>Replier</th>"
+                         "<th>Quoted</th><th>Times</th></tr>")
+            parts += [f"<tr><td>{e(p['replier'])}</td><td>{e(p['quoted'])}</td>"
+                      f"<td>{p['times']}</td></tr>" for p in exchanges["pairs"]]
+            parts.append("</table>")
+    if data["papers"]:
+        parts.append("<h2>Papers discussed</h2><ul>")
+        for p in data["papers"]:
+            title = f"<a href='{e(p['url'])}'>{e(p['title'])}</a>" if p.get("url") else e(p["title"])
+            authors = e(", ".join(p["authors"][:6]) + (" et al." if len(p["authors"]) > 6 else ""))
+            parts.append(f"<li>{title}{' — ' + authors if authors else ''} "
+                         f"({p['mentions']} mentions)</li>")
+        parts.append("</ul>")
+    if data["contributors"]:
+        parts.append("<h2>Top contributors</h2><table><tr><th>Author</th><th>Posts</th>"
+                     "<th>Comments</th><th>Score</th></tr>")
+        parts += [f"<tr><td>{e(c['author'])}</td><td>{c['posts']}</td><td>{c['comments']}</td>"
+                  f"<td>{c['score']}</td></tr>" for c in data["contributors"]]
+        parts.append("</table>")
+    if png:
+        encoded = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>Activity</h2><img alt='Activity over time' "
+                     f"src='data:image/png;base64,{encoded}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

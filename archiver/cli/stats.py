@@ -1,0 +1,28 @@
+"""``archiver stats``."""
+
+from __future__ import annotations
+
+import click
+
+from archiver.cli.common import echo_json, global_options, state
+
+
+@click.command()
+@click.option("--runs", default=10, show_default=True, type=click.IntRange(0, 1000),
+              help="How many recent runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@global_options
+def stats(runs, as_json):
+    """Counts per site and table, the newest items, and the last runs with their outcome."""
+    from archiver.stats import collect, render
+
+    st = state()
+    data = collect(st.db(), st.database_path(), runs)
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(render(data))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(stats)

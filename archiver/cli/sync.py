@@ -1,0 +1,73 @@
+"""``archiver init`` and ``archiver sync``."""
+
+from __future__ import annotations
+
+import click
+
+from archiver.cli.common import echo_json, global_options, info, state
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@global_options
+def init(force):
+    """Write a commented example archiver.toml (or the --config file) to edit."""
+    from archiver.config import DEFAULT_PATH, write_example
+
+    path = write_example(state().config_path or DEFAULT_PATH, force=force)
+    info(f"wrote {path}: edit the watch list, then run `archiver sync --dry-run`")
+
+
+@click.command()
+@click.option("--only", multiple=True, metavar="KIND",
+              help="Only these kinds (repeat or comma-separate): threads, users, tags, "
+                   "researchers, feeds, topics, summaries.")
+@click.option("--dry-run", is_flag=True, help="Say what would be fetched; make no request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@global_options
+def sync(only, dry_run, as_json):
+    """Bring everything on the config's watch list up to date, doing the least work.
+
+    \b
+    Exit codes: 0 everything due succeeded (or nothing was due), 3 partial success
+    (some items failed), 1 everything due failed, 2 bad config or options,
+    75 another sync holds the lock (nothing was done).
+    """
+    from archiver import sync as sync_mod
+
+    st = state()
+    config = st.config
+    if dry_run:
+        tasks = sync_mod.plan(st.db(), config, list(only) or None)
+        if as_json:
+            echo_json({"dry_run": True, "items": [t.as_dict() for t in tasks]})
+            return
+        for task in tasks:
+            click.echo(f"{'due' if task.due else 'skip':5}  {task.kind:11}  {task.label}")
+            click.echo(f"{'':20}{task.reason}")
+        if not tasks:
+            click.echo("the watch list is empty: add entries to the config (see `archiver init`)")
+        return
+
+    def show(result):
+        if result.status == "skipped" and not st.verbose:
+            return
+        counts = (f"{result.new} new, {result.updated} updated, {result.unchanged} unchanged, "
+                  f"{result.requests} requests, {result.seconds:.1f}s")
+        detail = result.error or (f"{counts}; {result.note}" if result.note else counts)
+        if result.status == "skipped":
+            detail = result.task.reason
+        info(f"{result.status:11} {result.task.kind:11} {result.task.label}: {detail}")
+
+    report = sync_mod.run_sync(st.db(), st.database_path(), config, st.http(), list(only) or None,
+                               on_item=None if as_json else show)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(report.summary_line())
+    click.get_current_context().exit(report.exit_code)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init)
+    group.add_command(sync)

@@ -1,0 +1,392 @@
+"""archiver's own JSON Lines format: ``archiver export`` writes it, ``archiver import`` reads it.
+
+One JSON object per line. ``type`` names the kind of row (``site``, ``user``, ``post``,
+``comment``, ``tag``, ``post_tag``, ``item_version``, ``paper``, ``paper_author``, ``paper_key``,
+``researcher``, ``researcher_metrics``, ``researcher_paper``, ``mention``, ``exchange``,
+``exchange_turn``, ``post_section``, ``topic``, …: the table name in the singular; a table
+without a singular here is named as it is). Every other key is a column of that table, with the
+value as stored (JSON columns such as ``posts.tags`` or ``extra`` stay JSON text; a list or object
+given there is encoded on import). A table's own ``type`` column, if it has one, travels as
+``type_``. Lines are written parents first (sites, users, tags, posts, comments, …).
+
+Export scopes: a thread (the post, its comments and everything hanging off them), a user (the
+profile, their posts, their comments and the posts those are on), a topic, or the whole archive.
+Rows that point at other rows (declared foreign keys, and ``item_table``/``item_id`` pairs) bring
+those rows along, so a partial export imports on its own. ``runs`` and ``meta`` describe the
+archive itself and are not exported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+import sqlite_utils
+
+from archiver.errors import NotFound, UsageError
+
+SINGULAR = {
+    "sites": "site", "users": "user", "posts": "post", "comments": "comment", "tags": "tag",
+    "post_tags": "post_tag", "item_versions": "item_version", "papers": "paper",
+    "paper_authors": "paper_author", "paper_keys": "paper_key", "researchers": "researcher",
+    "researcher_metrics": "researcher_metrics", "researcher_papers": "researcher_paper",
+    "mentions": "mention", "exchanges": "exchange", "exchange_turns": "exchange_turn",
+    "exchange_scans": "exchange_scan", "post_sections": "post_section",
+    "user_sequences": "user_sequence", "paper_reviews": "paper_review", "topics": "topic",
+    "feed_state": "feed_state", "feed_entries": "feed_entry", "sync_state": "sync_state",
+    "topic_items": "topic_item", "summaries": "summary",
+}
+FIRST = ["sites", "users", "tags", "posts", "post_tags", "comments", "item_versions"]
+SKIP = {"runs", "meta"}
+# Rows of these tables are written by archiver's analysis; when an import brings them, the
+# analysis is not re-run over the imported items (it would renumber them).
+SOURCE_TABLES = set(FIRST) | {"papers", "paper_authors", "paper_keys", "researchers",
+                              "researcher_metrics", "researcher_papers", "post_sections",
+                              "user_sequences", "paper_reviews", "feed_state", "feed_entries"}
+CHUNK = 500
+
+
+def type_of(table: str) -> str:
+    return SINGULAR.get(table, table)
+
+
+class TypeMap:
+    """type (or table name) -> table. Tables that analysis modules create on first use (topics,
+    summaries, …) are created when an import brings their rows first."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.complete = False
+        self._load()
+
+    def _load(self) -> None:
+        self.tables = exportable_tables(self.db)
+        self.known = {type_of(t): t for t in self.tables} | {t: t for t in self.tables}
+
+    def table(self, kind: str) -> str | None:
+        if kind not in self.known and not self.complete:
+            ensure_all_schemas(self.db)
+            self.complete = True
+            self._load()
+        return self.known.get(kind)
+
+
+def ensure_all_schemas(db: sqlite_utils.Database) -> None:
+    """Run ``ensure_schema`` of every archiver.store / archiver.analysis module that has one."""
+    import importlib
+    import pkgutil
+
+    import archiver.analysis
+    import archiver.store
+
+    for package in (archiver.store, archiver.analysis):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            ensure = getattr(module, "ensure_schema", None)
+            if callable(ensure):
+                ensure(db)
+
+
+def exportable_tables(db: sqlite_utils.Database) -> list[str]:
+    """Every data table, parents first; FTS shadow tables, runs and meta left out."""
+    names = db.table_names()
+    virtual = {n for n in names if _is_fts(db, n)}
+    tables = [n for n in names if n not in SKIP and n not in virtual and
+              not any(n.startswith(v + "_") for v in virtual) and not n.startswith("sqlite_")]
+    rest = sorted(t for t in tables if t not in FIRST)
+    return [t for t in FIRST if t in tables] + _parents_first(db, rest)
+
+
+def _parents_first(db: sqlite_utils.Database, tables: list[str]) -> list[str]:
+    """Order tables so that a table comes after the tables its foreign keys point at."""
+    pending = {t: {fk.other_table for fk in db[t].foreign_keys} & set(tables) - {t}
+               for t in tables}
+    ordered: list[str] = []
+    while pending:
+        ready = sorted(t for t, deps in pending.items() if not deps - set(ordered))
+        if not ready:  # a cycle: keep the remaining ones alphabetical
+            ready = sorted(pending)
+        for table in ready:
+            ordered.append(table)
+            pending.pop(table)
+    return ordered
+
+
+def _is_fts(db: sqlite_utils.Database, name: str) -> bool:
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+    return bool(sql and sql[0] and "VIRTUAL TABLE" in sql[0].upper())
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+class Selection:
+    """Primary keys to export, by table, grown to include what the rows point at."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.tables = exportable_tables(db)
+        self.keys: dict[str, set] = {}
+
+    def add(self, table: str, keys: Iterable) -> set:
+        bucket = self.keys.setdefault(table, set())
+        fresh = {k for k in keys if k is not None and k not in bucket}
+        bucket |= fresh
+        return fresh
+
+    def pks(self, table: str) -> list[str]:
+        return list(self.db[table].pks)
+
+    def children(self, parent: str, keys: set) -> None:
+        """Rows of other tables that point at these rows (by foreign key or item_id)."""
+        if not keys:
+            return
+        for table in self.tables:
+            if table == parent:
+                continue
+            columns = self.db[table].columns_dict
+            for fk in self.db[table].foreign_keys:
+                if fk.other_table == parent:
+                    self._take(table, f"[{fk.column}] IN ({{marks}})", keys)
+            if "item_table" in columns and "item_id" in columns:
+                self._take(table, f"item_table = '{parent}' AND item_id IN ({{marks}})", keys)
+
+    def _take(self, table: str, where: str, keys: set) -> None:
+        pks = self.pks(table)
+        ids = list(keys)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT {', '.join(f'[{c}]' for c in pks)} FROM [{table}] WHERE " + \
+                where.format(marks=marks)
+            rows = self.db.execute(sql, chunk).fetchall()
+            self.add(table, [r[0] if len(pks) == 1 else tuple(r) for r in rows])
+
+    def owned_children(self) -> bool:
+        """Rows that belong to selected rows: ``exchange_turns`` of an exchange, ``paper_authors``
+        and ``paper_keys`` of a paper, ``user_sequences`` of a user (a table named after its
+        parent that points at nothing else but users). True when rows were added."""
+        added = False
+        for parent in list(self.keys):
+            prefix = type_of(parent) + "_"
+            for table in self.tables:
+                if not table.startswith(prefix):
+                    continue
+                fks = self.db[table].foreign_keys
+                links = {fk.other_table for fk in fks} - {"users"}
+                if links != {parent} or "item_id" in self.db[table].columns_dict:
+                    continue  # a link between two things (topic_items, researcher_papers)
+                for fk in fks:
+                    if fk.other_table == parent:
+                        before = len(self.keys.get(table, ()))
+                        self._take(table, f"[{fk.column}] IN ({{marks}})", self.keys[parent])
+                        added |= len(self.keys.get(table, ())) > before
+        return added
+
+    def parents(self) -> None:
+        """Add every row the selected rows point at, until nothing new turns up."""
+        changed = True
+        while changed:
+            changed = False
+            for table in list(self.keys):
+                for fk in self.db[table].foreign_keys:
+                    if fk.other_table not in self.tables:
+                        continue
+                    values = self._column_values(table, fk.column)
+                    wanted = self._existing(fk.other_table, fk.other_column, values)
+                    if self.add(fk.other_table, wanted):
+                        changed = True
+                if "item_table" in self.db[table].columns_dict:
+                    for other, ids in self._items(table).items():
+                        if other in self.tables and self.add(other, self._existing(other, "id", ids)):
+                            changed = True
+
+    def _column_values(self, table: str, column: str) -> set:
+        values = set()
+        for row in self.rows(table):
+            if row.get(column) is not None:
+                values.add(row[column])
+        return values
+
+    def _items(self, table: str) -> dict[str, set]:
+        found: dict[str, set] = {}
+        for row in self.rows(table):
+            if row.get("item_table") and row.get("item_id"):
+                found.setdefault(row["item_table"], set()).add(row["item_id"])
+        return found
+
+    def _existing(self, table: str, column: str, values: set) -> set:
+        values = list(values)
+        found = set()
+        pks = self.pks(table)
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start:start + CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.db.execute(
+                f"SELECT {', '.join(f'[{c}]' for c in pks)} FROM [{table}] "
+                f"WHERE [{column}] IN ({marks})", chunk).fetchall()
+            found |= {r[0] if len(pks) == 1 else tuple(r) for r in rows}
+        return found
+
+    def rows(self, table: str) -> Iterator[dict]:
+        keys = list(self.keys.get(table, ()))
+        pks = self.pks(table)
+        order = ", ".join(f"[{c}]" for c in pks)
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            if len(pks) == 1:
+                marks = ", ".join("?" for _ in chunk)
+                params = chunk
+                where = f"[{pks[0]}] IN ({marks})"
+            else:
+                where = " OR ".join(
+                    "(" + " AND ".join(f"[{c}] = ?" for c in pks) + ")" for _ in chunk)
+                params = [v for key in chunk for v in key]
+            yield from self.db.query(
+                f"SELECT * FROM [{table}] WHERE {where} ORDER BY {order}", params)
+
+
+def select(db: sqlite_utils.Database, threads: Iterable[str] = (), users: Iterable[str] = (),
+           topics: Iterable[str] = ()) -> Selection:
+    sel = Selection(db)
+    for thread in threads:
+        post_id = resolve_post(db, thread)
+        sel.add("posts", [post_id])
+        sel._take("comments", "post_id IN ({marks})", {post_id})
+    for who in users:
+        user_ids = resolve_users(db, who)
+        sel.add("users", user_ids)
+        sel._take("posts", "user_id IN ({marks})", set(user_ids))
+        sel._take("comments", "user_id IN ({marks})", set(user_ids))
+    for name in topics:
+        if "topics" not in sel.tables:
+            raise NotFound("this archive has no topics yet (run the topic analysis first)")
+        rows = db.execute("SELECT id FROM topics WHERE name = ? OR id = ?", [name, name]).fetchall()
+        if not rows:
+            raise NotFound(f"no topic named {name!r}; `archiver topics` lists them")
+        sel.add("topics", [r[0] for r in rows])
+        sel.children("topics", {r[0] for r in rows})
+    for table in ("posts", "comments"):
+        sel.children(table, set(sel.keys.get(table, ())))
+    sel.parents()
+    while sel.owned_children():
+        sel.parents()
+    return sel
+
+
+def resolve_post(db: sqlite_utils.Database, value: str) -> str:
+    """A post id (``lesswrong:abc``) or a URL of an archived thread -> the post id."""
+    value = value.strip()
+    row = db.execute("SELECT id FROM posts WHERE id = ? OR url = ?", [value, value]).fetchone()
+    if row:
+        return row[0]
+    candidates = []
+    try:
+        from archiver.sources import resolve_thread
+
+        _module, ref = resolve_thread(value)
+        candidates.append(f"{ref.site}:{ref.thread_id}")
+    except UsageError:
+        pass
+    if value.startswith(("http://", "https://")):
+        from archiver.sources.blog import post_id_for
+
+        candidates.append(post_id_for(value))
+    for candidate in candidates:
+        if db.execute("SELECT 1 FROM posts WHERE id = ?", [candidate]).fetchone():
+            return candidate
+    raise NotFound(f"no archived thread {value!r}; archive it first or give a post id such as "
+                   "lesswrong:<postId>")
+
+
+def resolve_users(db: sqlite_utils.Database, value: str) -> list[str]:
+    """A user id, a slug (any site) or a profile URL -> user ids."""
+    value = value.strip()
+    rows = db.execute("SELECT id FROM users WHERE id = ? OR slug = ? OR url = ?",
+                      [value, value, value]).fetchall()
+    if not rows and "/" in value:
+        slug = value.rstrip("/").rsplit("/", 1)[-1]
+        rows = db.execute("SELECT id FROM users WHERE slug = ?", [slug]).fetchall()
+    if not rows:
+        raise NotFound(f"no archived user {value!r}; give a user id (site:id), a slug or a URL")
+    return [r[0] for r in rows]
+
+
+def export_lines(db: sqlite_utils.Database, selection: Selection | None = None) -> Iterator[str]:
+    """JSON lines for the selection, or for the whole archive when it is None."""
+    tables = exportable_tables(db)
+    for table in tables:
+        if selection is None:
+            pks = ", ".join(f"[{c}]" for c in db[table].pks)
+            rows: Iterable[dict] = db.query(f"SELECT * FROM [{table}] ORDER BY {pks}")
+        elif table in selection.keys:
+            rows = selection.rows(table)
+        else:
+            continue
+        kind = type_of(table)
+        for row in rows:
+            if "type" in row:
+                row["type_"] = row.pop("type")
+            yield json.dumps({"type": kind, **row}, ensure_ascii=False)
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+def read_rows(db: sqlite_utils.Database, lines: Iterable[str], source: str):
+    """Parse export lines into (table, row) pairs, checking types and columns."""
+    from archiver.store.rows import Row
+
+    columns: dict[str, set] = {}
+    types = TypeMap(db)
+    renumbered: dict = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"{source}:{number}: not valid JSON ({exc.msg}); is this an "
+                             "archiver export?") from exc
+        if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+            raise UsageError(f"{source}:{number}: each line must be an object with a 'type'")
+        kind = obj.pop("type")
+        table = types.table(kind)
+        if table is None:
+            raise UsageError(f"{source}:{number}: unknown type {kind!r} (known: "
+                             f"{', '.join(sorted(type_of(t) for t in types.tables))})")
+        if "type_" in obj:
+            obj["type"] = obj.pop("type_")
+        if table not in columns:
+            columns[table] = set(db[table].columns_dict)
+        unknown = set(obj) - columns[table]
+        if unknown:
+            raise UsageError(f"{source}:{number}: {kind} has no column(s) "
+                             f"{', '.join(sorted(unknown))}")
+        missing = [pk for pk in db[table].pks if obj.get(pk) is None and pk != "id"]
+        if missing:
+            raise UsageError(f"{source}:{number}: {kind} needs {', '.join(missing)}")
+        yield Row(table, _fill(table, {k: _encode(v) for k, v in obj.items()}), renumbered)
+
+
+def _encode(value):
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _fill(table: str, row: dict) -> dict:
+    """Hand-written lines may give only a body's HTML or Markdown: derive the other forms."""
+    if table in ("posts", "comments") and "body_text" not in row and (
+            row.get("body_html") or row.get("body_markdown")):
+        from archiver import text
+
+        body = text.convert(row.get("body_html"), row.get("body_markdown"))
+        row.update(body_html=body.html, body_markdown=body.markdown, body_text=body.text)
+    flags = {"posts": ("deleted", "missing", "stub"), "comments": ("deleted", "missing"),
+             "users": ("stub",)}
+    for flag in flags.get(table, ()):
+        row.setdefault(flag, 0)
+    return row

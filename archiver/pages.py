@@ -1,0 +1,120 @@
+"""Blog pages, feeds, saved files and the JSON Lines export: fetch or read, then store through
+``archiver.ingest`` (so every command leaves a ``runs`` row and analysis runs on what changed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from archiver import jsonl
+from archiver.ingest import ingest, run_analysis
+from archiver.records import Page, Post
+from archiver.store import Counts
+from archiver.store import feeds as feed_store
+from archiver.store.rows import Row
+
+ROWS_PER_PAGE = 1000
+
+
+def archive_page(db: sqlite_utils.Database, http, url: str) -> tuple[Counts, Post]:
+    """Fetch one article into the archive; returns the counts and the post as extracted."""
+    from archiver.sources import blog
+
+    page = blog.fetch_page(http, url)
+    counts = ingest(db, [page], "page", url, http)
+    return counts, page.posts[0]
+
+
+def archive_feed(db: sqlite_utils.Database, http, url: str):
+    """Archive a feed's new or changed entries; returns (counts, FeedReport)."""
+    from archiver.sources import blog, feed
+
+    url = blog.check_url(url)
+    report = feed.FeedReport(url)
+    pages = feed.fetch_feed(http, url, feed_store.known_entries(db, url),
+                            feed_store.feed_state(db, url), report)
+    counts = ingest(db, pages, "feed", url, http)
+    return counts, report
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileReport:
+    path: str
+    kind: str
+    counts: Counts
+    summary: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def expand_paths(paths: Iterable[str]) -> list[str]:
+    """Files as given; a folder stands for the files in it (sorted, hidden files skipped)."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            found += sorted(os.path.join(path, name) for name in os.listdir(path)
+                            if not name.startswith(".") and
+                            os.path.isfile(os.path.join(path, name)))
+        elif not os.path.exists(path):
+            raise FileNotFoundError(2, "No such file", path)
+        else:
+            found.append(path)
+    return found
+
+
+def import_paths(db: sqlite_utils.Database, paths: Iterable[str], kind: str | None = None,
+                 captured: str | None = None, url: str | None = None,
+                 name: str | None = None) -> list[FileReport]:
+    """Import saved files (kind detected per file unless given); one run per file."""
+    from archiver.sources import saved as saved_mod
+
+    reports = []
+    for path in expand_paths(paths):
+        saved = saved_mod.read_saved(path, captured, url, name)
+        file_kind = kind or saved_mod.detect_kind(saved)
+        if file_kind == "jsonl":
+            counts, notes = import_jsonl(db, saved.text.splitlines(), path)
+            reports.append(FileReport(path, file_kind, counts, "archiver export", notes))
+            continue
+        pages = list(saved_mod.pages_for(saved, file_kind, db))
+        counts = ingest(db, pages, "import", f"{file_kind} {path}")
+        reports.append(FileReport(path, file_kind, counts, saved.summary, saved.notes))
+    return reports
+
+
+def import_jsonl(db: sqlite_utils.Database, lines: Iterable[str], source: str):
+    """Restore exported rows as they were; analysis runs only if the file brought none of its
+    rows (mentions, exchanges, …), since re-running it would renumber them."""
+    rows = list(jsonl.read_rows(db, lines, source))
+    tables = {row.table for row in rows}
+    derived = sorted(tables - jsonl.SOURCE_TABLES)
+    counts = ingest(db, _row_pages(rows), "import", f"jsonl {source}", analyse=False)
+    notes = []
+    if derived:
+        notes.append(f"analysis rows came with the file ({', '.join(derived)}); not re-run")
+    else:
+        changed = {table: counts.changed.get(f"rows:{table}", [])
+                   for table in ("posts", "comments", "papers")}
+        run_analysis(db, changed)
+    return counts, notes
+
+
+def _row_pages(rows: list[Row]) -> Iterator[Page]:
+    for start in range(0, len(rows), ROWS_PER_PAGE):
+        yield Page(other={"rows": rows[start:start + ROWS_PER_PAGE]})
+
+
+def export_archive(db: sqlite_utils.Database, out, threads=(), users=(), topics=(),
+                   everything: bool = False) -> int:
+    """Write JSON lines to ``out`` (a text file); returns the number of lines."""
+    selection = None if everything else jsonl.select(db, threads, users, topics)
+    count = 0
+    for line in jsonl.export_lines(db, selection):
+        out.write(line + "\n")
+        count += 1
+    return count

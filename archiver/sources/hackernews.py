@@ -1,0 +1,480 @@
+"""Hacker News: a story and its whole comment tree, and users with their submissions.
+
+The Algolia HN API (``https://hn.algolia.com/api/v1``) returns a story's entire tree in one
+request (``/items/{id}``, nested ``children``). When it fails (it lags a few minutes behind new
+items, and has outages) the official Firebase API (``https://hacker-news.firebaseio.com/v0``,
+``/item/{id}.json`` with ``kids``) is walked item by item instead: same records, many requests.
+``--endpoint`` names the Algolia root, or a Firebase root (ending in ``/v0``) to use only that.
+
+HN bodies are HTML whose paragraphs are separated by ``<p>``; a quote is a paragraph starting with
+">" (escaped as ``&gt;``). Those paragraphs become real ``<blockquote>`` elements so quotes survive
+in HTML, Markdown and plain text; the original HN HTML is kept in ``extra["text_original"]``.
+
+Ids: ``hackernews:<item id>`` for stories and comments, ``hackernews:<username>`` for users.
+A dead item (killed by flags or moderators) is kept with ``extra["dead"] = true``; a deleted one
+arrives without author or text and is flagged ``deleted`` (any text archived before is kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+from archiver.errors import FetchError, NotFound, UsageError
+from archiver.records import Comment, Page, Post, Site, User, iso_utc, make_id
+from archiver.sources import ThreadRef, UserRef
+from archiver.sources.webapi import get_json, root
+
+NAME = "hackernews"
+SITE_ID = "hackernews"
+BASE = "https://news.ycombinator.com"
+ALGOLIA = "https://hn.algolia.com/api/v1"
+FIREBASE = "https://hacker-news.firebaseio.com/v0"
+HOSTS = {"news.ycombinator.com", "ycombinator.com", "www.ycombinator.com"}
+STORY_TYPES = {"story", "job", "poll"}
+PAGE_SIZE = 500  # comments per stored page
+HITS = 1000  # Algolia's maximum hitsPerPage
+
+log = logging.getLogger("archiver.hackernews")
+
+
+def site_record() -> Site:
+    return Site(id=SITE_ID, name="Hacker News", url=BASE, kind=NAME, api_url=ALGOLIA)
+
+
+# -- URLs --------------------------------------------------------------------------------------
+
+
+def parse_thread_url(url: str) -> ThreadRef | None:
+    """``https://news.ycombinator.com/item?id=N`` (a story or any comment in it) or ``hackernews:N``."""
+    bare = re.fullmatch(r"(?:hackernews|hn):(\d+)", url.strip())
+    if bare:
+        return _ref(bare.group(1))
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() not in HOSTS:
+        return None
+    item = parse_qs(parts.query).get("id", [""])[0]
+    if parts.path.rstrip("/") != "/item" or not item.isdigit():
+        raise UsageError(f"{url}: a Hacker News URL, but not an item; expected "
+                         "https://news.ycombinator.com/item?id=<number>")
+    return _ref(item)
+
+
+def _ref(item_id: str) -> ThreadRef:
+    return ThreadRef(SITE_ID, item_id, f"{BASE}/item?id={item_id}")
+
+
+def parse_user_url(url: str, site: str | None = None) -> UserRef | None:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() not in HOSTS:
+        return None
+    name = parse_qs(parts.query).get("id", [""])[0]
+    if parts.path.rstrip("/") not in ("/user", "/submitted", "/threads") or not name:
+        raise UsageError(f"{url}: a Hacker News URL, but not a user; expected "
+                         "https://news.ycombinator.com/user?id=<name>")
+    return UserRef(SITE_ID, slug=name, user_id=name, url=f"{BASE}/user?id={name}")
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+_PRE = re.compile(r"<pre>.*?</pre>", re.S | re.I)
+_QUOTE_START = re.compile(r"^(<i>)?\s*(?:&gt;|>)\s?")
+
+
+def quotes_to_blockquotes(text: str | None) -> tuple[str | None, bool]:
+    """HN HTML with "> " paragraphs as ``<blockquote>``; returns (html, whether anything changed).
+
+    HN separates paragraphs with a bare ``<p>`` and never closes them; code blocks are
+    ``<pre><code>`` and are left alone. Consecutive quoted paragraphs form one blockquote. A quote
+    written in italics (``<i>&gt; text</i>``) keeps its italics inside the blockquote.
+    """
+    if not text:
+        return text, False
+    blocks: list[str] = []
+
+    def hold(match: re.Match) -> str:
+        blocks.append(match.group(0))
+        return f"\x00{len(blocks) - 1}\x00"
+
+    work = _PRE.sub(hold, text)
+    out: list[str] = []
+    quoted: list[str] = []
+    changed = False
+    for para in (p.strip() for p in re.split(r"</?p>", work, flags=re.I)):
+        if not para:
+            continue
+        match = _QUOTE_START.match(para)
+        if match and para[match.end():].strip():
+            quoted.append((match.group(1) or "") + para[match.end():])
+            changed = True
+            continue
+        _flush(quoted, out)
+        out.append(para if para.startswith("\x00") else f"<p>{para}</p>")
+    _flush(quoted, out)
+    html = "".join(out)
+    html = re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], html)
+    return html, changed
+
+
+def _flush(quoted: list[str], out: list[str]) -> None:
+    if quoted:
+        out.append("<blockquote>" + "".join(f"<p>{q}</p>" for q in quoted) + "</blockquote>")
+        quoted.clear()
+
+
+def _body(text: str | None) -> tuple[str | None, dict]:
+    html, changed = quotes_to_blockquotes(text)
+    return html, ({"text_original": text} if changed else {})
+
+
+# -- records -----------------------------------------------------------------------------------
+
+
+def user_stub(name: str | None) -> User | None:
+    if not name:
+        return None
+    return User(id=make_id(SITE_ID, name), site_id=SITE_ID, source_id=name, slug=name, name=name,
+                url=f"{BASE}/user?id={name}")
+
+
+def story_record(item: dict, comment_count: int | None) -> Post:
+    """A story/job/poll from either API (Algolia ``author/points/created_at_i`` or Firebase
+    ``by/score/time``)."""
+    author = item.get("author") or item.get("by")
+    html, extra = _body(item.get("text"))
+    link = item.get("url")
+    extra.update({k: v for k, v in (("link_url", link), ("type", item.get("type")),
+                                    ("dead", item.get("dead"))) if v})
+    return Post(
+        id=make_id(SITE_ID, item["id"]), site_id=SITE_ID, source_id=str(item["id"]),
+        url=f"{BASE}/item?id={item['id']}", title=item.get("title"),
+        user_id=make_id(SITE_ID, author) if author else None, author=author,
+        posted_at=_when(item), score=_score(item), comment_count=comment_count,
+        kind="link" if link else "post", body_html=html, extra=extra or None,
+    )
+
+
+def comment_record(item: dict, story_id: int | str, parent_id: int | str | None) -> Comment:
+    author = item.get("author") or item.get("by")
+    deleted = bool(item.get("deleted")) or (not author and not item.get("text"))
+    html, extra = _body(None if deleted else item.get("text"))
+    if item.get("dead"):
+        extra["dead"] = True
+    parent = parent_id if parent_id is not None and str(parent_id) != str(story_id) else None
+    return Comment(
+        id=make_id(SITE_ID, item["id"]), site_id=SITE_ID, source_id=str(item["id"]),
+        post_id=make_id(SITE_ID, story_id), parent_id=make_id(SITE_ID, parent) if parent else None,
+        user_id=make_id(SITE_ID, author) if author else None, author=author,
+        url=f"{BASE}/item?id={item['id']}", posted_at=_when(item), score=_score(item),
+        deleted=deleted, body_html=html, extra=extra or None,
+    )
+
+
+def _when(item: dict) -> str | None:
+    for key in ("created_at_i", "time", "created_at"):
+        if item.get(key) is not None:
+            return iso_utc(item[key])
+    return None
+
+
+def _score(item: dict) -> int | None:
+    value = item.get("points", item.get("score"))
+    return value if isinstance(value, int) else None
+
+
+def _users(items) -> list[User]:
+    found = {}
+    for item in items:
+        user = user_stub(item.get("author") or item.get("by"))
+        if user:
+            found[user.id] = user
+    return list(found.values())
+
+
+# -- threads -----------------------------------------------------------------------------------
+
+
+def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None,
+                 firebase: str | None = None) -> Iterator[Page]:
+    """The story and every comment. A comment URL archives the whole story it belongs to."""
+    if endpoint and endpoint.rstrip("/").endswith("/v0"):
+        yield from _firebase_thread(http, ref, root(endpoint, FIREBASE))
+        return
+    algolia = root(endpoint, ALGOLIA)
+    try:
+        tree = _algolia_story(http, algolia, ref.thread_id)
+    except (FetchError, NotFound) as exc:  # Algolia lags minutes behind new items: 404 too
+        log.warning("Algolia HN API failed (%s); walking the official Firebase API instead", exc)
+        yield from _firebase_thread(http, ref, root(firebase, FIREBASE))
+        return
+    _repoint(ref, tree["id"])
+    yield from _pages_from_tree(tree)
+
+
+def _repoint(ref: ThreadRef, story_id) -> None:
+    """A comment URL names a comment: point the ref at its story (the thread archived)."""
+    if str(story_id) != ref.thread_id:
+        ref.extra["comment"] = ref.thread_id
+        ref.thread_id = str(story_id)
+        ref.url = f"{BASE}/item?id={story_id}"
+
+
+def _algolia_story(http, algolia: str, item_id: str) -> dict:
+    tree = get_json(http, f"{algolia}/items/{item_id}", what=f"Hacker News item {item_id}")
+    if not isinstance(tree, dict) or "id" not in tree:
+        raise FetchError(f"{algolia}/items/{item_id}: unexpected answer (no item)")
+    story_id = tree.get("story_id")
+    if tree.get("type") not in STORY_TYPES and story_id and str(story_id) != str(tree["id"]):
+        tree = get_json(http, f"{algolia}/items/{story_id}", what=f"Hacker News story {story_id}")
+    return tree
+
+
+def _pages_from_tree(tree: dict) -> Iterator[Page]:
+    story_id = tree["id"]
+    flat: list[tuple[dict, int | None]] = []
+    stack = [(child, story_id) for child in reversed(tree.get("children") or [])]
+    while stack:  # depth-first, iteratively: threads can nest hundreds deep
+        item, parent = stack.pop()
+        if item.get("type") == "pollopt":
+            continue
+        flat.append((item, parent))
+        stack.extend((child, item["id"]) for child in reversed(item.get("children") or []))
+    post = story_record(tree, comment_count=sum(1 for item, _ in flat if item.get("text")))
+    yield Page(sites=[site_record()], users=_users([tree]), posts=[post])
+    seen: list[str] = []
+    for start in range(0, len(flat), PAGE_SIZE):
+        batch = flat[start:start + PAGE_SIZE]
+        comments = [comment_record(item, story_id, parent) for item, parent in batch]
+        seen.extend(c.id for c in comments)
+        yield Page(users=_users(item for item, _ in batch), comments=comments)
+    yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
+
+
+def _firebase_item(http, firebase: str, item_id) -> dict | None:
+    return get_json(http, f"{firebase}/item/{item_id}.json", what=f"Hacker News item {item_id}")
+
+
+def _firebase_thread(http, ref: ThreadRef, firebase: str) -> Iterator[Page]:
+    item = _firebase_item(http, firebase, ref.thread_id)
+    if not item:
+        raise NotFound(f"no Hacker News item {ref.thread_id} ({ref.url})")
+    hops = 0
+    while item.get("type") not in STORY_TYPES and item.get("parent") and hops < 10_000:
+        item = _firebase_item(http, firebase, item["parent"]) or {}
+        hops += 1
+    if "id" not in item:
+        raise NotFound(f"the story of Hacker News item {ref.thread_id} is gone ({ref.url})")
+    story = item
+    _repoint(ref, story["id"])
+    post = story_record(story, comment_count=story.get("descendants"))
+    yield Page(sites=[site_record()], users=_users([story]), posts=[post])
+    seen: list[str] = []
+    batch: list[Comment] = []
+    batch_items: list[dict] = []
+    queue = [(kid, story["id"]) for kid in story.get("kids") or []]
+    while queue:
+        kid, parent = queue.pop(0)
+        child = _firebase_item(http, firebase, kid)
+        if not child or child.get("type") == "pollopt":
+            continue
+        comment = comment_record(child, story["id"], parent)
+        batch.append(comment)
+        batch_items.append(child)
+        seen.append(comment.id)
+        queue.extend((k, child["id"]) for k in child.get("kids") or [])
+        if len(batch) >= 100:
+            yield Page(users=_users(batch_items), comments=batch)
+            batch, batch_items = [], []
+    if batch:
+        yield Page(users=_users(batch_items), comments=batch)
+    yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | None = None,
+               since: str | None = None, endpoint: str | None = None,
+               firebase: str | None = None) -> Iterator[Page]:
+    """The profile, then the user's stories and comments (newest first) from Algolia search.
+
+    Each comment links to its story, archived as a stub (title and URL) until archived itself.
+    """
+    algolia = root(endpoint, ALGOLIA)
+    profile = _profile(http, algolia, root(firebase, FIREBASE), ref.slug)
+    yield Page(sites=[site_record()], users=[profile])
+    since_i = _epoch(since)
+    if posts != 0:
+        for hits in _search(http, algolia, f"story,author_{ref.slug}", posts, since_i):
+            stories = [story_record(_story_hit(h), h.get("num_comments")) for h in hits]
+            yield Page(users=_users(_story_hit(h) for h in hits), posts=stories)
+    if comments != 0:
+        for hits in _search(http, algolia, f"comment,author_{ref.slug}", comments, since_i):
+            yield _comment_hits_page(hits)
+
+
+def _profile(http, algolia: str, firebase: str, name: str) -> User:
+    try:
+        data = get_json(http, f"{algolia}/users/{name}", what=f"Hacker News user {name!r}")
+        created = data.get("created_at_i") or data.get("created_at")
+        about, karma = data.get("about"), data.get("karma")
+        name = data.get("username") or name
+        counts = (data.get("submission_count"), data.get("comment_count"))
+    except (FetchError, NotFound) as exc:
+        log.warning("Algolia HN user lookup failed (%s); using the Firebase API", exc)
+        data = get_json(http, f"{firebase}/user/{name}.json", what=f"Hacker News user {name!r}")
+        if not data:
+            raise NotFound(f"no Hacker News user {name!r}; user names are case-sensitive") from exc
+        created, about, karma, counts = data.get("created"), data.get("about"), \
+            data.get("karma"), (None, None)
+    return User(id=make_id(SITE_ID, name), site_id=SITE_ID, source_id=name, slug=name, name=name,
+                url=f"{BASE}/user?id={name}", bio_html=about, karma=karma,
+                post_count=counts[0], comment_count=counts[1], created_at=iso_utc(created),
+                stub=False)
+
+
+def _epoch(since: str | None) -> int | None:
+    if not since:
+        return None
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp())
+
+
+def _search(http, algolia: str, tags: str, limit: int | None, since_i: int | None):
+    """Pages of hits, newest first. Algolia serves at most 1,000 hits per query, so page by date
+    (``created_at_i<=T``, deduplicated) rather than by page number."""
+    seen: set[str] = set()
+    remaining = limit
+    before: int | None = None
+    while remaining is None or remaining > 0:
+        filters = [f"created_at_i<={before}"] if before is not None else []
+        if since_i is not None:
+            filters.append(f"created_at_i>={since_i}")
+        params = {"tags": tags, "hitsPerPage": HITS}
+        if filters:
+            params["numericFilters"] = ",".join(filters)
+        body = get_json(http, f"{algolia}/search_by_date", params=params, what="Hacker News search")
+        hits = body.get("hits") or []
+        fresh = [h for h in hits if h.get("objectID") and h["objectID"] not in seen]
+        if not fresh:
+            return
+        seen.update(h["objectID"] for h in fresh)
+        if remaining is not None:
+            fresh = fresh[:remaining]
+            remaining -= len(fresh)
+        yield fresh
+        stamps = [h["created_at_i"] for h in hits if isinstance(h.get("created_at_i"), int)]
+        if not stamps or len(hits) < (body.get("hitsPerPage") or HITS):
+            return
+        before = min(stamps)
+
+
+def _story_hit(hit: dict) -> dict:
+    """A search hit in the shape of an items-API story."""
+    return {"id": int(hit["objectID"]), "type": "story", "author": hit.get("author"),
+            "title": hit.get("title"), "url": hit.get("url"), "text": hit.get("story_text"),
+            "points": hit.get("points"), "created_at_i": hit.get("created_at_i"),
+            "created_at": hit.get("created_at")}
+
+
+def _comment_hits_page(hits: list[dict]) -> Page:
+    comments, stubs, items = [], {}, []
+    for hit in hits:
+        story_id = hit.get("story_id")
+        if not story_id:
+            continue
+        item = {"id": int(hit["objectID"]), "author": hit.get("author"),
+                "text": hit.get("comment_text"), "points": hit.get("points"),
+                "created_at_i": hit.get("created_at_i"), "created_at": hit.get("created_at")}
+        items.append(item)
+        comments.append(comment_record(item, story_id, hit.get("parent_id")))
+        stub = Post(id=make_id(SITE_ID, story_id), site_id=SITE_ID, source_id=str(story_id),
+                    url=f"{BASE}/item?id={story_id}", title=hit.get("story_title"), stub=True,
+                    extra={"link_url": hit["story_url"]} if hit.get("story_url") else None)
+        stubs[stub.id] = stub
+    return Page(users=_users(items), posts=list(stubs.values()), comments=comments)
+
+
+# -- saved pages -------------------------------------------------------------------------------
+
+
+def parse_saved_html(text: str, url: str | None = None) -> list[Page] | None:
+    """A Hacker News item page saved from a browser, else None.
+
+    Story: ``tr.athing.submission`` (``span.titleline > a``, ``span.score``, ``a.hnuser``,
+    ``span.age[title="<ISO> <epoch>"]``, ``div.toptext``); comments: ``tr.athing.comtr`` with
+    ``td.ind[indent=N]`` giving the nesting and ``div.commtext`` the body. A saved page may be
+    one page of a long thread, so nothing is flagged as vanished.
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "lxml")
+    head = soup.select_one("tr.athing.submission, table.fatitem tr.athing")
+    rows = soup.select("tr.athing.comtr")
+    if head is None and not rows:
+        return None
+    story = _saved_story(soup, head) if head is not None and "comtr" not in head.get("class", []) \
+        else None
+    if story is None:
+        return None  # a comment permalink page: its story id is not on the page reliably
+    post = story_record(story, _saved_int(soup.select_one("a[href^='item?id=']:-soup-contains("
+                                                             "'comment')")))
+    items, comments, stack = [], [], []  # stack: (indent, comment id)
+    for row in rows:
+        indent_node = row.select_one("td.ind")
+        indent = int(indent_node.get("indent") or 0) if indent_node else 0
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        item = _saved_comment(row)
+        parent = stack[-1][1] if stack else story["id"]
+        stack.append((indent, item["id"]))
+        items.append(item)
+        comments.append(comment_record(item, story["id"], parent))
+    return [Page(sites=[site_record()], users=_users([story] + items), posts=[post],
+                 comments=comments)]
+
+
+def _saved_story(soup, head) -> dict:
+    sub = soup.select_one("td.subtext, .subline")
+    title = head.select_one("span.titleline > a, a.storylink")
+    link = title.get("href") if title else None
+    toptext = soup.select_one("div.toptext")
+    return {"id": int(head["id"]), "type": "story",
+            "title": title.get_text(" ", strip=True) if title else None,
+            "url": link if link and link.startswith("http") else None,
+            "author": _saved_text(sub.select_one("a.hnuser")) if sub else None,
+            "points": _saved_int(sub.select_one("span.score")) if sub else None,
+            "created_at_i": _saved_age(sub.select_one("span.age")) if sub else None,
+            "text": toptext.decode_contents().strip() if toptext else None}
+
+
+def _saved_comment(row) -> dict:
+    body = row.select_one("div.commtext, span.commtext")
+    if body is not None:
+        for reply in body.select(".reply"):
+            reply.decompose()
+    text = body.decode_contents().strip() if body is not None else None
+    return {"id": int(row["id"]), "author": _saved_text(row.select_one("a.hnuser")),
+            "created_at_i": _saved_age(row.select_one("span.age")),
+            "text": None if text in (None, "", "[deleted]", "[flagged]") else text,
+            "dead": "[dead]" in row.get_text(" ") or None}
+
+
+def _saved_text(node) -> str | None:
+    return node.get_text(strip=True) if node is not None else None
+
+
+def _saved_int(node) -> int | None:
+    match = re.search(r"\d+", node.get_text(" ")) if node is not None else None
+    return int(match.group(0)) if match else None
+
+
+def _saved_age(node) -> int | str | None:
+    """``title="2024-05-01T12:00:00 1714564800"`` (older pages: the ISO part only, UTC)."""
+    title = (node.get("title") or "").split() if node is not None else []
+    if len(title) > 1 and title[1].isdigit():
+        return int(title[1])
+    return title[0] + "Z" if title else None

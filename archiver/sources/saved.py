@@ -1,0 +1,604 @@
+"""Saved pages and files, offline: tell what a file is, and turn it into Pages.
+
+Kinds (``--kind`` forces one; otherwise ``detect_kind`` decides from the content, not the name):
+
+=====================  ==========================================================================
+``jsonl``              archiver's own JSON Lines export (``archiver.jsonl``)
+``researcher-profile`` a researcher's page on a paper aggregator, saved as text or HTML
+``review-post``        a post reviewing papers (title, abstract, "My opinion:" for each)
+``forum-profile``      a forum user's profile page: name, bio, sequences, recent comments
+``hackernews``         a Hacker News thread: the page's HTML, or the Algolia / Firebase API JSON
+``forummagnum``        a LessWrong / Alignment Forum / EA Forum GraphQL response (post, posts,
+                       comments, user)
+``openalex``           an OpenAlex API response (author or works)
+``semanticscholar``    a Semantic Scholar Graph API response (author, papers)
+``arxiv``              an arXiv API Atom response
+``feed``               an RSS or Atom feed (entries archived as blog posts, summaries as given)
+``blog``               an article: HTML (trafilatura extracts it) or plain text
+=====================  ==========================================================================
+
+The capture date (for "Jan 12"-style dates without a year) is ``--captured`` or, when not given,
+the file's modification time; the import report says which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as htmlmod
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from archiver import text
+from archiver.errors import ArchiverError, UsageError
+from archiver.records import Page, Post, Site, iso_utc, make_id
+from archiver.sources import blog, seedpages
+
+KINDS = ["jsonl", "researcher-profile", "review-post", "forum-profile", "hackernews",
+         "forummagnum", "openalex", "semanticscholar", "arxiv", "feed", "blog"]
+SAVED_SITE = Site(id="saved", name="Saved pages of unknown origin", url="", kind="saved")
+
+
+@dataclass
+class Saved:
+    path: str
+    data: bytes
+    captured: date
+    captured_from: str  # "--captured" | "file modification time"
+    url: str | None = None
+    name: str | None = None
+    notes: list[str] = field(default_factory=list)
+    summary: str | None = None
+
+    @property
+    def text(self) -> str:
+        return blog.decode_html(self.data)
+
+
+def read_saved(path: str, captured: str | None = None, url: str | None = None,
+               name: str | None = None) -> Saved:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder; give files, or the folder's files") from None
+    if captured:
+        try:
+            when = date.fromisoformat(captured[:10])
+        except ValueError:
+            raise UsageError(f"--captured takes a date like 2025-11-23, not {captured!r}") from None
+        source = "--captured"
+    else:
+        when = datetime.fromtimestamp(os.path.getmtime(path)).date()
+        source = "file modification time"
+    if url:
+        url = blog.check_url(url)
+    return Saved(path, data, when, source, url, name)
+
+
+# -- detection ---------------------------------------------------------------------------------
+
+
+def detect_kind(saved: Saved) -> str:
+    head = saved.data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise UsageError(f"{saved.path}: the file is empty")
+    if b"\x00" in head:
+        raise UsageError(f"{saved.path}: a binary file, not a saved page; "
+                         f"pass --kind ({', '.join(KINDS)}) if it is one")
+    if head[:1] in (b"{", b"["):
+        return _json_kind(saved)
+    lowered = head[:2048].lower()
+    if lowered.startswith(b"<?xml") or lowered.startswith((b"<feed", b"<rss", b"<rdf")):
+        if b"arxiv.org/api" in lowered or b"arxiv.org/schemas/atom" in saved.data[:20000]:
+            return "arxiv"
+        return "feed"
+    if b"<html" in lowered or b"<!doctype html" in lowered or b"<body" in lowered:
+        return _html_kind(saved)
+    return _text_kind(saved.path, saved.text)
+
+
+def _json_kind(saved: Saved) -> str:
+    content = saved.text
+    first = content.lstrip().split("\n", 1)[0]
+    try:
+        obj = json.loads(content)
+    except ValueError:
+        obj = None
+    if obj is None:
+        try:
+            line = json.loads(first)
+        except ValueError:
+            raise UsageError(f"{saved.path}: looks like JSON but does not parse; "
+                             "is the file complete?") from None
+        if isinstance(line, dict) and isinstance(line.get("type"), str):
+            return "jsonl"
+        raise UsageError(f"{saved.path}: JSON lines without a 'type'; not an archiver export")
+    if isinstance(obj, dict) and isinstance(obj.get("type"), str) and "\n" not in content.strip():
+        return "jsonl"  # a one-line export
+    kind = api_kind(obj)
+    if kind:
+        return kind
+    raise UsageError(f"{saved.path}: a JSON file archiver does not recognise (not a ForumMagnum, "
+                     "Hacker News, OpenAlex, Semantic Scholar response or an archiver export); "
+                     f"pass --kind ({', '.join(KINDS)})")
+
+
+def api_kind(obj) -> str | None:
+    """Which API a saved JSON response came from, by its documented shape."""
+    if isinstance(obj, list):
+        return api_kind(obj[0]) if obj and isinstance(obj[0], dict) else None
+    if not isinstance(obj, dict):
+        return None
+    data = obj.get("data")
+    if isinstance(data, dict) and any(k in data for k in (
+            "post", "posts", "comment", "comments", "user", "users")):
+        return "forummagnum"
+    ident = str(obj.get("id") or "")
+    results = obj.get("results")
+    if ident.startswith("https://openalex.org/") or (
+            isinstance(results, list) and results and isinstance(results[0], dict)
+            and str(results[0].get("id", "")).startswith("https://openalex.org/")):
+        return "openalex"
+    if "authorId" in obj or "paperId" in obj:
+        return "semanticscholar"
+    if isinstance(data, list) and data and isinstance(data[0], dict) and (
+            "paperId" in data[0] or "authorId" in data[0]):
+        return "semanticscholar"
+    if "created_at_i" in obj and "children" in obj or (
+            obj.get("type") in ("story", "comment", "job", "poll") and ("by" in obj or "kids" in obj
+                                                                        or "author" in obj)):
+        return "hackernews"
+    return None
+
+
+def _html_kind(saved: Saved) -> str:
+    html = saved.text
+    page_url = saved.url or _html_url(html)
+    host = blog.host_of(page_url) if page_url else ""
+    if host in ("news.ycombinator.com", "ycombinator.com") or 'class="athing' in html:
+        return "hackernews"
+    plain = text.html_to_text(html) or ""
+    kind = _text_kind(saved.path, plain, fallback=None)
+    return kind or "blog"
+
+
+def _text_kind(path: str, content: str, fallback: str | None = "blog") -> str | None:
+    if seedpages.is_researcher_profile(content):
+        return "researcher-profile"
+    if seedpages.is_review_post(content):
+        return "review-post"
+    if seedpages.is_forum_profile(content):
+        return "forum-profile"
+    paragraphs = [p for p in re.split(r"\n\s*\n", content) if len(p.split()) >= 8]
+    if fallback and len(paragraphs) >= 3 and len(content) >= 300:
+        return fallback
+    if fallback is None:
+        return None
+    raise UsageError(f"{path}: cannot tell what kind of saved page this is (too little text to "
+                     f"be an article); pass --kind ({', '.join(KINDS)})")
+
+
+def _html_url(html: str) -> str | None:
+    for pattern in (r"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)",
+                    r"<link[^>]+href=[\"']([^\"']+)[\"'][^>]*rel=[\"']canonical",
+                    r"<meta[^>]+property=[\"']og:url[\"'][^>]*content=[\"']([^\"']+)"):
+        match = re.search(pattern, html, re.I)
+        if match and match.group(1).startswith(("http://", "https://")):
+            return htmlmod.unescape(match.group(1))
+    return None
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+def pages_for(saved: Saved, kind: str, db=None) -> Iterator[Page]:
+    if kind not in KINDS or kind == "jsonl":
+        raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
+    if kind in API_KINDS:
+        return _api(saved, kind)
+    handler = {
+        "researcher-profile": _researcher_profile, "review-post": _review_post,
+        "forum-profile": _forum_profile, "blog": _blog, "feed": _feed,
+        "forummagnum": _forummagnum, "hackernews": _hackernews,
+    }[kind]
+    return handler(saved, db)
+
+
+def _content_text(saved: Saved) -> str:
+    """The file as text; an HTML file reduced to its readable text."""
+    content = saved.text
+    if re.search(r"<html|<body|<!doctype html", content[:4096], re.I):
+        return text.html_to_text(content) or ""
+    return content
+
+
+def _note_dates(saved: Saved, assumed: bool) -> None:
+    if assumed:
+        saved.notes.append(
+            f"dates without a year were resolved against the capture date "
+            f"{saved.captured.isoformat()} ({saved.captured_from}"
+            + ("; pass --captured DATE if the page was saved on another day)"
+               if saved.captured_from != "--captured" else ")"))
+
+
+def _researcher_profile(saved: Saved, db) -> Iterator[Page]:
+    rp = seedpages.parse_researcher_profile(_content_text(saved), saved.captured, saved.url,
+                                            saved.name)
+    _note_dates(saved, any((p.extra or {}).get("year_assumed") for p in rp.papers))
+    metrics = rp.metrics
+    saved.summary = (f"researcher {rp.researcher.name}: {len(rp.papers)} papers"
+                     + (f", h-index {metrics.h_index}" if metrics and metrics.h_index is not None
+                        else ""))
+    yield Page(other={"researcher_papers": [rp]})
+
+
+def _origin(saved: Saved, content: str) -> tuple[Site, str, str | None]:
+    """(site, post source id, canonical URL) of a saved post: from --url or the page, else a
+    content hash under the ``saved`` site."""
+    url = saved.url or (_html_url(saved.text) if "<" in saved.text[:4096] else None)
+    if url:
+        try:
+            from archiver.sources import resolve_thread
+
+            module, ref = resolve_thread(url)
+            site = _forum_site(module, ref.site)
+            return site, ref.thread_id, ref.url
+        except ArchiverError:
+            pass
+        return blog.site_for(url), blog.post_source_id(url), blog.canonical_url(url)
+    digest = hashlib.sha1(re.sub(r"\s+", " ", content).strip().encode()).hexdigest()[:16]
+    return SAVED_SITE, f"sha1-{digest}", None
+
+
+def _forum_site(module, site_id: str) -> Site:
+    sites = getattr(module, "SITES", None)
+    if sites and site_id in sites:
+        return sites[site_id].record()
+    record = getattr(module, "site_record", None)
+    return record() if record else Site(id=site_id, name=site_id, url="", kind=module.NAME)
+
+
+@dataclass
+class PaperReview:
+    paper: object
+    post_id: str
+    comment_id: str | None
+    position: int
+
+
+def _review_post(saved: Saved, db) -> Iterator[Page]:
+    content = _content_text(saved)
+    review = seedpages.parse_review_post(content)
+    site, source_id, url = _origin(saved, content)
+    post = Post(id=make_id(site.id, source_id), site_id=site.id, source_id=source_id, url=url,
+                title=saved.name, kind="paper-review",
+                body_html=seedpages.review_body_html(review),
+                extra={"saved_from": os.path.basename(saved.path),
+                       "captured": saved.captured.isoformat()})
+    comments, papers = seedpages.review_records(review, post)
+    reviews = [PaperReview(paper, post.id, comment.id, n)
+               for n, (paper, comment) in enumerate(zip(papers, comments))]
+    saved.summary = f"review post: {len(papers)} papers with the reviewer's opinion"
+    yield Page(sites=[site], posts=[post], comments=comments,
+               other={"sections": blog.split_sections(post.id, post.body_html),
+                      "paper_reviews": reviews})
+
+
+@dataclass
+class UserSequence:
+    user_id: str
+    position: int
+    title: str
+    url: str | None = None
+
+
+def _forum_profile(saved: Saved, db) -> Iterator[Page]:
+    profile = seedpages.parse_forum_profile(_content_text(saved))
+    site, slug, url = SAVED_SITE, _slug(profile.name), None
+    if saved.url:
+        from archiver.sources import resolve_user
+
+        module, ref = resolve_user(saved.url)
+        site, slug, url = _forum_site(module, ref.site), ref.slug or slug, ref.url
+    user_id = _existing_user(db, site.id, slug) or make_id(site.id, slug)
+    user, holder, comments = seedpages.profile_records(profile, site.id, slug, user_id, url,
+                                                       saved.captured)
+    saved.summary = (f"forum profile {profile.name}: bio, {len(profile.sequences)} sequences, "
+                     f"{len(comments)} comments")
+    saved.notes.append("comments from a saved profile have no dates or post links; they are "
+                       f"kept under the placeholder post {holder.id}")
+    yield Page(sites=[site], users=[user], posts=[holder], comments=comments,
+               other={"user_sequences": [UserSequence(user.id, n, title)
+                                         for n, title in enumerate(profile.sequences)]})
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", seedpages.text_fold(name)).strip("-") or "user"
+
+
+def _existing_user(db, site_id: str, slug: str) -> str | None:
+    if db is None:
+        return None
+    row = db.execute("SELECT id FROM users WHERE site_id = ? AND slug = ? AND stub = 0",
+                     [site_id, slug]).fetchone()
+    return row[0] if row else None
+
+
+def _blog(saved: Saved, db) -> Iterator[Page]:
+    content = saved.text
+    if re.search(r"<html|<body|<!doctype html|<p[ >]", content[:4096], re.I):
+        article = blog.extract_article(content, saved.url or _html_url(content))
+    else:
+        article = blog.article_from_text(content, saved.url, saved.name)
+    if saved.name:
+        article.title = saved.name
+    site, source_id, kind = None, None, "blog"
+    origin = _origin(saved, text.html_to_text(article.body_html) or "")
+    if not article.url or origin[0].kind not in ("blog", "saved"):
+        # No URL, or a forum thread saved as a page: the forum's site and post id, not a blog's.
+        site, source_id, url = origin
+        article.url, kind = url or article.url, ("blog" if site.kind == "saved" else "post")
+    page = blog.article_page(article, kind=kind, source_id=source_id, site=site,
+                             extra={"saved_from": os.path.basename(saved.path)})
+    sections = page.other["sections"]
+    saved.summary = (f"blog post {article.title or page.posts[0].id}: "
+                     f"{sum(1 for s in sections if s.heading)} sections")
+    yield page
+
+
+def _feed(saved: Saved, db) -> Iterator[Page]:
+    from archiver.sources import feed
+
+    url = saved.url or "file://" + os.path.abspath(saved.path)
+    parsed = feed.parse_feed(saved.data, url)
+    site = blog.site_for(parsed.feed.get("link") or saved.url, parsed.feed.get("title"))
+    report = feed.FeedReport(url)
+    for entry in parsed.entries:
+        yield feed.entry_page(None, entry, url, site, report)
+    saved.summary = f"feed {parsed.feed.get('title') or ''}: {len(parsed.entries)} entries"
+
+
+def _forummagnum(saved: Saved, db) -> Iterator[Page]:
+    from archiver.sources import forummagnum as fm
+
+    obj = json.loads(saved.text)
+    items = list(_graphql_items(obj))
+    forum = _forummagnum_site(fm, saved.url, items)
+    users, posts, comments = {}, [], []
+    for item in items:
+        if "postId" in item:
+            post_url = f"{forum.base}/posts/{item['postId']}"
+            comments.append(fm.comment_record(forum, item, post_url))
+        elif any(k in item for k in ("title", "pageUrl", "htmlBody", "contents")):
+            item = dict(item)
+            if not item.get("_id"):
+                item["_id"] = _post_id_from_url(fm, item.get("pageUrl"))
+            if not item.get("_id"):
+                continue
+            posts.append(fm.post_record(forum, item))
+        elif item.get("_id") and any(k in item for k in ("slug", "username", "displayName")):
+            user = fm.user_record(forum, item, profile="bio" in item or "htmlBio" in item)
+            users[user.id] = user
+            continue
+        for data in [item.get("user")] + list(item.get("coauthors") or []):
+            user = fm.user_record(forum, data) if isinstance(data, dict) else None
+            if user and user.id not in users:
+                users[user.id] = user
+    if not (posts or comments or users):
+        raise UsageError(f"{saved.path}: a ForumMagnum response with no post, comment or user in it")
+    saved.summary = (f"{forum.name}: {len(posts)} posts, {len(comments)} comments, "
+                     f"{len(users)} users")
+    yield Page(sites=[forum.record()], users=list(users.values()), posts=posts,
+               comments=comments)
+
+
+def _graphql_items(obj) -> Iterator[dict]:
+    data = obj.get("data") if isinstance(obj, dict) else None
+    for value in (data or {}).values():
+        if isinstance(value, dict) and ("result" in value or "results" in value):
+            value = value.get("result") or value.get("results")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                yield item
+
+
+def _forummagnum_site(fm, url: str | None, items: list[dict]):
+    for candidate in [url] + [i.get("pageUrl") for i in items]:
+        host = (urlsplit(candidate).hostname or "").lower() if candidate else ""
+        if host in fm.HOSTS:
+            return fm.SITES[fm.HOSTS[host]]
+    return fm.LESSWRONG
+
+
+def _post_id_from_url(fm, url: str | None) -> str | None:
+    if not url:
+        return None
+    match = fm.POST_PATH.match(urlsplit(url).path)
+    return match.group(1) if match else None
+
+
+def _hackernews(saved: Saved, db) -> Iterator[Page]:
+    from archiver.sources import hackernews as hn
+
+    content = saved.text
+    if content.lstrip()[:1] in ("{", "["):
+        obj = json.loads(content)
+        if "children" in obj:
+            pages = list(hn._pages_from_tree(obj))
+        else:
+            post = hn.story_record(obj, obj.get("descendants"))
+            pages = [Page(sites=[hn.site_record()], users=hn._users([obj]), posts=[post])]
+    else:
+        pages = list(hn_html_pages(content))
+    posts = sum(len(p.posts) for p in pages)
+    comments = sum(len(p.comments) for p in pages)
+    saved.summary = f"Hacker News: {posts} story, {comments} comments"
+    yield from pages
+
+
+def hn_html_pages(html: str) -> Iterator[Page]:
+    """A Hacker News item page (news.ycombinator.com/item?id=N) saved as HTML."""
+    from bs4 import BeautifulSoup
+
+    from archiver.sources import hackernews as hn
+
+    soup = BeautifulSoup(html, "lxml")
+    story_row = soup.select_one("tr.athing.submission") or soup.select_one("tr.athing:not(.comtr)")
+    if story_row is None or not story_row.get("id"):
+        raise UsageError("a Hacker News page without a story (save the item?id= page of a story)")
+    story_id = int(story_row["id"])
+    sub = story_row.find_next_sibling("tr")
+    link = story_row.select_one(".titleline > a") or story_row.select_one("a.storylink")
+    top = soup.select_one("div.toptext")
+    item = {"id": story_id, "type": "story", "title": " ".join(link.get_text().split()) if link else None,
+            "url": _hn_link(link), "by": _hn_user(sub), "time": _hn_time(sub),
+            "score": _hn_score(sub), "text": top.decode_contents() if top else None}
+    rows, stack = [], []
+    for row in soup.select("tr.athing.comtr"):
+        indent = row.select_one("td.ind")
+        depth = int(indent.get("indent") or 0) if indent else 0
+        if indent is not None and not indent.get("indent"):
+            img = indent.find("img")
+            depth = int(int(img.get("width", 0)) / 40) if img else 0
+        del stack[depth:]
+        parent = stack[-1] if stack else story_id
+        body = row.select_one(".commtext")
+        for reply in body.select(".reply") if body else []:
+            reply.decompose()
+        comment = {"id": int(row["id"]), "by": _hn_user(row), "time": _hn_time(row),
+                   "text": body.decode_contents().strip() if body else None, "type": "comment"}
+        rows.append(hn.comment_record(comment, story_id, parent))
+        stack.append(int(row["id"]))
+    post = hn.story_record(item, comment_count=len(rows))
+    users = {u.id: u for u in (hn.user_stub(n) for n in [item["by"]] + [c.author for c in rows])
+             if u}
+    yield Page(sites=[hn.site_record()], users=list(users.values()), posts=[post], comments=rows,
+               complete_post_ids=[post.id], seen_comment_ids=[c.id for c in rows])
+
+
+def _hn_link(link) -> str | None:
+    href = link.get("href") if link else None
+    return href if href and href.startswith(("http://", "https://")) else None
+
+
+def _hn_user(row) -> str | None:
+    user = row.select_one("a.hnuser") if row else None
+    return user.get_text().strip() if user else None
+
+
+def _hn_time(row) -> int | str | None:
+    age = row.select_one("span.age") if row else None
+    stamp = (age.get("title") or "") if age else ""
+    parts = stamp.split()
+    if len(parts) == 2 and parts[1].isdigit():
+        return int(parts[1])
+    return iso_utc(parts[0]) if parts else None
+
+
+def _hn_score(row) -> int | None:
+    score = row.select_one("span.score") if row else None
+    match = re.match(r"(\d+)", score.get_text()) if score else None
+    return int(match.group(1)) if match else None
+
+
+# -- research APIs (OpenAlex, Semantic Scholar, arXiv) -------------------------------------------
+
+API_KINDS = ("openalex", "semanticscholar", "arxiv")
+
+
+def _api(saved: Saved, kind: str) -> Iterator[Page]:
+    """A saved API response, read with the researcher sources' own record parsers."""
+    captured = saved.captured.isoformat() + "T00:00:00Z"
+    if kind == "arxiv":
+        batches, papers = _arxiv_saved(saved.data, captured)
+    else:
+        obj = json.loads(saved.text)
+        parse = _openalex_saved if kind == "openalex" else _semanticscholar_saved
+        batches, papers = parse(obj, captured)
+    if not batches and not papers:
+        raise UsageError(f"{saved.path}: a {kind} response with no researcher or paper in it")
+    count = len(papers) + sum(len(b.papers) for b in batches)
+    names = ", ".join(b.researcher.name for b in batches)
+    saved.summary = f"{kind} response: " + (f"researcher {names}, " if names else "") + \
+        f"{count} papers"
+    other: dict = {}
+    if batches:
+        other["researcher_papers"] = batches
+    if papers:
+        other["papers"] = papers
+    return iter([Page(other=other)])
+
+
+def _openalex_saved(obj, captured: str):
+    from archiver.records import ResearcherPapers
+    from archiver.sources import openalex
+
+    items = obj.get("results") if isinstance(obj, dict) and "results" in obj else obj
+    items = items if isinstance(items, list) else [items]
+    batches, papers = [], []
+    for item in items:
+        ident = str((item or {}).get("id", "")).rstrip("/").rsplit("/", 1)[-1]
+        if ident.startswith("A"):
+            researcher = openalex.parse_author(item)
+            batches.append(ResearcherPapers(
+                researcher, [], openalex.parse_metrics(item, researcher.id, captured)))
+        elif ident.startswith("W"):
+            papers.append(openalex.parse_work(item))
+    return batches, papers
+
+
+def _semanticscholar_saved(obj, captured: str):
+    from archiver.records import ResearcherPapers
+    from archiver.sources import semanticscholar as s2
+
+    items = obj.get("data") if isinstance(obj, dict) and isinstance(obj.get("data"), list) \
+        else obj
+    items = items if isinstance(items, list) else [items]
+    batches, papers = [], []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if "paperId" in item:
+            papers.append(s2.parse_paper(item))
+        elif "authorId" in item:
+            researcher = s2.parse_author(item)
+            own = [s2.parse_paper(p) for p in item.get("papers") or [] if p.get("paperId")]
+            batches.append(ResearcherPapers(
+                researcher, own, s2.parse_metrics(item, researcher.id, captured)))
+    return batches, papers
+
+
+def _arxiv_saved(data: bytes, captured: str):
+    import feedparser
+
+    from archiver.records import Researcher, ResearcherMetrics, ResearcherPapers
+    from archiver.sources import arxiv
+
+    feed = feedparser.parse(data)
+    links = " ".join([feed.feed.get("title", "")] + [
+        link.get("href", "") for link in feed.feed.get("links") or []])
+    match = re.search(r"search_query(?:=|%3D)([^&\s]+)", links)
+    query = _unquote(match.group(1)) if match else None
+    if query and query.lower().startswith("au:"):
+        name = arxiv._commonest_name(feed.entries, query)
+        rid = make_id("arxiv", arxiv._slug(query))
+        researcher = Researcher(id=rid, source="arxiv", source_id=query, name=name,
+                                extra={"search_query": query})
+        total = feed.feed.get("opensearch_totalresults")
+        papers = [p for p in (arxiv.parse_entry(e, name, rid) for e in feed.entries) if p]
+        metrics = ResearcherMetrics(
+            researcher_id=rid, captured_at=captured,
+            works_count=int(total) if str(total or "").isdigit() else len(papers))
+        return [ResearcherPapers(researcher, papers, metrics)], []
+    return [], [p for p in (arxiv.parse_entry(e) for e in feed.entries) if p]
+
+
+def _unquote(value: str) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(unquote_plus(value))

@@ -1,0 +1,60 @@
+"""Small helpers the JSON/HTML forum sources share: API roots and error bodies that say something.
+
+Public forum APIs answer "not found" and "private" with a status *and* a body naming the reason
+(Reddit: ``{"reason": "private", "error": 403}``; Discourse: ``{"errors": [...], "error_type":
+"invalid_access"}``). ``get_json`` reads those bodies so the user gets one clear line instead of a
+bare status code.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from archiver.errors import FetchError, NotFound
+from archiver.http import Http
+
+EXPLAINED = (401, 403, 404, 410)
+
+
+def root(endpoint: str | None, default: str) -> str:
+    """The API root to talk to: ``--endpoint`` when given (mirrors, tests), else the public one."""
+    return (endpoint or default).rstrip("/")
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def get_json(http: Http, url: str, params=None, what: str = "item"):
+    """GET JSON; 404/410 become NotFound and 401/403 a FetchError, both naming the reason."""
+    response = http.request("GET", url, params=params, allow_status=EXPLAINED)
+    status = response.status_code
+    if status not in EXPLAINED:
+        return http.decode_json(response, url)
+    reason = _reason(response)
+    if status in (404, 410):
+        raise NotFound(f"{what} not found ({_short(url)}: HTTP {status}{reason}); check the URL")
+    raise FetchError(f"{what} is not public ({_short(url)}: HTTP {status}{reason}); it may be "
+                     "private, quarantined or need a login")
+
+
+def _reason(response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [body.get("reason"), body.get("error_type"), body.get("message")]
+    if isinstance(body.get("error"), str):  # Algolia: {"error": "Not Found", "status": 404}
+        parts.append(body["error"])
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        parts += [str(e) for e in errors[:2]]
+    text = "; ".join(str(p) for p in parts if p and not isinstance(p, (dict, list)))
+    return f": {text}" if text else ""
+
+
+def _short(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"

@@ -1,0 +1,690 @@
+"""``archiver sync``: bring everything on the watch list up to date, doing the least work.
+
+What "least work" means, per kind (all cursors live in the ``sync_state`` table, never guessed
+from ``max(id)``):
+
+- tags: the tag's posts since the tag's cursor (minus the overlap window); new posts with at least
+  ``min_score`` karma are archived with every comment and then watched like threads.
+- threads: a thread never fetched completely gets a full fetch; a thread with activity in the
+  last ``active_days`` gets a cheap re-check (the post, and the comments posted since its cursor
+  minus the overlap window, which catches edits and late replies); a quiet thread is left alone
+  until its full re-check every ``recheck_days``.
+- users: profile, then posts and comments since the user's cursor, every ``users_every_days``.
+- researchers: profile, metrics snapshot and papers every ``researchers_every_days``.
+- feeds: every sync (the feed module keeps its own ETag/Last-Modified and entry fingerprints).
+- topics: user-defined topics are (re)defined when their definition changes.
+- summaries: after fetching, topic summaries older than ``summaries_every_days`` are remade.
+
+Safety: one sync at a time (``sync_lock``: an OS-level lock next to the database, released by the
+kernel when a process dies, so a killed run leaves no stale lock). Each item's cursor is written
+when the item completes, and each page of records in its own transaction, so a sync killed at any
+point and started again loses nothing, duplicates nothing and skips the items finished since the
+interrupted run began. The ``runs`` table gets a parent row (command ``sync``) plus one row per
+fetch (command ``sync <kind>``).
+
+Exit codes (``SyncReport.exit_code``): 0 every due item succeeded (or nothing was due), 3 partial
+success (some items failed, others succeeded), 1 every due item failed; 75 (``LockedError``) when
+another sync holds the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import sqlite_utils
+
+from archiver.config import Config
+from archiver.errors import ArchiverError, LockedError, UsageError
+from archiver.ingest import ingest
+from archiver.records import iso_utc, now_utc
+from archiver.store import Counts, finish_run, start_run
+from archiver.store.save import get_state, set_state
+
+log = logging.getLogger("archiver.sync")
+
+# The order in which kinds run: topics first (so new items join them as they arrive), tags before
+# threads (a tag's new threads are fetched once, then not re-checked in the same run).
+KINDS = ("topics", "tags", "threads", "users", "researchers", "feeds", "summaries")
+ALIASES = {kind[:-1]: kind for kind in KINDS if kind.endswith("s")} | {"summary": "summaries"}
+
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
+
+
+# -- the lock ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sync_lock(db_path: str) -> Iterator[str | None]:
+    """Hold ``<db>.lock`` for the duration; raise LockedError at once if another run holds it.
+
+    filelock takes an OS-level lock (flock) on the file: when the holder dies, even by SIGKILL,
+    the kernel releases it, so a stale lock file never blocks the next run.
+    """
+    if db_path == ":memory:":
+        yield None
+        return
+    from filelock import FileLock, Timeout
+
+    path = f"{db_path}.lock"
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockedError(f"another sync is already running on {db_path} (lock {path}); "
+                          "this run exits without doing anything, try again when it finishes"
+                          ) from None
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
+# -- plans and reports ---------------------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """One watch-list item and what this sync will do about it."""
+
+    kind: str  # threads | users | tags | researchers | feeds | topics | summaries
+    key: str  # stable identity: "lesswrong:postId", "lesswrong:slug", a feed URL, a topic name
+    label: str
+    due: bool
+    reason: str
+    since: str | None = None  # fetch items posted at/after this (None = everything)
+    mode: str = "full"  # threads: "full" or "new" (post + comments since); users: "first"|"new"
+    entry: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "key": self.key, "label": self.label, "due": self.due,
+                "mode": self.mode, "since": self.since, "reason": self.reason}
+
+
+@dataclass
+class ItemResult:
+    task: Task
+    status: str  # ok | failed | skipped | unavailable
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict:
+        return {**self.task.as_dict(), "status": self.status, "new": self.new,
+                "updated": self.updated, "unchanged": self.unchanged, "requests": self.requests,
+                "seconds": round(self.seconds, 3), "error": self.error, "note": self.note}
+
+
+@dataclass
+class SyncReport:
+    run_id: int | None
+    started_at: str
+    ended_at: str | None = None
+    results: list[ItemResult] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    resumed_from: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed") + self.count("unavailable")
+
+    @property
+    def status(self) -> str:
+        # The summaries step follows the fetches; it alone cannot turn failed fetches into "ok".
+        done = sum(1 for r in self.results if r.status == "ok" and r.task.kind != "summaries")
+        if self.failed and not done:
+            return "failed"
+        return "partial" if self.failed else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILED}[self.status]
+
+    def totals(self) -> dict:
+        return {name: sum(getattr(r, name) for r in self.results)
+                for name in ("new", "updated", "unchanged")}
+
+    def summary_line(self) -> str:
+        totals = self.totals()
+        resumed = f", resumed after an interrupted run of {self.resumed_from}" \
+            if self.resumed_from else ""
+        return (f"sync {self.status}: {self.count('ok')} ok, {self.failed} failed, "
+                f"{self.count('skipped')} not due; {totals['new']} new, {totals['updated']} "
+                f"updated, {totals['unchanged']} unchanged; {self.requests} requests in "
+                f"{self.seconds:.1f}s (run {self.run_id}{resumed})")
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
+                "started_at": self.started_at, "ended_at": self.ended_at,
+                "seconds": round(self.seconds, 3), "requests": self.requests,
+                "resumed_from": self.resumed_from, **self.totals(),
+                "items": [r.as_dict() for r in self.results]}
+
+
+# -- time helpers --------------------------------------------------------------------------------
+
+
+def _parse(stamp: str) -> datetime:
+    dt = datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _stamp(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def precise_now() -> str:
+    """Now with milliseconds: two syncs in the same second must still tell their items apart."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _days_since(stamp: str, now: datetime) -> float:
+    return (now - _parse(stamp)).total_seconds() / 86400
+
+
+def _back(stamp: str, hours: float) -> str:
+    return _stamp(_parse(stamp) - timedelta(hours=hours))
+
+
+def _latest(*stamps: str | None) -> str | None:
+    present = [s for s in stamps if s]
+    return max(present, key=_parse) if present else None
+
+
+# -- planning (reads the database, never the network) -------------------------------------------
+
+
+@dataclass
+class Planner:
+    db: sqlite_utils.Database
+    config: Config
+    now: datetime
+    # Items whose cursor moved at/after this mark are done: this run's start, or the start of an
+    # interrupted run being resumed.
+    done_mark: str | None = None
+
+    def plan(self, kind: str) -> list[Task]:
+        return getattr(self, f"_plan_{kind}")()
+
+    def _finished(self, stamp: str | None) -> bool:
+        return bool(stamp and self.done_mark and _parse(stamp) >= _parse(self.done_mark))
+
+    def _state(self, kind: str, key: str) -> str | None:
+        return get_state(self.db, kind, key)
+
+    # threads -----------------------------------------------------------------------------------
+
+    def watched_threads(self) -> list[tuple[str, dict]]:
+        """(url, entry) for configured threads plus the threads a watched tag brought in."""
+        out = [(e["url"], e) for e in self.config.entries("threads")]
+        rows = self.db.execute(
+            "SELECT key, value FROM sync_state WHERE kind = 'watch_thread' ORDER BY key").fetchall()
+        for key, value in rows:
+            info = json.loads(value)
+            out.append((info.get("url") or key, {"url": info.get("url") or key, "via": info["via"]}))
+        return out
+
+    def _plan_threads(self) -> list[Task]:
+        from archiver.sources import resolve_thread
+
+        tasks, seen = [], set()
+        for url, entry in self.watched_threads():
+            module, ref = resolve_thread(url)
+            key = f"{ref.site}:{ref.thread_id}"
+            if key in seen:
+                continue
+            seen.add(key)
+            tasks.append(self._thread_task(key, module, ref, entry))
+        return tasks
+
+    def _thread_task(self, key: str, module, ref, entry: dict) -> Task:
+        fetched = self._state("thread_fetched", key)
+        synced = _latest(fetched, self._state("thread_synced", key))
+        label = self._title(key) or ref.url
+        task = Task("threads", key, label, True, "", entry={**entry, "ref": ref, "module": module})
+        active_days = entry.get("active_days", self.config.active_days)
+        last = self._last_activity(key)
+        if self._finished(synced):
+            task.due, task.reason = False, "already fetched in this run"
+        elif not fetched:
+            task.reason = "never fetched completely: full fetch"
+        elif _days_since(fetched, self.now) >= self.config.recheck_days:
+            task.reason = f"last full fetch {fetched[:10]}: full re-check"
+        elif last and _days_since(last, self.now) <= active_days:
+            task.since = _back(synced, self.config.overlap_hours)
+            if hasattr(module, "fetch_thread_since"):
+                task.mode = "new"
+                task.reason = f"active (last item {last[:16]}): post and comments since {task.since}"
+            else:
+                task.reason = f"active (last item {last[:16]}): full re-check"
+        else:
+            next_check = _stamp(_parse(fetched) + timedelta(days=self.config.recheck_days))
+            task.due = False
+            task.reason = f"quiet since {(last or '?')[:10]}; full re-check on {next_check[:10]}"
+        return task
+
+    def _title(self, post_id: str) -> str | None:
+        row = self.db.execute("SELECT title FROM posts WHERE id = ?", [post_id]).fetchone()
+        return row[0] if row and row[0] else None
+
+    def _last_activity(self, post_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT MAX(s) FROM (SELECT posted_at AS s FROM posts WHERE id = :id "
+            "UNION ALL SELECT MAX(posted_at) FROM comments WHERE post_id = :id)",
+            {"id": post_id}).fetchone()
+        return row[0] if row else None
+
+    # users -------------------------------------------------------------------------------------
+
+    def _plan_users(self) -> list[Task]:
+        from archiver.sources import resolve_user
+
+        tasks = []
+        for entry in self.config.entries("users"):
+            module, ref = resolve_user(entry["url"], entry.get("site"))
+            key = f"{ref.site}:{ref.slug or ref.user_id}"
+            synced = self._state("user_synced", key)
+            every = entry.get("every_days", self.config.users_every_days)
+            task = Task("users", key, ref.url or entry["url"], True, "",
+                        entry={**entry, "ref": ref, "module": module})
+            if self._finished(synced):
+                task.due, task.reason = False, "already checked in this run"
+            elif not synced:
+                task.mode, task.since = "first", entry.get("since")
+                task.reason = (f"first sync: profile, {entry.get('posts', 'all')} posts, "
+                               f"{entry.get('comments', 'all')} comments"
+                               + (f" since {task.since}" if task.since else ""))
+            elif _days_since(synced, self.now) < every:
+                task.due = False
+                task.reason = f"checked {synced[:16]}; next check after {every:g} day(s)"
+            else:
+                task.mode, task.since = "new", _back(synced, self.config.overlap_hours)
+                task.reason = f"profile, posts and comments since {task.since}"
+            tasks.append(task)
+        return tasks
+
+    # tags --------------------------------------------------------------------------------------
+
+    def _plan_tags(self) -> list[Task]:
+        tasks = []
+        for entry in self.config.entries("tags"):
+            site = entry.get("site", "lesswrong")
+            site = "lesswrong" if site == "alignmentforum" else site
+            key = f"{site}:{entry['slug']}"
+            synced = self._state("tag_synced", key)
+            minimum = entry.get("min_score")
+            task = Task("tags", key, f"tag {entry['slug']} on {site}", True, "",
+                        entry={**entry, "site": site})
+            if self._finished(synced):
+                task.due, task.reason = False, "already listed in this run"
+                tasks.append(task)
+                continue
+            if synced:
+                task.since = _back(synced, self.config.overlap_hours)
+            elif entry.get("since"):
+                task.since = iso_utc(entry["since"])
+            else:
+                task.since = _stamp(self.now - timedelta(days=self.config.first_days))
+            task.reason = (f"new posts since {task.since}"
+                           + (f" with at least {minimum} karma" if minimum is not None else ""))
+            tasks.append(task)
+        return tasks
+
+    # researchers, feeds, topics, summaries --------------------------------------------------
+
+    def _plan_researchers(self) -> list[Task]:
+        tasks = []
+        for entry in self.config.entries("researchers"):
+            source = entry.get("source", "openalex")
+            key = f"{source}:{entry['id']}"
+            synced = self._state("researcher_synced", key)
+            every = entry.get("every_days", self.config.researchers_every_days)
+            task = Task("researchers", key, f"{entry['id']} ({source})", True, "", entry=entry)
+            if self._finished(synced):
+                task.due, task.reason = False, "already fetched in this run"
+            elif not synced:
+                task.reason = "first fetch: profile, metrics, papers"
+            elif _days_since(synced, self.now) < every:
+                task.due = False
+                task.reason = f"fetched {synced[:10]}; next snapshot after {every:g} day(s)"
+            else:
+                task.reason = f"last snapshot {synced[:10]}: profile, metrics, papers"
+            tasks.append(task)
+        return tasks
+
+    def _plan_feeds(self) -> list[Task]:
+        tasks = []
+        for entry in self.config.entries("feeds"):
+            synced = self._state("feed_synced", entry["url"])
+            task = Task("feeds", entry["url"], entry["url"], True, "", entry=entry)
+            if self._finished(synced):
+                task.due, task.reason = False, "already read in this run"
+            else:
+                task.reason = ("new and changed entries" + (f" (last read {synced[:16]})"
+                                                            if synced else " (first read)"))
+            tasks.append(task)
+        return tasks
+
+    def _plan_topics(self) -> list[Task]:
+        tasks = []
+        for entry in self.config.entries("topics"):
+            digest = topic_digest(entry)
+            defined = self._state("topic_defined", entry["name"])
+            task = Task("topics", entry["name"], f"topic {entry['name']}", True, "", entry=entry)
+            if defined == digest:
+                task.due, task.reason = False, "definition unchanged"
+            else:
+                task.reason = "new topic" if defined is None else "definition changed"
+            tasks.append(task)
+        return tasks
+
+    def _plan_summaries(self) -> list[Task]:
+        """One step after fetching: remake the topic summaries that are due (when available)."""
+        if not self.db["topics"].exists():
+            return []
+        every = self.config.summaries_every_days
+        task = Task("summaries", "due", "topic summaries", True,
+                    f"topics with new items and no summary in the last {every:g} day(s)")
+        if summaries_function() is None:
+            task.due, task.reason = False, "summaries are not available in this installation"
+        elif self.config.summaries_per_run == 0:
+            task.due, task.reason = False, "turned off (summaries_per_run = 0)"
+        return [task]
+
+
+def topic_digest(entry: dict) -> str:
+    body = json.dumps({"match": entry.get("match"), "description": entry.get("description")},
+                      sort_keys=True)
+    return hashlib.sha1(body.encode()).hexdigest()[:16]
+
+
+def plan(db: sqlite_utils.Database, config: Config, only: list[str] | None = None,
+         now: datetime | None = None) -> list[Task]:
+    """What a sync would do now, without any request (``--dry-run``)."""
+    planner = Planner(db, config, now or datetime.now(timezone.utc))
+    return [task for kind in selected_kinds(only) for task in planner.plan(kind)]
+
+
+def selected_kinds(only: list[str] | None) -> list[str]:
+    if not only:
+        return list(KINDS)
+    wanted = set()
+    for value in only:
+        for name in value.split(","):
+            name = name.strip().lower()
+            kind = ALIASES.get(name, name)
+            if kind not in KINDS:
+                raise UsageError(f"--only takes one of {', '.join(KINDS)}, not {name!r}")
+            wanted.add(kind)
+    return [kind for kind in KINDS if kind in wanted]
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+class Unavailable(ArchiverError):
+    """The module a watch kind needs is not part of this installation."""
+
+
+def optional_module(name: str):
+    """Import ``name`` if it exists (helper modules arrive independently); None otherwise."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def _need(module_name: str, attribute: str, what: str):
+    module = optional_module(module_name)
+    function = getattr(module, attribute, None) if module else None
+    if function is None:
+        raise Unavailable(f"{what} is not available in this installation "
+                          f"({module_name}.{attribute} is missing); remove it from the watch list "
+                          "or upgrade archiver")
+    return function
+
+
+class Syncer:
+    def __init__(self, db: sqlite_utils.Database, config: Config, http,
+                 on_item: Callable[[ItemResult], None] | None = None):
+        self.db = db
+        self.config = config
+        self.http = http
+        self.on_item = on_item
+        self.now = datetime.now(timezone.utc)
+
+    def run(self, only: list[str] | None = None) -> SyncReport:
+        kinds = selected_kinds(only)
+        resumed = self._recover_interrupted()
+        started = precise_now()
+        target = "watch list" + (f" (--only {','.join(kinds)})" if only else "")
+        run_id = start_run(self.db, "sync", target)
+        report = SyncReport(run_id, started, resumed_from=resumed)
+        planner = Planner(self.db, self.config, self.now, done_mark=resumed or started)
+        clock = time.monotonic()
+        requests_before = self.http.requests_made
+        try:
+            for kind in kinds:
+                # Planned kind by kind: the tags step may add threads for the threads step.
+                for task in planner.plan(kind):
+                    report.results.append(self._run_task(task))
+        except BaseException as exc:
+            report.requests = self.http.requests_made - requests_before
+            finish_run(self.db, run_id, "interrupted", report.totals(), report.requests,
+                       f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            raise
+        report.ended_at = now_utc()
+        report.seconds = time.monotonic() - clock
+        report.requests = self.http.requests_made - requests_before
+        errors = [f"{r.task.kind} {r.task.key}: {r.error}" for r in report.results if r.error]
+        finish_run(self.db, run_id, report.status, report.totals(), report.requests,
+                   "; ".join(errors)[:4000] or None)
+        return report
+
+    def _recover_interrupted(self) -> str | None:
+        """Mark rows of killed runs; return the start of the interrupted sync to resume, if any.
+
+        We hold the lock, so any sync row still 'running' belongs to a process that died.
+        """
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), "
+                "error = COALESCE(error, 'the process was killed before it finished') "
+                "WHERE status = 'running' AND (command = 'sync' OR command LIKE 'sync %')",
+                [now_utc()])
+        rows = self.db.execute(
+            "SELECT status, started_at FROM runs WHERE command = 'sync' ORDER BY id DESC LIMIT 50"
+        ).fetchall()
+        resume = None
+        for status, started_at in rows:
+            if status != "interrupted":
+                break
+            resume = started_at  # the earliest of a chain of interrupted runs
+        return resume
+
+    def _run_task(self, task: Task) -> ItemResult:
+        result = ItemResult(task, "skipped")
+        if not task.due:
+            self._report(result)
+            return result
+        started, clock, before = precise_now(), time.monotonic(), self.http.requests_made
+        try:
+            counts, note = getattr(self, f"_do_{task.kind}")(task, started)
+            result.status, result.note = "ok", note
+            result.new, result.updated, result.unchanged = counts.new, counts.updated, counts.unchanged
+        except Unavailable as exc:
+            result.status, result.error = "unavailable", str(exc)
+        except ArchiverError as exc:
+            result.status, result.error = "failed", str(exc)
+        except Exception as exc:  # a bug in one source must not stop the whole watch list
+            log.debug("sync %s %s failed", task.kind, task.key, exc_info=True)
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.requests = self.http.requests_made - before
+        result.seconds = time.monotonic() - clock
+        self._report(result)
+        return result
+
+    def _report(self, result: ItemResult) -> None:
+        if self.on_item:
+            self.on_item(result)
+
+    def _mark(self, kind: str, key: str, value: str) -> None:
+        with self.db.conn:
+            set_state(self.db, kind, key, value)
+
+    def _endpoint(self, name: str) -> str | None:
+        return self.config.endpoints.get(name)
+
+    # kinds -------------------------------------------------------------------------------------
+
+    def _do_threads(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        module, ref = task.entry["module"], task.entry["ref"]
+        endpoint = self._endpoint(ref.site)
+        if task.mode == "new":
+            pages = module.fetch_thread_since(self.http, ref, task.since, endpoint=endpoint)
+        else:
+            pages = module.fetch_thread(self.http, ref, endpoint=endpoint)
+        counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
+        self._mark("thread_synced", task.key, started)
+        return counts, None
+
+    def _do_users(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        from archiver.forums import parse_count
+
+        module, ref = task.entry["module"], task.entry["ref"]
+        if task.mode == "first":
+            posts = parse_count(task.entry.get("posts", "all"), "posts")
+            comments = parse_count(task.entry.get("comments", "all"), "comments")
+        else:
+            posts = comments = None
+        pages = module.fetch_user(self.http, ref, posts=posts, comments=comments,
+                                  since=task.since, endpoint=self._endpoint(ref.site))
+        counts = ingest(self.db, pages, "sync user", ref.url or task.key, self.http)
+        self._mark("user_synced", task.key, started)
+        return counts, None
+
+    def _do_tags(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        from archiver.sources import forummagnum, resolve_thread
+
+        site, minimum = task.entry["site"], task.entry.get("min_score")
+        endpoint = self._endpoint(site)
+        total, fetched, known = Counts(), 0, 0
+        stubs = list(forummagnum.fetch_tag_posts(self.http, site, task.entry["slug"], task.since,
+                                                 minimum, endpoint=endpoint))
+        for post in stubs:
+            info = json.dumps({"url": post.url, "via": f"tag {task.key}"})
+            if get_state(self.db, "thread_fetched", post.id):
+                known += 1
+            else:
+                module, ref = resolve_thread(f"{post.site_id}:{post.source_id}")
+                thread_started = precise_now()
+                pages = module.fetch_thread(self.http, ref, endpoint=endpoint)
+                total.add(ingest(self.db, pages, "sync tag", post.url or ref.url, self.http))
+                self._mark("thread_synced", post.id, thread_started)
+                fetched += 1
+            # Watched from now on, so the threads step re-checks it while it is active.
+            self._mark("watch_thread", post.id, info)
+        self._mark("tag_synced", task.key, started)
+        return total, f"{len(stubs)} qualifying posts: {fetched} fetched, {known} already archived"
+
+    def _do_researchers(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        fetch = _need("archiver.researchers", "sync_researcher", "researcher profiles")
+        entry = task.entry
+        source = entry.get("source", "openalex")
+        counts = fetch(self.db, self.http, entry["id"], source=source,
+                       papers=entry.get("papers", "all"), forum_user=entry.get("forum_user"),
+                       endpoint=self._endpoint(source))
+        self._mark("researcher_synced", task.key, started)
+        return counts, None
+
+    def _do_feeds(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        fetch = _need("archiver.pages", "archive_feed", "feeds")
+        counts, _report = fetch(self.db, self.http, task.key)
+        self._mark("feed_synced", task.key, started)
+        return counts, None
+
+    def _do_topics(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        define = _need("archiver.analysis.topics", "add_topic", "user-defined topics")
+        entry = task.entry
+        define(self.db, entry["name"], entry["match"], entry.get("description"))
+        self._mark("topic_defined", entry["name"], topic_digest(entry))
+        return Counts(), None
+
+    def _do_summaries(self, task: Task, started: str) -> tuple[Counts, str | None]:
+        made = summarize_due(self.db, self.config, self.now)
+        return Counts(), f"{len(made)} topic summaries remade" + (
+            f": {', '.join(made[:5])}" + (" ..." if len(made) > 5 else "") if made else "")
+
+
+def _items_since(db: sqlite_utils.Database, topic_id: int, since: str) -> int:
+    return db.execute(
+        "SELECT COUNT(*) FROM topic_items ti "
+        "LEFT JOIN comments c ON ti.item_table = 'comments' AND c.id = ti.item_id "
+        "LEFT JOIN posts p ON ti.item_table = 'posts' AND p.id = ti.item_id "
+        "WHERE ti.topic_id = ? AND COALESCE(c.posted_at, p.posted_at) >= ?",
+        [topic_id, since]).fetchone()[0]
+
+
+SUMMARY_MIN_ITEMS = 3  # a topic needs this many new items since its last summary to be remade
+
+
+def summaries_function():
+    """The report maker of the summaries module, if this installation has it."""
+    module = optional_module("archiver.analysis.report")
+    return getattr(module, "make_reports", None) if module else None
+
+
+def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime) -> list[str]:
+    """Remake the summary of every topic whose last one is older than ``summaries_every_days``
+    and which has at least SUMMARY_MIN_ITEMS items posted since, at most ``summaries_per_run``
+    (most active topics first); returns the topics' names.
+
+    A topic's first summary covers everything; later ones cover the period since the last.
+    """
+    from archiver.analysis import topics
+
+    make_reports = summaries_function()
+    topics.refresh(db, config.topics)
+    cutoff = now - timedelta(days=config.summaries_every_days)
+    last = dict(db.execute("SELECT topic_id, MAX(created_at) FROM summaries "
+                           "WHERE topic_id IS NOT NULL GROUP BY topic_id").fetchall())
+    made = []
+    for topic_id in topics.active_topic_ids(db, min_items=SUMMARY_MIN_ITEMS):
+        if len(made) >= config.summaries_per_run:
+            break  # the rest stay due: the next syncs take them, most active first
+        previous = last.get(topic_id)
+        if previous and _parse(previous) > cutoff:
+            continue
+        if previous and _items_since(db, topic_id, previous) < SUMMARY_MIN_ITEMS:
+            continue
+        reports, _warnings = make_reports(db, topic=str(topic_id), since=previous,
+                                          config_topics=config.topics)
+        made += [r.summary.title for r in reports]
+    return made
+
+
+def run_sync(db: sqlite_utils.Database, db_path: str, config: Config, http,
+             only: list[str] | None = None,
+             on_item: Callable[[ItemResult], None] | None = None) -> SyncReport:
+    """Take the lock, then sync every due item on the watch list; see the module docstring."""
+    kinds = selected_kinds(only)  # a usage error before taking the lock
+    with sync_lock(db_path):
+        return Syncer(db, config, http, on_item).run(kinds if only else None)

@@ -1,0 +1,362 @@
+"""`archiver sync` against a loopback ForumMagnum: least work, overlap window, dry run, the lock,
+a sync really killed with SIGKILL and restarted, exit codes, and request logging without secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from archiver.store import open_db
+from tests.fakes import forummagnum as fm
+
+ALICE = fm.user("aliceid000000001", "alice", "Alice")
+BOB = fm.user("bobid00000000001", "bob", "Bob")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ago(hours: float) -> str:
+    when = datetime.now(timezone.utc) - timedelta(hours=hours)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def add_thread(forum: fm.FakeForum, pid: str, comments: int, hours_ago: float = 5.0,
+               score: int = 42) -> None:
+    forum.posts[pid] = fm.post(pid, f"Thread {pid}", ALICE, f"<p>About {pid}.</p>",
+                               posted=ago(hours_ago + 1), commentCount=comments, baseScore=score)
+    for i in range(comments):
+        author = BOB if i % 2 else ALICE
+        forum.comments.append(fm.comment(f"{pid[:8]}c{i:07d}", pid, author,
+                                         f"<p>Comment {i} on {pid}.</p>", ago(hours_ago - i * 0.01)))
+
+
+def write_config(tmp_path: Path, endpoint: str, body: str, **sync) -> Path:
+    settings = "\n".join(f"{k} = {v}" for k, v in sync.items())
+    path = tmp_path / "archiver.toml"
+    path.write_text(f'delay = 0\nretries = 0\n[endpoints]\nlesswrong = "{endpoint}"\n'
+                    f"[sync]\n{settings}\n{body}")
+    return path
+
+
+def threads_body(*pids: str) -> str:
+    return "".join(f'[[watch.threads]]\nurl = "lesswrong:{pid}"\n' for pid in pids)
+
+
+def rows(db_path: Path, sql: str) -> list[tuple]:
+    db = open_db(str(db_path))
+    try:
+        return [tuple(r) for r in db.execute(sql).fetchall()]
+    finally:
+        db.close()
+
+
+def test_first_sync_fetches_the_watch_list_and_the_next_does_only_what_is_due(
+        forum, endpoint, cli_run, tmp_path):
+    add_thread(forum, "threadA000000001", 3, hours_ago=24 * 40)  # quiet for 40 days
+    add_thread(forum, "tagpost000000001", 2, score=50)
+    add_thread(forum, "tagpost000000002", 1, score=3)  # below min_score: not archived
+    forum.users[BOB["_id"]] = fm.profile(BOB["_id"], "bob", "Bob")
+    write_config(tmp_path, endpoint, threads_body("threadA000000001") + (
+        '[[watch.users]]\nurl = "bob"\ncomments = 10\n'
+        '[[watch.tags]]\nslug = "sparse-autoencoders"\nmin_score = 20\n'))
+    first = cli_run("sync", "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["status"] == "ok" and report["new"] > 0
+    by_kind = {(i["kind"], i["status"]) for i in report["items"]}
+    assert {("threads", "ok"), ("users", "ok"), ("tags", "ok")} <= by_kind
+    db = tmp_path / "archive.db"
+    posts = {r[0] for r in rows(db, "select id from posts where stub = 0")}
+    assert {"lesswrong:threadA000000001", "lesswrong:tagpost000000001"} <= posts
+    assert "lesswrong:tagpost000000002" not in posts
+    assert rows(db, "select count(*) from comments where post_id = 'lesswrong:tagpost000000001'"
+                ) == [(2,)]
+    runs = rows(db, "select command, status from runs order by id")
+    assert runs[0] == ("sync", "ok") and ("sync thread", "ok") in runs
+    assert ("sync tag", "ok") in runs and ("sync user", "ok") in runs
+
+    forum.queries.clear()
+    second = cli_run("sync", "--json")
+    report = json.loads(second.output)
+    statuses = {i["key"]: (i["status"], i["reason"]) for i in report["items"]}
+    assert statuses["lesswrong:threadA000000001"][0] == "skipped"  # quiet thread: not refetched
+    assert statuses["lesswrong:bob"][0] == "skipped"  # checked less than a day ago
+    assert statuses["lesswrong:tagpost000000001"][0] == "ok"  # active tag thread: re-checked
+    assert report["new"] == 0 and report["updated"] == 0
+    # tag lookup + tag listing + the active tag thread's post + its new comments; nothing else
+    assert len(forum.queries) == 4
+    assert not any("threadA000000001" in q for q in forum.queries)
+
+
+def test_dry_run_says_what_it_would_fetch_and_makes_no_request(forum, endpoint, cli_run,
+                                                                tmp_path):
+    add_thread(forum, "threadA000000001", 2)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001") + (
+        '[[watch.tags]]\nslug = "sparse-autoencoders"\nmin_score = 20\n'))
+    result = cli_run("sync", "--dry-run")
+    assert result.exit_code == 0
+    assert "never fetched completely: full fetch" in result.output
+    assert "tag sparse-autoencoders on lesswrong" in result.output
+    assert forum.queries == []
+    assert rows(tmp_path / "archive.db", "select count(*) from runs") == [(0,)]
+    plan = json.loads(cli_run("sync", "--dry-run", "--json", "--only", "tags").output)
+    assert [i["kind"] for i in plan["items"]] == ["tags"] and forum.queries == []
+
+
+def test_overlap_window_picks_up_an_edit_and_a_late_reply(forum, endpoint, cli_run, tmp_path):
+    add_thread(forum, "threadA000000001", 2, hours_ago=3)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=48)
+    assert cli_run("sync").exit_code == 0
+    edited = forum.comments[0]
+    edited["contents"] = {"html": "<p>Comment 0, edited after the first sync.</p>",
+                          "markdown": None}
+    edited["lastEditedAt"] = ago(0.5)
+    forum.comments.append(fm.comment("latereply0000001", "threadA000000001", BOB,
+                                     "<p>A late reply.</p>", ago(0.2), parent=edited["_id"]))
+    forum.queries.clear()
+    report = json.loads(cli_run("sync", "--json").output)
+    item = report["items"][0]
+    assert item["mode"] == "new" and item["updated"] == 1 and item["new"] == 1
+    assert any('after: "' in q for q in forum.queries)  # only comments since the cursor
+    db = tmp_path / "archive.db"
+    assert rows(db, "select item_id, changed from item_versions") == [
+        (f"lesswrong:{edited['_id']}", '["body_html", "body_markdown"]')]
+    assert rows(db, "select count(*) from comments") == [(3,)]
+
+
+def test_without_an_overlap_window_an_edit_behind_the_cursor_is_missed(forum, endpoint, cli_run,
+                                                                        tmp_path):
+    add_thread(forum, "threadA000000001", 1, hours_ago=3)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=0)
+    cli_run("sync")
+    forum.comments[0]["contents"] = {"html": "<p>Edited.</p>", "markdown": None}
+    report = json.loads(cli_run("sync", "--json").output)
+    assert report["items"][0]["updated"] == 0  # why the default window is 48 hours
+    assert rows(tmp_path / "archive.db", "select count(*) from item_versions") == [(0,)]
+
+
+def test_exit_codes_ok_partial_failed(forum, endpoint, cli_run, tmp_path):
+    add_thread(forum, "threadA000000001", 1)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001", "missing000000001"))
+    result = cli_run("sync")
+    assert result.exit_code == 3
+    assert "sync partial: " in result.output and ", 1 failed" in result.output
+    assert "no post missing000000001" in result.output
+    status, error = rows(tmp_path / "archive.db",
+                         "select status, error from runs where command = 'sync'")[0]
+    assert status == "partial" and "missing000000001" in error
+
+    write_config(tmp_path, endpoint, threads_body("missing000000001"))
+    assert cli_run("sync").exit_code == 1
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    assert cli_run("sync").exit_code == 0
+
+
+def test_only_rejects_an_unknown_kind(cli_run, tmp_path):
+    result = cli_run("sync", "--only", "podcasts")
+    assert result.exit_code == 2 and "--only takes one of" in result.output
+
+
+def test_verbose_shows_each_request_without_secrets(httpserver, forum, cli_run, tmp_path):
+    add_thread(forum, "threadA000000001", 1)
+    calls = []
+
+    def flaky(request):
+        calls.append(1)
+        if len(calls) == 1:
+            from werkzeug.wrappers import Response
+            return Response("busy", status=503, headers={"Retry-After": "0"})
+        return forum.handler(request)
+
+    httpserver.clear()
+    httpserver.expect_request("/graphql", method="POST").respond_with_handler(flaky)
+    endpoint = httpserver.url_for("/graphql") + "?api_key=SECRETKEY"
+    config = write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    config.write_text(config.read_text().replace("retries = 0", 'retries = 2\n'
+                      'headers = { "X-Access" = "SECRETHEADER" }'))
+    result = cli_run("-v", "sync")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("archiver.http")]
+    base = httpserver.url_for("/graphql")
+    assert lines[0].startswith(f"archiver.http: POST {base} -> 503 (")
+    assert lines[0].endswith("attempt 1)")
+    assert lines[1].startswith(f"archiver.http: POST {base} -> 200 (") and "attempt 2" in lines[1]
+    assert "SECRET" not in result.output
+
+
+# -- two processes: the lock, and a sync killed with SIGKILL -------------------------------------
+
+
+def _archiver(tmp_path: Path, *args: str, **kw) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "archiver", "--db", str(tmp_path / "archive.db"), "--config",
+         str(tmp_path / "archiver.toml"), *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+HOLD_LOCK = """
+import sys, time
+from archiver.sync import sync_lock
+with sync_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_sync_exits_75_and_a_killed_holder_leaves_no_stale_lock(forum, endpoint,
+                                                                         cli_run, tmp_path):
+    add_thread(forum, "threadA000000001", 1)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "archive.db")],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        blocked = cli_run("sync")
+        assert blocked.exit_code == 75
+        assert "another sync is already running" in blocked.output
+        assert time.monotonic() - started < 5  # at once, not after a wait
+        assert forum.queries == []
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (tmp_path / "archive.db.lock").exists()  # the file stays; the kernel dropped the lock
+    assert cli_run("sync").exit_code == 0
+
+
+@pytest.mark.parametrize("kill_at", [2, 5])
+def test_a_sync_killed_mid_run_resumes_without_loss_or_duplicates(httpserver, forum, cli_run,
+                                                                  tmp_path, kill_at):
+    pids = ["threadA000000001", "threadB000000001", "threadC000000001"]
+    for n, pid in enumerate(pids):
+        add_thread(forum, pid, 3 + n)
+    reached, release = threading.Event(), threading.Event()
+
+    def gated(request):
+        if len(forum.queries) + 1 == kill_at and not release.is_set():
+            reached.set()
+            release.wait(20)  # hold the request until the client is dead
+        return forum.handler(request)
+
+    httpserver.clear()
+    httpserver.expect_request("/graphql", method="POST").respond_with_handler(gated)
+    write_config(tmp_path, httpserver.url_for("/graphql"), threads_body(*pids))
+    process = _archiver(tmp_path, "sync")
+    try:
+        assert reached.wait(30), process.stderr.read() if process.poll() is not None else ""
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(10) == -signal.SIGKILL
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+    # Two requests per thread (the post, then its comments); request `kill_at` never completed.
+    done_before = (kill_at - 1) // 2
+    db = tmp_path / "archive.db"
+    assert rows(db, "select command, status from runs where command = 'sync'") == [
+        ("sync", "running")]
+
+    forum.queries.clear()
+    restarted = cli_run("sync", "--json")
+    assert restarted.exit_code == 0, restarted.output
+    report = json.loads(restarted.output)
+    assert report["resumed_from"] is not None
+    skipped = [i["key"] for i in report["items"]
+               if i["status"] == "skipped" and i["kind"] == "threads"]
+    assert skipped == [f"lesswrong:{pid}" for pid in pids[:done_before]]
+    for pid in pids[:done_before]:  # continued where it stopped: finished threads not re-asked
+        assert not any(pid in q for q in forum.queries)
+    # Nothing lost, nothing duplicated, no spurious history.
+    assert rows(db, "select post_id, count(*), count(distinct source_id) from comments "
+                    "group by post_id order by post_id") == [
+        (f"lesswrong:{pid}", 3 + n, 3 + n) for n, pid in enumerate(pids)]
+    assert rows(db, "select count(*) from posts where stub = 0") == [(3,)]
+    assert rows(db, "select count(*) from item_versions") == [(0,)]
+    assert rows(db, "select status from runs where command = 'sync' order by id") == [
+        ("interrupted",), ("ok",)]
+    assert rows(db, "select count(*) from runs where status = 'running'") == [(0,)]
+
+
+def test_topics_are_defined_first_and_due_summaries_made_after_fetching(forum, endpoint, cli_run,
+                                                                        tmp_path):
+    add_thread(forum, "threadA000000001", 4)
+    for item in forum.comments:
+        item["contents"]["html"] = ("<p>Sparse autoencoders shrink activations; gating the "
+                                    "sparse autoencoder fixes it. " + item["_id"] + "</p>")
+    write_config(tmp_path, endpoint, threads_body("threadA000000001") + (
+        '[[watch.topics]]\nname = "SAEs"\nmatch = ["sparse autoencoders?"]\n'))
+    report = json.loads(cli_run("sync", "--json").output)
+    kinds = [(i["kind"], i["status"]) for i in report["items"]]
+    assert kinds == [("topics", "ok"), ("threads", "ok"), ("summaries", "ok")]
+    db = tmp_path / "archive.db"
+    # Membership was assigned as the comments arrived (the after-fetch hook), then summarised.
+    assert rows(db, "select count(*) from topic_items ti join topics t on t.id = ti.topic_id "
+                    "where t.name = 'SAEs' and ti.item_table = 'comments'") == [(4,)]
+    # The user topic and the thread's forum tag both had news: both summarised.
+    assert rows(db, "select topic_name from summaries order by 1") == [
+        ("SAEs",), ("Sparse Autoencoders",)]
+    again = json.loads(cli_run("sync", "--json").output)
+    steps = {i["kind"]: i for i in again["items"]}
+    assert steps["topics"]["reason"] == "definition unchanged"
+    assert steps["summaries"]["note"] == "0 topic summaries remade"
+    assert rows(db, "select count(*) from summaries") == [(2,)]  # not due again yet
+
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Interpretability notes</title>
+  <link href="{base}/"/>
+  <id>{base}/</id>
+  <updated>2024-05-20T08:00:00Z</updated>
+  <entry>
+    <title>Three questions for evaluating sparse autoencoders</title>
+    <link href="{base}/notes/evaluating"/>
+    <id>{base}/notes/evaluating</id>
+    <updated>2024-05-20T08:00:00Z</updated>
+    <author><name>Mira Okafor</name></author>
+    <content type="html">{body}</content>
+  </entry>
+</feed>"""
+
+
+def test_researchers_and_feeds_sync_on_their_own_period(httpserver, cli_run, tmp_path):
+    from xml.sax.saxutils import escape
+
+    from archiver.demo import DATA
+
+    sample = json.loads((DATA / "researcher_openalex.json").read_text())
+    httpserver.expect_request("/authors/A9000000001").respond_with_json(sample["author"])
+    httpserver.expect_request("/works").respond_with_json(sample["works"])
+    base = httpserver.url_for("").rstrip("/")
+    body = escape("<p>" + "Sparse autoencoders need careful evaluation at matched sparsity. " * 40
+                  + "</p>")
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        FEED.format(base=base, body=body), content_type="application/atom+xml")
+    (tmp_path / "archiver.toml").write_text(
+        f'delay = 0\nretries = 0\n[endpoints]\nopenalex = "{base}"\n'
+        '[[watch.researchers]]\nid = "A9000000001"\nsource = "openalex"\n'
+        f'[[watch.feeds]]\nurl = "{base}/feed.xml"\n')
+    first = json.loads(cli_run("sync", "--json").output)
+    assert first["status"] == "ok", first
+    db = tmp_path / "archive.db"
+    assert rows(db, "select name from researchers") == [("Mira Okafor",)]
+    assert rows(db, "select count(*) from researcher_metrics") == [(1,)]
+    assert rows(db, "select count(*) from papers") == [(3,)]
+    assert rows(db, "select title from posts") == [
+        ("Three questions for evaluating sparse autoencoders",)]
+
+    again = json.loads(cli_run("sync", "--json").output)
+    steps = {i["kind"]: i for i in again["items"]}
+    assert steps["researchers"]["status"] == "skipped"  # metrics are monthly by default
+    assert "next snapshot after 30 day(s)" in steps["researchers"]["reason"]
+    assert steps["feeds"]["status"] == "ok" and steps["feeds"]["new"] == 0  # read every sync
+    assert rows(db, "select count(*) from researcher_metrics") == [(1,)]
