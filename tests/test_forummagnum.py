@@ -125,6 +125,7 @@ def test_upstream_delete_keeps_text_and_vanished_comment_is_flagged(forum, endpo
     deleted = db["comments"].get("lesswrong:c000000000000001")
     assert deleted["deleted"] == 1
     assert deleted["body_text"] == "Why does gating help?"
+    assert (deleted["user_id"], deleted["author"]) == ("lesswrong:bobid00000000001", "Bob")
     vanished = db["comments"].get("lesswrong:c000000000000003")
     assert vanished["missing"] == 1 and vanished["body_text"] == "I disagree entirely."
 

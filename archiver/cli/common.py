@@ -109,7 +109,7 @@ def configure_logging(st: State) -> None:
     logger.setLevel(level)
     if _HANDLER not in logger.handlers:
         logger.addHandler(_HANDLER)
-    logger.propagate = False
+    logger.propagate = True  # so pytest and embedding programs still see records
 
 
 GLOBAL_PARAMS = [

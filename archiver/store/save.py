@@ -251,8 +251,8 @@ def _keep_version(db, table: str, old: dict, new: dict, now: str) -> None:
 
 # -- comments ----------------------------------------------------------------------------------
 
-COMMENT_OLD = "id, content_hash, body_html, body_markdown, body_text, user_id, edited_at, " \
-              "deleted, missing, first_seen, path, depth"
+COMMENT_OLD = "id, content_hash, body_html, body_markdown, body_text, user_id, author, " \
+              "edited_at, deleted, missing, first_seen, path, depth"
 
 
 def _comment_hash(c: Comment) -> str:
@@ -310,18 +310,20 @@ def _segment(comment: Comment) -> str:
 def _comment_row(c: Comment, now: str, old: dict | None, digest: str, paths: dict) -> dict:
     body = text.convert(c.body_html, c.body_markdown)
     deleted = c.deleted
+    user_id, author = c.user_id, c.author
     if old is not None and old.get("body_html") and not (body.html or "").strip():
-        # Deleted (or emptied) upstream: keep the archived text, flag it.
+        # Deleted (or emptied) upstream: keep the archived text and who wrote it, flag it.
         body = text.Body(old["body_html"], old["body_markdown"], old["body_text"])
         deleted = True
+        user_id, author = user_id or old.get("user_id"), author or old.get("author")
     parent = paths.get(c.parent_id) if c.parent_id else None
     path = f"{parent[0]}/{_segment(c)}" if parent and parent[0] else _segment(c)
     depth = parent[1] + 1 if parent and parent[1] is not None else 0
     snippet = _snippet(body.text)
     return {
         "id": c.id, "site_id": c.site_id, "source_id": c.source_id, "post_id": c.post_id,
-        "parent_id": c.parent_id, "user_id": c.user_id, "author": c.author,
-        "title": f"{c.author or '[anonymous]'}: {snippet}" if snippet else (c.author or c.id),
+        "parent_id": c.parent_id, "user_id": user_id, "author": author,
+        "title": f"{author or '[anonymous]'}: {snippet}" if snippet else (author or c.id),
         "url": c.url, "posted_at": c.posted_at, "edited_at": c.edited_at, "score": c.score,
         "vote_count": c.vote_count, "af": _flag(c.af), "answer": _flag(c.answer),
         "depth": depth, "path": path, "body_html": body.html, "body_markdown": body.markdown,
