@@ -160,3 +160,22 @@ def test_search_survives_fts_syntax_and_sql_fragments(forum, endpoint, cli_run):
         result = cli_run("search", query)
         assert result.exit_code == 0, (query, result.output)
         assert "Traceback" not in result.output
+
+
+def test_search_ranks_within_the_newest_matches_for_very_common_words(tmp_path, monkeypatch):
+    """A word in more comments than the ranking window still returns the best of the newest."""
+    from archiver.store import open_db
+    from archiver.store import search as search_module
+    from archiver.store.search import search
+
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 10)
+    db = open_db(str(tmp_path / "s.db"))
+    with db.conn:
+        for i in range(40):
+            text = "shrinkage " * (5 if i == 35 else 1) + f"filler words number {i}"
+            db.conn.execute("insert into comments (id, post_id, body_text) values (?, 'p', ?)",
+                            [f"c{i}", text])
+    rows = search(db, "shrinkage", limit=5)
+    assert rows[0]["id"] == "c35"  # the best match among the 10 newest
+    assert all(int(r["id"][1:]) >= 30 for r in rows)
+    assert [r["id"] for r in search(db, "number", limit=3)]
