@@ -293,7 +293,7 @@ TABLES: dict[str, dict] = {
                        "DOIs, OpenReview links and titles of archived papers.",
         "facets": ["how", "item_table"],
         "columns": {
-            "how": "How it was matched: arxiv, doi, openreview, title or review.",
+            "how": "How it was matched: arxiv_id, arxiv_link, doi, openreview or title.",
             "field": "Which field of the item held it (body, title, …).",
             "span_start": "Start of the match in that field.",
             "span_end": "End of the match in that field.",
