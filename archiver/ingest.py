@@ -14,6 +14,7 @@ import sqlite_utils
 from archiver.errors import ArchiverError
 from archiver.records import Page
 from archiver.store import Counts, finish_run, save_page, start_run
+from archiver.store.save import analysis_done, pending_analysis
 
 log = logging.getLogger("archiver.ingest")
 
@@ -54,7 +55,12 @@ def ingest(db: sqlite_utils.Database, pages: Iterable[Page], command: str, targe
 
 
 def run_analysis(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> None:
-    if not any(changed.values()):
+    """Analyse ``changed`` and whatever a killed run saved but never analysed (queued by
+    ``save_page`` in the same transaction as the rows), then take them off the queue."""
+    todo = {table: list(ids) for table, ids in changed.items() if ids}
+    for table, ids in pending_analysis(db).items():
+        todo[table] = list(dict.fromkeys([*todo.get(table, []), *ids]))
+    if not any(todo.values()):
         return
     for name in ANALYSIS_HOOKS:
         try:
@@ -63,7 +69,8 @@ def run_analysis(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> No
             if exc.name == name:
                 continue
             raise
-        module.after_fetch(db, changed)
+        module.after_fetch(db, todo)
+    analysis_done(db, todo)
 
 
 def _error_text(exc: BaseException) -> str:

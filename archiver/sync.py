@@ -43,7 +43,7 @@ import sqlite_utils
 
 from archiver.config import Config
 from archiver.errors import ArchiverError, LockedError, UsageError
-from archiver.ingest import ingest
+from archiver.ingest import ingest, run_analysis
 from archiver.records import iso_utc, now_utc
 from archiver.store import Counts, finish_run, start_run
 from archiver.store.save import get_state, set_state
@@ -474,6 +474,7 @@ class Syncer:
     def run(self, only: list[str] | None = None) -> SyncReport:
         kinds = selected_kinds(only)
         resumed = self._recover_interrupted()
+        self._analyse_leftovers()
         started = precise_now()
         target = "watch list" + (f" (--only {','.join(kinds)})" if only else "")
         run_id = start_run(self.db, "sync", target)
@@ -519,6 +520,15 @@ class Syncer:
                 break
             resume = started_at  # the earliest of a chain of interrupted runs
         return resume
+
+    def _analyse_leftovers(self) -> None:
+        """Analyse what a killed run saved but never analysed: its threads may not be due again,
+        so no fetch of this run would pick those items up."""
+        try:
+            run_analysis(self.db, {})
+        except Exception as exc:  # the items stay queued; fetching must go on
+            log.warning("analysing the items left by an interrupted run failed (%s: %s); "
+                        "they stay queued for the next run", type(exc).__name__, exc)
 
     def _run_task(self, task: Task) -> ItemResult:
         result = ItemResult(task, "skipped")

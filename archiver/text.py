@@ -149,7 +149,11 @@ def markdown_to_html(markdown: str) -> str:
     out = []
     for block in blocks:
         lines = block.split("\n")
-        if all(line.lstrip().startswith(">") for line in lines if line.strip()):
+        if all(line.lstrip().startswith(">!") for line in lines if line.strip()):
+            # ForumMagnum's spoiler syntax: hidden text, not a quote.
+            inner = "\n".join(re.sub(r"^\s*>!\s?", "", line) for line in lines)
+            out.append(f'<div class="spoilers">{markdown_to_html(inner)}</div>')
+        elif all(line.lstrip().startswith(">") for line in lines if line.strip()):
             inner = "\n".join(re.sub(r"^\s*>\s?", "", line) for line in lines)
             out.append(f"<blockquote>{markdown_to_html(inner)}</blockquote>")
         else:

@@ -107,3 +107,10 @@ def test_url_parsers_only_ever_raise_usage_errors(raw):
         resolve_thread(raw)
     except UsageError:
         pass
+
+
+def test_markdown_spoilers_are_not_quotes():
+    body = convert(None, ">! the twist\n\n> a real quote\n\nreply")
+    assert '<div class="spoilers"><p>the twist</p></div>' in body.html
+    assert "<blockquote><p>a real quote</p></blockquote>" in body.html
+    assert "> the twist" not in body.text and "> a real quote" in body.text

@@ -9,23 +9,27 @@ from, the character span in that source's ``body_text``, its author, and a ``kin
 - ``external`` (a transcript, a paper, a page outside the archive) and ``unresolved`` (no source
   found, e.g. the quoted comment was deleted before it was archived).
 
-Sources are searched in that order and the first confident match wins: every fragment found
-verbatim (after normalisation) anywhere in the order first, then fuzzy alignment in the same order.
-Short quotes ("Why?") are only taken verbatim from the parent or an ancestor. The archive is
-searched through the FTS index, so only a handful of candidates are ever aligned.
+Sources are searched in that order and the first confident match wins: the quote's fragments found
+verbatim (after normalisation) in the parent, the ancestors, the post, the rest of the thread; then
+fuzzy alignment in the same order; then the archive, verbatim and fuzzy, through the FTS index (so
+only a handful of candidates are ever aligned); then the parent, ancestors and post as they read
+before an edit (``item_versions``). Sources are matched on their own words (quoted lines left
+out), so a reply that re-quotes a passage is not taken for its source. Short quotes ("Why?") are
+only taken verbatim from the parent or an ancestor (the post, for a top-level comment). Discourse
+quotes name their source (``data-topic``, ``data-post``) and are resolved by it.
 
 Extraction is incremental: ``exchange_scans`` remembers the content hash of every item scanned, and
-``after_fetch`` re-extracts only new or changed items (plus quotes whose source changed).
+``after_fetch`` re-extracts only new or changed items, plus the quotes whose source changed and the
+unresolved ones in threads that gained items. Large extractions use several processes.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import json
 import multiprocessing
 import os
 import re
+import threading
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -46,7 +50,7 @@ FUZZY_SHORT = 60
 ARCHIVE_MIN_CHARS = 40
 ARCHIVE_CANDIDATES = 50
 ARCHIVE_CACHE = 2000
-CHUNK = 1000
+CHUNK = 2000
 # Extractions of this many items or more use several processes (start-up costs about a second).
 PARALLEL_MIN = 20_000
 MAX_WORKERS = 4
@@ -104,7 +108,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             pk="item_id",
         )
     for columns in (["item_id"], ["post_id", "posted_at"], ["source_id"], ["quoter_user_id"],
-                    ["source_user_id"], ["kind"], ["posted_at"]):
+                    ["source_user_id"]):
         db["exchanges"].create_index(columns, if_not_exists=True)
     db["exchange_turns"].create_index(["exchange_id"], if_not_exists=True)
     db["exchange_turns"].create_index(["speaker_user_id"], if_not_exists=True)
@@ -184,26 +188,27 @@ class Thread:
         rows = db.execute(ITEM_SQL["comments"] + " WHERE post_id = ?", [post_id]).fetchall()
         self.comments = {row[0]: Item.from_row("comments", row) for row in rows}
         self.by_date = sorted(self.comments.values(), key=lambda c: (c.posted_at or "", c.id))
-        self._lower: str | None = None
-        self._starts: list[int] = []
+        self._index: dict[str, list[int]] | None = None
 
-    def containing(self, words: list[str]) -> list[Item]:
-        """Comments (by date) whose text contains any of ``words`` (lower-case ASCII words).
-
-        One lower-cased concatenation of the thread is searched instead of normalising every
-        comment for every quote: only the comments found are normalised and aligned.
-        """
-        if self._lower is None:
-            texts = [(c.body_text or "").lower() for c in self.by_date]
-            self._starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
-            self._lower = "\x00".join(texts)
+    def containing(self, frags: list[str]) -> list[Item]:
+        """Comments (by date) that may hold the quote: those containing the rarest word (in this
+        thread) of each half of the quote. With a word edited in the quote, the other half
+        still finds the source; only the comments found are normalised and aligned."""
+        if self._index is None:
+            index: dict[str, list[int]] = defaultdict(list)
+            for position, comment in enumerate(self.by_date):
+                for word in set(_PLAIN_WORD.findall((comment.body_text or "").lower())):
+                    index[word].append(position)
+            self._index = index
+        words = _PLAIN_WORD.findall(" ".join(frags))
+        if not words:
+            return self.by_date
+        half = max(1, len(words) // 2)
         hits: set[int] = set()
-        for word in words:
-            pos = self._lower.find(word)
-            while pos >= 0:
-                index = bisect.bisect_right(self._starts, pos) - 1
-                hits.add(index)
-                pos = self._lower.find(word, self._starts[index + 1])
+        for part in (words[:half], words[half:]):
+            present = [self._index[w] for w in part if w in self._index]
+            if present:
+                hits.update(min(present, key=len))
         return [self.by_date[i] for i in sorted(hits)]
 
     def ancestors(self, item: Item) -> list[Item]:
@@ -224,6 +229,19 @@ class Thread:
         if self.post is not None:
             names.add((self.post.author or "").lower())
         return names - {""}
+
+
+class _Lazy:
+    """A list computed on first iteration (and kept for the next one)."""
+
+    def __init__(self, make):
+        self.make = make
+        self.items: list | None = None
+
+    def __iter__(self):
+        if self.items is None:
+            self.items = self.make()
+        return iter(self.items)
 
 
 @dataclass
@@ -312,11 +330,13 @@ class Resolver:
             return stages if item.parent_id else [("post", post)]
         near = {c.id for c in chain} | {item.id}
         latest = item.edited_at or item.posted_at
-        words = _key_words(frags)
-        pool = thread.containing(words) if words else thread.by_date
-        rest = [c for c in pool if c.id not in near and c.body_text
-                and not _later(c.posted_at, latest)]
-        return stages + [("post", post), ("thread", rest)]
+
+        def rest() -> list[Item]:
+            return [c for c in thread.containing(frags) if c.id not in near and c.body_text
+                    and not _later(c.posted_at, latest)]
+
+        # The rest of the thread is only gathered if the nearer stages have no match.
+        return stages + [("post", post), ("thread", _Lazy(rest))]
 
     def _archive_candidates(self, item: Item, thread: Thread, frags: list[str]) -> list[Item]:
         if sum(len(f) for f in frags) < ARCHIVE_MIN_CHARS:
@@ -427,15 +447,15 @@ class Resolver:
         author = quote.attribution
         if quote.turns and not author:
             author = ", ".join(dict.fromkeys(t.speaker for t in quote.turns))
+        if quote.turns or quote.cite or _EXTERNAL_LEAD.search(quote.lead_in or ""):
+            return Resolution("external", source_author=author)  # it says where it is from
         if item.table == "comments" and item.parent_id:
             parent = thread.comments.get(item.parent_id)
             if parent is None or not (parent.body_text or "").strip():
                 return Resolution("unresolved", source_author=author)  # its parent is gone
         external = (
-            bool(quote.turns or quote.cite)
-            or (quote.attribution is not None
-                and quote.attribution.lower() not in thread.participants())
-            or bool(_EXTERNAL_LEAD.search(quote.lead_in or ""))
+            (quote.attribution is not None
+             and quote.attribution.lower() not in thread.participants())
             or item.table == "posts"
             or self._quotes_a_quote(item, thread, frags)
         )
@@ -476,16 +496,7 @@ def _fts_query(frags: list[str]) -> str:
     return " AND ".join(f'"{t}"' for t in tokens[:4])
 
 
-def _key_words(frags: list[str]) -> list[str]:
-    """Two long plain words of the quote, one from each end: a source containing the quote, even
-    with a word edited, contains at least one of them as written (lower-cased)."""
-    found = re.findall(r"[a-z]{4,}", " ".join(frags))
-    if not found:
-        return []
-    half = max(1, len(found) // 2)
-    first = max(found[:half], key=len)
-    last = max(found[half:] or found[:half], key=len)
-    return list(dict.fromkeys([first, last]))
+_PLAIN_WORD = re.compile(r"[a-z]{4,}")
 
 
 # -- extraction --------------------------------------------------------------------------------
@@ -513,7 +524,7 @@ def after_fetch(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> Sta
     return _run(db, targets)
 
 
-def extract(db: sqlite_utils.Database, all: bool = False) -> Stats:  # noqa: A002 (CLI flag)
+def extract(db: sqlite_utils.Database, all: bool = False) -> Stats:  # `all` as in --all
     """Extract exchanges from items not scanned yet or changed since (every item with ``all``)."""
     if all:
         with db.conn:
@@ -560,7 +571,10 @@ def _run(db: sqlite_utils.Database, targets: dict[str, set[str]]) -> Stats:
     chunks = list(_chunks(ordered, CHUNK))
     path = _file_path(db)
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
-    if path and workers > 1 and len(ordered) >= PARALLEL_MIN and _FORK:
+    # Forking is only safe from a single-threaded process (a lock held by another thread, in
+    # SQLite or logging, would stay locked in the child).
+    single = threading.active_count() == 1
+    if path and workers > 1 and len(ordered) >= PARALLEL_MIN and _FORK and single:
         results = _parallel(path, chunks, workers)
     else:
         resolver = Resolver(db)
@@ -701,13 +715,16 @@ def _write(db, chunk, rows: list[dict], turns: list[list], scans: list[tuple]) -
             db.conn.execute("DELETE FROM exchange_turns WHERE exchange_id IN "
                             f"(SELECT id FROM exchanges WHERE item_id IN ({marks}))", part)
             db.conn.execute(f"DELETE FROM exchanges WHERE item_id IN ({marks})", part)
+        plain = [[row[c] for c in columns] for row, row_turns in zip(rows, turns) if not row_turns]
+        db.conn.executemany(insert, plain)
         for row, row_turns in zip(rows, turns):
+            if not row_turns:
+                continue
             cursor = db.conn.execute(insert, [row[c] for c in columns])
-            if row_turns:
-                db.conn.executemany(
-                    "INSERT INTO exchange_turns (exchange_id, position, speaker, speaker_user_id, "
-                    "text) VALUES (?, ?, ?, ?, ?)",
-                    [(cursor.lastrowid, i, *turn) for i, turn in enumerate(row_turns)])
+            db.conn.executemany(
+                "INSERT INTO exchange_turns (exchange_id, position, speaker, speaker_user_id, "
+                "text) VALUES (?, ?, ?, ?, ?)",
+                [(cursor.lastrowid, i, *turn) for i, turn in enumerate(row_turns)])
         db.conn.executemany(
             "INSERT OR REPLACE INTO exchange_scans (item_id, item_table, content_hash, quotes, "
             "scanned_at) VALUES (?, ?, ?, ?, ?)", scans)

@@ -287,6 +287,7 @@ def load_title_index(db: sqlite_utils.Database, paper_ids: list[str] | None = No
 
 
 def scan_text(text: str, titles: TitleIndex) -> list[Reference]:
+    """Every reference in one text: identifiers first, then archived titles."""
     return find_identifiers(text) + titles.find(text)
 
 
@@ -328,9 +329,12 @@ def _read_ids(db, table: str, ids: list[str]) -> Iterator[list[tuple]]:
 
 
 def _scan_rows(table: str, rows: list[tuple], titles: TitleIndex, out: list) -> None:
+    find = titles.find
     for row in rows:
         for field, text in _fields(table, row):
-            for ref in scan_text(text, titles):
+            for ref in find_identifiers(text):
+                out.append((table, row[0], field, ref))
+            for ref in find(text):
                 out.append((table, row[0], field, ref))
 
 

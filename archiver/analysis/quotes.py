@@ -543,8 +543,8 @@ def _turns(paragraphs: list[str], inside_quote: bool) -> list[Turn]:
         if found:
             turns.append(Turn(speaker=found[0], text=found[1]))
         elif turns and inside_quote:
-            turns[-1].text += "\n\n" + paragraph
-        elif not inside_quote or turns:
+            turns[-1].text += "\n\n" + paragraph  # a turn running over several paragraphs
+        elif not inside_quote:
             return []
     return turns if _is_transcript(turns, inside_quote) else []
 

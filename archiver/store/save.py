@@ -59,6 +59,7 @@ def save_page(db: sqlite_utils.Database, page: Page) -> Counts:
             _flag_missing(db, page.complete_post_ids, page.seen_comment_ids, now)
         for kind, records in page.other.items():
             counts.add(OTHER_SAVERS[kind](db, records, now))
+        _queue_analysis(db, {**counts.changed, **changed}, now)
     counts.changed["posts"] = changed["posts"]
     counts.changed["comments"] = changed["comments"]
     return counts
@@ -374,3 +375,37 @@ def get_state(db, kind: str, key: str) -> str | None:
     row = db.conn.execute("SELECT value FROM sync_state WHERE kind = ? AND key = ?",
                           [kind, key]).fetchone()
     return row[0] if row else None
+
+
+# -- the analysis queue ------------------------------------------------------------------------
+# New or changed items wait in sync_state (kind "analysis_pending", key "table:id") from the
+# transaction that saved them until the after-fetch analysis (archiver.ingest.run_analysis) has
+# run on them. A process killed in between leaves them queued for the next run: by then the rows
+# are unchanged, so nothing else would ever send them to exchanges, mentions or topics.
+PENDING = "analysis_pending"
+ANALYSED = ("posts", "comments", "papers")
+
+
+def _queue_analysis(db, changed: dict[str, list[str]], now: str) -> None:
+    keys = [(PENDING, f"{table}:{item_id}", now, now)
+            for table in ANALYSED for item_id in changed.get(table) or ()]
+    db.conn.executemany("INSERT OR IGNORE INTO sync_state (kind, key, value, updated_at) "
+                        "VALUES (?, ?, ?, ?)", keys)
+
+
+def pending_analysis(db) -> dict[str, list[str]]:
+    """Queued items by table ("posts", "comments", "papers")."""
+    out: dict[str, list[str]] = {}
+    for (key,) in db.conn.execute("SELECT key FROM sync_state WHERE kind = ?", [PENDING]):
+        table, item_id = key.split(":", 1)
+        out.setdefault(table, []).append(item_id)
+    return out
+
+
+def analysis_done(db, items: dict[str, list[str]]) -> None:
+    keys = [f"{table}:{item_id}" for table in ANALYSED for item_id in items.get(table) or ()]
+    with db.conn:
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            db.conn.execute(f"DELETE FROM sync_state WHERE kind = ? AND key IN "
+                            f"({', '.join('?' for _ in chunk)})", [PENDING, *chunk])
