@@ -299,34 +299,44 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
     yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
 
 
-def _comments_by_date(client: Client, view: str, terms: dict, limit: int | None = None,
-                      newest_first: bool = False, since: str | None = None):
-    """Page a comment view by date (``after`` inclusive / ``before`` exclusive), deduplicating."""
+def _by_date(fetch, limit: int | None = None, newest_first: bool = False):
+    """Page a date-sorted view: ``fetch(cursor, size)`` returns up to ``size`` documents.
+
+    The cursor is a date (``after`` is inclusive, ``before`` exclusive; offsets over 2,000 are
+    refused by the API), documents seen on an earlier page are dropped, and it stops at ``limit``
+    documents or when a page comes back short.
+    """
     seen: set[str] = set()
     remaining = limit
     cursor: str | None = None
     while remaining is None or remaining > 0:
         size = PAGE_LIMIT if remaining is None else min(PAGE_LIMIT, remaining)
+        results = fetch(cursor, size)
+        fresh = [d for d in results if d.get("_id") and d["_id"] not in seen]
+        if not fresh:
+            return
+        seen.update(d["_id"] for d in fresh)
+        if remaining is not None:
+            fresh = fresh[:remaining]
+            remaining -= len(fresh)
+        yield fresh
+        stamps = [d.get("postedAt") for d in results if d.get("postedAt")]
+        if len(results) < size or not stamps:
+            return
+        cursor = _bump(min(stamps), +1) if newest_first else max(stamps)
+
+
+def _comments_by_date(client: Client, view: str, terms: dict, limit: int | None = None,
+                      newest_first: bool = False, since: str | None = None):
+    def fetch(cursor: str | None, size: int) -> list[dict]:
         page_terms = dict(terms)
         if since:
             page_terms["after"] = since
         if cursor:
             page_terms["before" if newest_first else "after"] = cursor
-        results = client.multi("comments", view, page_terms, size, _fields_for(view))
-        fresh = [c for c in results if c.get("_id") and c["_id"] not in seen]
-        if not fresh:
-            return
-        seen.update(c["_id"] for c in fresh)
-        if remaining is not None:
-            fresh = fresh[:remaining]
-            remaining -= len(fresh)
-        yield fresh
-        if len(results) < size:
-            return
-        stamps = [c.get("postedAt") for c in results if c.get("postedAt")]
-        if not stamps:
-            return
-        cursor = _bump(min(stamps), +1) if newest_first else max(stamps)
+        return client.multi("comments", view, page_terms, size, _fields_for(view))
+
+    return _by_date(fetch, limit, newest_first)
 
 
 def _fields_for(view: str) -> str:
@@ -360,7 +370,8 @@ def fetch_user(http, ref: UserRef, posts: int | None, comments: int | None, sinc
     profile = user_record(site, found[0], profile=True)
     yield Page(sites=[site.record()], users=[profile])
     if posts != 0:
-        for batch in _posts_by_date(client, profile.source_id, posts, since):
+        for batch in _posts_by_date(client, "userPosts", {"userId": profile.source_id}, posts,
+                                    since):
             yield Page(users=_users_of(site, batch), posts=[post_record(site, p) for p in batch])
     if comments != 0:
         terms = {"userId": profile.source_id, "sortBy": "new"}
@@ -375,26 +386,14 @@ def _post_url(comment: dict) -> str | None:
     return (comment.get("post") or {}).get("pageUrl")
 
 
-def _posts_by_date(client: Client, user_id: str, limit: int | None, since: str | None):
-    seen: set[str] = set()
-    remaining = limit
-    before: str | None = None
-    while remaining is None or remaining > 0:
-        size = PAGE_LIMIT if remaining is None else min(PAGE_LIMIT, remaining)
-        terms = {"userId": user_id, "sortedBy": "new", "after": since, "before": before}
-        results = client.multi("posts", "userPosts", terms, size, POST_FIELDS)
-        fresh = [p for p in results if p.get("_id") and p["_id"] not in seen]
-        if not fresh:
-            return
-        seen.update(p["_id"] for p in fresh)
-        if remaining is not None:
-            fresh = fresh[:remaining]
-            remaining -= len(fresh)
-        yield fresh
-        stamps = [p.get("postedAt") for p in results if p.get("postedAt")]
-        if len(results) < size or not stamps:
-            return
-        before = _bump(min(stamps), +1)
+def _posts_by_date(client: Client, view: str, terms: dict, limit: int | None,
+                   since: str | None, fields: str = POST_FIELDS):
+    """A posts view, newest first, paged by date."""
+    def fetch(cursor: str | None, size: int) -> list[dict]:
+        page_terms = {**terms, "sortedBy": "new", "after": since, "before": cursor}
+        return client.multi("posts", view, page_terms, size, fields)
+
+    return _by_date(fetch, limit, newest_first=True)
 
 
 # -- incremental fetches for `archiver sync` ------------------------------------------------------
@@ -436,21 +435,9 @@ def fetch_tag_posts(http, site: str, tag_slug: str, after: str, min_score: int |
     if not tags:
         raise NotFound(f"no tag {tag_slug!r} on {forum.name}; check the slug in the tag's URL "
                        "(/tag/<slug>)")
-    tag_id = tags[0]["_id"]
-    seen: set[str] = set()
-    before: str | None = None
-    while True:
-        terms = {"tagId": tag_id, "sortedBy": "new", "after": after, "before": before}
-        results = client.multi("posts", "tagRelevance", terms, PAGE_LIMIT, TAG_POST_FIELDS)
-        fresh = [p for p in results if p.get("_id") and p["_id"] not in seen]
-        if not fresh:
-            return
-        seen.update(p["_id"] for p in fresh)
-        for data in fresh:
-            score = data.get("baseScore") or 0
-            if min_score is None or score >= min_score:
+    pages = _posts_by_date(client, "tagRelevance", {"tagId": tags[0]["_id"]}, None, after,
+                           TAG_POST_FIELDS)
+    for batch in pages:
+        for data in batch:
+            if min_score is None or (data.get("baseScore") or 0) >= min_score:
                 yield post_record(forum, data, stub=True)
-        stamps = [p.get("postedAt") for p in results if p.get("postedAt")]
-        if len(results) < PAGE_LIMIT or not stamps:
-            return
-        before = _bump(min(stamps), +1)
