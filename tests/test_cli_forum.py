@@ -179,3 +179,20 @@ def test_search_ranks_within_the_newest_matches_for_very_common_words(tmp_path, 
     assert rows[0]["id"] == "c35"  # the best match among the 10 newest
     assert all(int(r["id"][1:]) >= 30 for r in rows)
     assert [r["id"] for r in search(db, "number", limit=3)]
+
+
+def test_several_threads_one_missing_the_others_are_archived(forum, endpoint, cli_run, tmp_path):
+    debate(forum)
+    result = cli_run("thread", "lesswrong:missingpost00001", f"lesswrong:{POST_ID}",
+                     "--endpoint", endpoint, "--delay", "0")
+    assert result.exit_code == 1
+    assert "error: lesswrong:missingpost00001: no post missingpost00001" in result.output
+    assert "1 of 2 threads failed" in result.output
+    assert sqlite_utils.Database(tmp_path / "archive.db")["comments"].count == 4
+
+
+def test_a_bad_url_among_several_fetches_nothing(forum, endpoint, cli_run, tmp_path):
+    debate(forum)
+    result = cli_run("thread", f"lesswrong:{POST_ID}", "https://example.com/x",
+                     "--endpoint", endpoint, "--delay", "0")
+    assert result.exit_code == 2 and forum.queries == []

@@ -13,7 +13,9 @@ from archiver.cli.common import (
     progress,
     state,
 )
+from archiver.errors import ArchiverError
 from archiver.forums import archive_thread, archive_user, parse_count, parse_since
+from archiver.sources import resolve_thread
 from archiver.store.search import search as run_search
 
 
@@ -31,13 +33,26 @@ def thread(urls, endpoint, delay, via):
     (lesswrong:uMQ3cqWDPHhjtiesc), or a thread URL of another supported forum.
     """
     st = state()
+    for url in urls:  # every URL is checked before anything is fetched
+        resolve_thread(url)
     http = st.http(delay)
+    failed = 0
     for url in urls:
-        with progress("comments") as bar:
-            counts, title = archive_thread(st.db(), http, url, endpoint=endpoint, via=via,
-                                           on_page=bar.update)
+        try:
+            with progress("comments") as bar:
+                counts, title = archive_thread(st.db(), http, url, endpoint=endpoint, via=via,
+                                               on_page=bar.update)
+        except ArchiverError as exc:
+            if len(urls) == 1:
+                raise
+            failed += 1  # the other threads are still worth archiving
+            click.echo(f"error: {url}: {exc}", err=True)
+            continue
         info(f"{title}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
              f"({http.requests_made} requests so far)")
+    if failed:
+        raise ArchiverError(f"{failed} of {len(urls)} threads failed (see above); "
+                            "the others are archived")
 
 
 @click.command()
