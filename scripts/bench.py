@@ -150,12 +150,20 @@ def area_modules() -> dict:
     return found
 
 
-def print_table(rows: list[dict]) -> None:
-    print(f"{'area':10} {'what':48} {'size':>9} {'figure':>12} {'unit':6} target")
+def print_table(rows: list[dict], markdown: bool = False) -> None:
+    if markdown:
+        print("| area | what | size | figure | unit | target |\n|---|---|---:|---:|---|---|")
+    else:
+        print(f"{'area':10} {'what':60} {'size':>9} {'figure':>12} {'unit':6} target")
     for r in rows:
         figure = r["figure"]
         shown = f"{figure:,.3f}" if isinstance(figure, float) and figure < 100 else f"{figure:,.0f}"
-        print(f"{r['area']:10} {r['what']:48} {r['size']:>9,} {shown:>12} {r['unit']:6} {r['target']}")
+        size = f"{r['size']:,}" if isinstance(r["size"], int) else str(r["size"])
+        target = "" if r["target"] in (None, "") else str(r["target"])
+        if markdown:
+            print(f"| {r['area']} | {r['what']} | {size} | {shown} | {r['unit']} | {target} |")
+        else:
+            print(f"{r['area']:10} {r['what']:60} {size:>9} {shown:>12} {r['unit']:6} {target}")
 
 
 def main() -> None:
@@ -163,6 +171,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke run)")
     parser.add_argument("--only", action="append", help="run only these areas")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -173,11 +182,13 @@ def main() -> None:
     for name, run in area_modules().items():
         if args.only and name not in args.only:
             continue
-        rows += run(args.quick)
+        area_rows = run(args.quick)
+        rows += area_rows
+        print(f"# {name}: {json.dumps(area_rows)}", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print_table(rows)
+        print_table(rows, markdown=args.markdown)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,14 @@ def _build(path: str, comments: int, papers: int, seed: int = 7):
 
 
 def run(quick: bool = False) -> list[dict]:
-    comments = 10_000 if quick else 100_000
+    """10k comments (quick), or 10k and 100k to show how the cost grows."""
+    rows = []
+    for comments in ([10_000] if quick else [10_000, 100_000]):
+        rows += run_size(comments)
+    return rows
+
+
+def run_size(comments: int) -> list[dict]:
     target = 10.0 * comments / 100_000
     with tempfile.TemporaryDirectory() as folder:
         db, _titles_used = _build(os.path.join(folder, "bench.db"), comments, 2_000)
