@@ -225,3 +225,12 @@ def test_sentences_of_a_post_skip_its_quotes():
     spans = Q.sentences(body)
     assert [body[s:e] for s, e in spans] == [
         "First sentence here.", "Second one follows!", "Third (and last) sentence."]
+
+
+def test_elided_quote_pieces_are_found_in_order():
+    """A later piece that also occurs earlier in the source must not shorten the span."""
+    norm = Q.normalize("the end is near. we start here and then the end is near.")
+    frags = Q.fragments("we start here ... the end is near")
+    match = Q.find_exact(frags, norm)
+    assert match is not None
+    assert norm[match.start:match.end] == "we start here and then the end is near"

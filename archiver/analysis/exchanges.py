@@ -769,8 +769,9 @@ def _person(columns: tuple[str, str, str], value: str, params: list) -> str:
     """Match a person by user id, bare site id, slug, display name or the name on the item."""
     user_id, slug, name = columns
     params.extend([value, value, value, value])
-    return (f"(v.{user_id} = ? OR v.{user_id} LIKE '%:' || ? OR v.{slug} = ? "
-            f"OR lower(v.{name}) = lower(?))")
+    # The bare id after "site:" is compared exactly (a LIKE would treat % and _ as wildcards).
+    return (f"(v.{user_id} = ? OR substr(v.{user_id}, instr(v.{user_id}, ':') + 1) = ? "
+            f"OR v.{slug} = ? OR lower(v.{name}) = lower(?))")
 
 
 def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: str | None = None,

@@ -251,17 +251,23 @@ def find_exact(frags: list[str], norm: str, whole_words: bool = False) -> Match 
     if not frags:
         return None
     starts, ends = [], []
+    after = 0
     for frag in frags:
-        pos = _find(frag, norm, whole_words)
+        # The pieces of an elided quote come in order: look after the previous piece first, so a
+        # piece that also occurs earlier in the source does not shorten the span.
+        pos = _find(frag, norm, whole_words, after)
+        if pos < 0:
+            pos = _find(frag, norm, whole_words)
         if pos < 0:
             return None
         starts.append(pos)
         ends.append(pos + len(frag))
+        after = pos + len(frag)
     return Match(100.0, min(starts), max(ends), True)
 
 
-def _find(frag: str, norm: str, whole_words: bool) -> int:
-    pos = norm.find(frag)
+def _find(frag: str, norm: str, whole_words: bool, start: int = 0) -> int:
+    pos = norm.find(frag, start)
     if not whole_words:
         return pos
     while pos >= 0:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -133,7 +134,12 @@ def list_topics(db: sqlite_utils.Database, kind: str | None = None,
 def overview(db: sqlite_utils.Database, config_topics: list[dict] | None = None,
              kind: str | None = None) -> list[dict]:
     """Bring topics up to date (tags, categories, config topics), then list them."""
-    refresh(db, config_topics)
+    try:
+        refresh(db, config_topics)
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        # A read-only archive (published, or on a read-only mount): list what it holds.
     return list_topics(db, kind)
 
 

@@ -187,6 +187,11 @@ class ArchiverGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`archiver topics --json | head`): that is not an error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except ArchiverError as exc:
             self._fail(ctx, exc, str(exc), exc.exit_code)
         except sqlite3.OperationalError as exc:
@@ -195,6 +200,10 @@ class ArchiverGroup(click.Group):
                            "wait for it to finish and try again")
             elif "readonly" in str(exc):
                 message = "the database is read-only; check the file's permissions or use --db"
+            elif "database or disk is full" in str(exc):
+                message = ("the disk is full (or the database hit its size limit); the page being "
+                           "written was rolled back and everything before it is kept: free some "
+                           "space and run the command again")
             else:
                 message = f"database error: {exc}"
             self._fail(ctx, exc, message, 1)

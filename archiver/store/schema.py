@@ -152,8 +152,47 @@ def open_db(path: str) -> sqlite_utils.Database:
         # parent or a comment's post may legitimately not be archived yet.
         ensure_db_shape(db)
     except sqlite3.DatabaseError as exc:
-        raise ArchiverError(_open_problem(path, exc)) from exc
+        read_only = _open_read_only(path, exc)
+        if read_only is None:
+            raise ArchiverError(_open_problem(path, exc)) from exc
+        db.close()
+        return read_only
     return db
+
+
+def _open_read_only(path: str, exc: Exception) -> sqlite_utils.Database | None:
+    """An archive we may read but not write (a read-only folder or mount, an immutable file):
+    opened read-only, so searching, listing and exporting still work; a command that writes then
+    fails with "attempt to write a readonly database", which the CLI reports as read-only."""
+    import os
+    import urllib.parse
+
+    from archiver.errors import ArchiverError
+
+    text = str(exc)
+    if path == ":memory:" or not os.path.isfile(path) or not (
+            "readonly" in text or "unable to open" in text):
+        return None
+    location = "file:" + urllib.parse.quote(os.path.abspath(path))
+    # mode=ro reads a WAL archive when its -shm file exists or can be created; in a read-only
+    # folder without one, only immutable=1 (no locks: nobody can be writing it) can read it.
+    for options in ("mode=ro", "immutable=1"):
+        conn = sqlite3.connect(f"{location}?{options}", uri=True)
+        try:
+            conn.execute("PRAGMA busy_timeout = 15000")
+            db = sqlite_utils.Database(conn)
+            found = _stored_version(db)
+        except sqlite3.DatabaseError:
+            conn.close()
+            continue
+        if found != SCHEMA_VERSION:
+            conn.close()
+            what = "no archive tables" if found is None else f"schema {found}"
+            raise ArchiverError(
+                f"{path} is read-only and has {what} (this archiver uses schema "
+                f"{SCHEMA_VERSION}); open it once where it is writable so it can be set up")
+        return db
+    return None
 
 
 def _open_problem(path: str, exc: Exception) -> str:
