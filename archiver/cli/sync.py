@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archiver.cli.common import echo_json, global_options, info, state
+from archiver.cli.common import delay_option, echo_json, global_options, info, state
 
 
 @click.command()
@@ -24,8 +24,9 @@ def init(force):
                    "researchers, feeds, topics, summaries.")
 @click.option("--dry-run", is_flag=True, help="Say what would be fetched; make no request.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@delay_option
 @global_options
-def sync(only, dry_run, as_json):
+def sync(only, dry_run, as_json, delay):
     """Bring everything on the config's watch list up to date, doing the least work.
 
     \b
@@ -59,7 +60,7 @@ def sync(only, dry_run, as_json):
             detail = result.task.reason
         info(f"{result.status:11} {result.task.kind:11} {result.task.label}: {detail}")
 
-    report = sync_mod.run_sync(st.db(), st.database_path(), config, st.http(), list(only) or None,
+    report = sync_mod.run_sync(st.db(), st.database_path(), config, st.http(delay), list(only) or None,
                                on_item=None if as_json else show)
     if as_json:
         echo_json(report.as_dict())
