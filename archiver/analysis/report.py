@@ -22,6 +22,7 @@ import sqlite_utils
 
 from archiver.analysis import summarize as summ
 from archiver.analysis import topics
+from archiver.analysis.period import period_sql
 from archiver.errors import UsageError
 from archiver.records import now_utc
 
@@ -123,14 +124,8 @@ def _scope(summary: summ.Summary) -> tuple[str, str | int]:
 def _items_cte(scope: tuple[str, str | int], since: str | None, until: str | None) -> tuple[str, list]:
     """A CTE ``items(item_table, item_id, post_id, author, posted_at, score)`` for the scope."""
     kind, key = scope
-    where, params = [], []
-    if since:
-        where.append("posted_at >= ?")
-        params.append(since)
-    if until:
-        where.append("posted_at < ?")
-        params.append(summ._until(until))
-    period = ("WHERE " + " AND ".join(where)) if where else ""
+    clause, params = period_sql("posted_at", since, until)
+    period = ("WHERE " + clause[len(" AND "):]) if clause else ""
     if kind == "thread":
         body = ("SELECT 'posts' AS item_table, id AS item_id, id AS post_id, author, posted_at, "
                 "score FROM posts WHERE id = ? UNION ALL SELECT 'comments', id, post_id, author, "

@@ -30,6 +30,7 @@ import numpy as np
 import sqlite_utils
 
 from archiver.analysis import sentences as splitter
+from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 
@@ -255,25 +256,9 @@ ITEM_COLUMNS = ("table", "id", "url", "author", "posted_at", "votes", "body_text
                 "topic_score")
 
 
-def _period(column: str, since: str | None, until: str | None) -> tuple[str, list]:
-    where, params = [], []
-    if since:
-        where.append(f"{column} >= ?")
-        params.append(since)
-    if until:
-        where.append(f"{column} < ?")
-        params.append(_until(until))
-    return "".join(f" AND {w}" for w in where), params
-
-
-def _until(until: str) -> str:
-    """A bare date means the whole day: --until 2024-05-01 includes that day's items."""
-    return until + "T99" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until) else until
-
-
 def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
-    pwhere, pparams = _period("p.posted_at", since, until)
-    cwhere, cparams = _period("c.posted_at", since, until)
+    pwhere, pparams = period_sql("p.posted_at", since, until)
+    cwhere, cparams = period_sql("c.posted_at", since, until)
     sql = f"""
         SELECT * FROM (
           SELECT 'posts' AS kind, p.id AS id, p.url, p.author, p.posted_at, p.score AS votes,
@@ -292,7 +277,7 @@ def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
 
 
 def _thread_items(db, post_id: str, since, until, cap: int) -> list[dict]:
-    cwhere, cparams = _period("c.posted_at", since, until)
+    cwhere, cparams = period_sql("c.posted_at", since, until)
     post = db.execute("SELECT 'posts', id, url, author, posted_at, score, body_text, id, 1.0 "
                       "FROM posts WHERE id = ?", [post_id]).fetchall()
     comments = db.execute(

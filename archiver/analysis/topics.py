@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
+from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 
@@ -176,13 +177,8 @@ def active_topic_ids(db, since: str | None = None, until: str | None = None,
                      kinds: list[str] | None = None, min_items: int = 1) -> list[int]:
     """Topics with at least ``min_items`` items in the period, most items first."""
     ensure_schema(db)
-    where, params = [], []
-    if since:
-        where.append("COALESCE(c.posted_at, p.posted_at) >= ?")
-        params.append(since)
-    if until:
-        where.append("COALESCE(c.posted_at, p.posted_at) < ?")
-        params.append(until + "T99" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until) else until)
+    clause, params = period_sql("COALESCE(c.posted_at, p.posted_at)", since, until)
+    where = [clause[len(" AND "):]] if clause else []
     if kinds:
         where.append(f"t.kind IN ({', '.join('?' for _ in kinds)})")
         params.extend(kinds)
@@ -525,14 +521,7 @@ def _strip_quotes(text: str) -> str:
 
 def _documents(db, since: str | None, until: str | None, limit: int | None) -> list[tuple]:
     """(table, id, text) sorted by table and id, so a fit is repeatable."""
-    where, params = [], []
-    if since:
-        where.append("posted_at >= ?")
-        params.append(since)
-    if until:
-        where.append("posted_at < ?")
-        params.append(until + "T99" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until) else until)
-    extra = "".join(f" AND {w}" for w in where)
+    extra, params = period_sql("posted_at", since, until)
     docs = [("posts", r[0], r[1]) for r in db.execute(
         f"SELECT id, COALESCE(title, '') || '\n' || COALESCE(body_text, '') FROM posts "
         f"WHERE stub = 0 AND deleted = 0 {extra} ORDER BY id", params)]

@@ -282,13 +282,8 @@ def _users_of(site: ForumSite, items: list[dict]) -> list[User]:
 
 def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[Page]:
     """The post, then every comment (and, for questions, every answer and reply)."""
-    site = SITES[ref.site]
-    client = Client(http, site, endpoint)
-    data = client.single("post", ref.thread_id, POST_FIELDS)
-    if not data:
-        raise NotFound(f"no post {ref.thread_id} on {site.name} ({ref.url})")
-    post = post_record(site, data)
-    yield Page(sites=[site.record()], users=_users_of(site, [data]), posts=[post])
+    site, client, post, first = _open_thread(http, ref, endpoint)
+    yield first
     seen: list[str] = []
     views = ["postCommentsOld"] + (["answersAndReplies"] if post.question else [])
     for view in views:
@@ -297,6 +292,18 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
             seen.extend(c.id for c in comments)
             yield Page(users=_users_of(site, batch), comments=comments)
     yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
+
+
+def _open_thread(http, ref: ThreadRef, endpoint: str | None):
+    """Fetch the post: (site, client, post record, first page) or NotFound."""
+    site = SITES[ref.site]
+    client = Client(http, site, endpoint)
+    data = client.single("post", ref.thread_id, POST_FIELDS)
+    if not data:
+        raise NotFound(f"no post {ref.thread_id} on {site.name} ({ref.url})")
+    post = post_record(site, data)
+    return site, client, post, Page(sites=[site.record()], users=_users_of(site, [data]),
+                                    posts=[post])
 
 
 def _by_date(fetch, limit: int | None = None, newest_first: bool = False):
@@ -408,13 +415,8 @@ def fetch_thread_since(http, ref: ThreadRef, since: str,
     Cheaper than ``fetch_thread`` for a long active thread. It is not a complete fetch, so nothing
     is flagged missing; ``archiver sync`` still does a full fetch now and then.
     """
-    site = SITES[ref.site]
-    client = Client(http, site, endpoint)
-    data = client.single("post", ref.thread_id, POST_FIELDS)
-    if not data:
-        raise NotFound(f"no post {ref.thread_id} on {site.name} ({ref.url})")
-    post = post_record(site, data)
-    yield Page(sites=[site.record()], users=_users_of(site, [data]), posts=[post])
+    site, client, post, first = _open_thread(http, ref, endpoint)
+    yield first
     views = ["postCommentsOld"] + (["answersAndReplies"] if post.question else [])
     for view in views:
         for batch in _comments_by_date(client, view, {"postId": ref.thread_id}, since=since):
