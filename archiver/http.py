@@ -145,7 +145,8 @@ class Http:
             if response.status_code >= 400 and response.status_code not in allow_status:
                 raise self._status_error(response, url)
             return response
-        raise FetchError(f"{url}: gave up after {attempts} attempts ({last_problem}); "
+        tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        raise FetchError(f"{_safe(url)}: gave up after {tries} ({last_problem}); "
                          "check your network or try again later with a larger --delay")
 
     def _send(self, method: str, url: str, **kwargs) -> requests.Response:

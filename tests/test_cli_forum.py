@@ -76,7 +76,7 @@ def test_network_failure_after_retries_exits_1_and_is_recorded(cli_run, tmp_path
     result = cli_run("--config", str(tmp_path / "fast.toml"), "thread", f"lesswrong:{POST_ID}",
                      "--endpoint", f"http://127.0.0.1:{port}/graphql", "--delay", "0")
     assert result.exit_code == 1
-    assert "gave up after 1 attempts (connection failed)" in result.output
+    assert "gave up after 1 attempt (connection failed)" in result.output
     assert "Traceback" not in result.output
     [run] = sqlite_utils.Database(tmp_path / "archive.db")["runs"].rows
     assert run["status"] == "failed" and "connection failed" in run["error"]
