@@ -240,3 +240,8 @@ def test_minimum_delay_between_requests_to_one_host(httpserver):
     http.get_json(httpserver.url_for("/api"))
     http.get_json(httpserver.url_for("/api"))
     assert len(sleeps) == 1 and 1.5 < sleeps[0] <= 2.0
+
+
+def test_the_suite_cannot_reach_the_internet():
+    with pytest.raises(FetchError, match="connection failed"):
+        client(retries=0).get_json("http://93.184.215.14/")  # never leaves this machine
