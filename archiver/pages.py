@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import sqlite_utils
 
@@ -81,10 +82,17 @@ def import_paths(db: sqlite_utils.Database, paths: Iterable[str], kind: str | No
             counts, notes = import_jsonl(db, saved.text.splitlines(), path)
             reports.append(FileReport(path, file_kind, counts, "archiver export", notes))
             continue
-        pages = list(saved_mod.pages_for(saved, file_kind, db))
+        pages = list(saved_mod.pages_for(saved, file_kind, partial(_profile_id, db)))
         counts = ingest(db, pages, "import", f"{file_kind} {path}")
         reports.append(FileReport(path, file_kind, counts, saved.summary, saved.notes))
     return reports
+
+
+def _profile_id(db: sqlite_utils.Database, site_id: str, slug: str) -> str | None:
+    """The id of a fully archived profile with this slug, so a saved profile joins it."""
+    row = db.execute("SELECT id FROM users WHERE site_id = ? AND slug = ? AND stub = 0",
+                     [site_id, slug]).fetchone()
+    return row[0] if row else None
 
 
 def import_jsonl(db: sqlite_utils.Database, lines: Iterable[str], source: str):

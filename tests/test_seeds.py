@@ -195,3 +195,21 @@ def test_capture_date_assumed_from_file_time_is_said(tmp_path):
     result = CliRunner().invoke(cli, ["import", seed("001"), "--db", str(tmp_path / "a.db")])
     assert result.exit_code == 0, result.output
     assert "(file modification time; pass --captured DATE" in result.output
+
+
+def test_004_joins_the_profile_already_archived(tmp_path):
+    """A saved profile of a user archived from the API lands on that user, not a new one."""
+    from archiver.records import Page, Site, User
+    from archiver.store import save_page
+
+    path = str(tmp_path / "a.db")
+    db = open_db(path)
+    save_page(db, Page(sites=[Site("lesswrong", "LessWrong", "https://www.lesswrong.com",
+                                   "forummagnum")],
+                       users=[User("lesswrong:rohinApiId00001", "lesswrong", "rohinApiId00001",
+                                   slug="rohinmshah", name="Rohin Shah", stub=False)]))
+    result = CliRunner().invoke(cli, ["import", seed("004"), "--captured", CAPTURED, "--url",
+                                      "https://www.lesswrong.com/users/rohinmshah", "--db", path])
+    assert result.exit_code == 0, result.output
+    owners = {r[0] for r in db.execute("SELECT DISTINCT user_id FROM comments")}
+    assert owners == {"lesswrong:rohinApiId00001"}

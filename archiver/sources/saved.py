@@ -196,7 +196,9 @@ def _html_url(html: str) -> str | None:
 # -- pages -------------------------------------------------------------------------------------
 
 
-def pages_for(saved: Saved, kind: str, db=None) -> Iterator[Page]:
+def pages_for(saved: Saved, kind: str, known_user=None) -> Iterator[Page]:
+    """Records for one saved file. ``known_user(site_id, slug)`` may return the id an archived
+    profile already has (the caller looks it up; a source never reads the database)."""
     if kind not in KINDS or kind == "jsonl":
         raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
     if kind in API_KINDS:
@@ -206,7 +208,11 @@ def pages_for(saved: Saved, kind: str, db=None) -> Iterator[Page]:
         "forum-profile": _forum_profile, "blog": _blog, "feed": _feed,
         "forummagnum": _forummagnum, "hackernews": _hackernews,
     }[kind]
-    return handler(saved, db)
+    return handler(saved, known_user or _no_user)
+
+
+def _no_user(site_id: str, slug: str) -> None:
+    return None
 
 
 def _content_text(saved: Saved) -> str:
@@ -226,7 +232,7 @@ def _note_dates(saved: Saved, assumed: bool) -> None:
                if saved.captured_from != "--captured" else ")"))
 
 
-def _researcher_profile(saved: Saved, db) -> Iterator[Page]:
+def _researcher_profile(saved: Saved, known_user) -> Iterator[Page]:
     rp = seedpages.parse_researcher_profile(_content_text(saved), saved.captured, saved.url,
                                             saved.name)
     _note_dates(saved, any((p.extra or {}).get("year_assumed") for p in rp.papers))
@@ -271,7 +277,7 @@ class PaperReview:
     position: int
 
 
-def _review_post(saved: Saved, db) -> Iterator[Page]:
+def _review_post(saved: Saved, known_user) -> Iterator[Page]:
     content = _content_text(saved)
     review = seedpages.parse_review_post(content)
     site, source_id, url = _origin(saved, content)
@@ -297,7 +303,7 @@ class UserSequence:
     url: str | None = None
 
 
-def _forum_profile(saved: Saved, db) -> Iterator[Page]:
+def _forum_profile(saved: Saved, known_user) -> Iterator[Page]:
     profile = seedpages.parse_forum_profile(_content_text(saved))
     site, slug, url = SAVED_SITE, _slug(profile.name), None
     if saved.url:
@@ -305,7 +311,7 @@ def _forum_profile(saved: Saved, db) -> Iterator[Page]:
 
         module, ref = resolve_user(saved.url)
         site, slug, url = _forum_site(module, ref.site), ref.slug or slug, ref.url
-    user_id = _existing_user(db, site.id, slug) or make_id(site.id, slug)
+    user_id = known_user(site.id, slug) or make_id(site.id, slug)
     user, holder, comments = seedpages.profile_records(profile, site.id, slug, user_id, url,
                                                        saved.captured)
     saved.summary = (f"forum profile {profile.name}: bio, {len(profile.sequences)} sequences, "
@@ -321,15 +327,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", seedpages.text_fold(name)).strip("-") or "user"
 
 
-def _existing_user(db, site_id: str, slug: str) -> str | None:
-    if db is None:
-        return None
-    row = db.execute("SELECT id FROM users WHERE site_id = ? AND slug = ? AND stub = 0",
-                     [site_id, slug]).fetchone()
-    return row[0] if row else None
-
-
-def _blog(saved: Saved, db) -> Iterator[Page]:
+def _blog(saved: Saved, known_user) -> Iterator[Page]:
     content = saved.text
     if re.search(r"<html|<body|<!doctype html|<p[ >]", content[:4096], re.I):
         article = blog.extract_article(content, saved.url or _html_url(content))
@@ -351,7 +349,7 @@ def _blog(saved: Saved, db) -> Iterator[Page]:
     yield page
 
 
-def _feed(saved: Saved, db) -> Iterator[Page]:
+def _feed(saved: Saved, known_user) -> Iterator[Page]:
     from archiver.sources import feed
 
     url = saved.url or "file://" + os.path.abspath(saved.path)
@@ -363,7 +361,7 @@ def _feed(saved: Saved, db) -> Iterator[Page]:
     saved.summary = f"feed {parsed.feed.get('title') or ''}: {len(parsed.entries)} entries"
 
 
-def _forummagnum(saved: Saved, db) -> Iterator[Page]:
+def _forummagnum(saved: Saved, known_user) -> Iterator[Page]:
     from archiver.sources import forummagnum as fm
 
     obj = json.loads(saved.text)
@@ -422,7 +420,7 @@ def _post_id_from_url(fm, url: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _hackernews(saved: Saved, db) -> Iterator[Page]:
+def _hackernews(saved: Saved, known_user) -> Iterator[Page]:
     from archiver.sources import hackernews as hn
 
     content = saved.text
