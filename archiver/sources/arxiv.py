@@ -33,7 +33,8 @@ from archiver.records import (
     iso_utc,
     now_utc,
 )
-from archiver.sources.scholarly import ResearcherRef, pacer, root
+from archiver.sources.scholarly import ResearcherRef, pacer
+from archiver.sources.webapi import root
 from archiver.store.papers import normalise_arxiv_id, normalise_title
 
 NAME = "arxiv"

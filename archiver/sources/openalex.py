@@ -31,7 +31,8 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
-from archiver.sources.scholarly import Candidate, ResearcherRef, api_reason, choose, root
+from archiver.sources.scholarly import Candidate, ResearcherRef, choose
+from archiver.sources.webapi import error_reason, root
 from archiver.store.papers import normalise_arxiv_id, normalise_doi
 
 NAME = "openalex"
@@ -64,7 +65,7 @@ def _get(http, url: str, what: str, **params):
     except HttpStatusError as exc:
         if exc.status == 404:
             raise NotFound(f"OpenAlex has no {what}; check the id") from exc
-        reason = api_reason(exc)
+        reason = error_reason(exc.body)
         if exc.status in (401, 403) and not os.environ.get("OPENALEX_API_KEY"):
             detail = f": {reason}" if reason else ""
             raise FetchError(f"OpenAlex refused {what} (HTTP {exc.status}{detail}); "

@@ -12,14 +12,12 @@ Each of those modules exposes:
 
 from __future__ import annotations
 
-import json
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from archiver.errors import NotFound, UsageError
-from archiver.http import HttpStatusError
 
 
 @dataclass
@@ -78,21 +76,6 @@ def choose(candidates: list[Candidate], query: str, pick: int | None, label: str
                      "Pass --pick N or one of the ids")
 
 
-def api_reason(exc: HttpStatusError) -> str | None:
-    """The API's own explanation from a JSON error body ({"error": …} / {"message": …})."""
-    body = (exc.body or "").strip() if hasattr(exc, "body") else ""
-    if not body.startswith("{"):
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    parts = [str(data[k]) for k in ("error", "message") if data.get(k)]
-    return ": ".join(dict.fromkeys(parts)) or None
-
-
 class Pacer:
     """A minimum interval between one source's requests, above the client's per-host delay
     (Semantic Scholar allows 1 request/s, arXiv asks for 3 s between calls)."""
@@ -124,5 +107,3 @@ def pacer(http, name: str, minimum: float, interval: float | None) -> Pacer:
     return current
 
 
-def root(endpoint: str | None, default: str) -> str:
-    return (endpoint or default).rstrip("/")

@@ -33,11 +33,10 @@ from archiver.records import (
 from archiver.sources.scholarly import (
     Candidate,
     ResearcherRef,
-    api_reason,
     choose,
     pacer,
-    root,
 )
+from archiver.sources.webapi import error_reason, root
 
 NAME = "semanticscholar"
 API = "https://api.semanticscholar.org"
@@ -61,7 +60,7 @@ def _get(http, url: str, what: str, interval: float | None, **params):
     try:
         return http.get_json(url, params=params, headers=headers)
     except HttpStatusError as exc:
-        reason = api_reason(exc)
+        reason = error_reason(exc.body)
         if exc.status == 404:
             raise NotFound(f"Semantic Scholar has no {what}"
                            f"{' (' + reason + ')' if reason else ''}; check the id") from exc

@@ -1,4 +1,4 @@
-"""Small helpers the JSON/HTML forum sources share: API roots and error bodies that say something.
+"""Small helpers the sources share: API roots and error bodies that say something.
 
 Public forum APIs answer "not found" and "private" with a status *and* a body naming the reason
 (Reddit: ``{"reason": "private", "error": 403}``; Discourse: ``{"errors": [...], "error_type":
@@ -8,6 +8,7 @@ bare status code.
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from archiver.errors import FetchError, NotFound
@@ -39,20 +40,31 @@ def get_json(http: Http, url: str, params=None, what: str = "item"):
 
 
 def _reason(response) -> str:
+    reason = error_reason(response.text)
+    return f": {reason}" if reason else ""
+
+
+def error_reason(body: str | None) -> str | None:
+    """The API's own explanation in a JSON error body, or None.
+
+    Reddit ``{"reason": "private"}``, Discourse ``{"error_type", "errors": [...]}``, Algolia,
+    OpenAlex and Semantic Scholar ``{"error": "...", "message": "..."}``.
+    """
+    body = (body or "").strip()
+    if not body.startswith("{"):
+        return None
     try:
-        body = response.json()
+        data = json.loads(body)
     except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
-    parts = [body.get("reason"), body.get("error_type"), body.get("message")]
-    if isinstance(body.get("error"), str):  # Algolia: {"error": "Not Found", "status": 404}
-        parts.append(body["error"])
-    errors = body.get("errors")
+        return None
+    if not isinstance(data, dict):
+        return None
+    parts = [data.get(key) for key in ("reason", "error_type", "error", "message")]
+    errors = data.get("errors")
     if isinstance(errors, list):
         parts += [str(e) for e in errors[:2]]
-    text = "; ".join(str(p) for p in parts if p and not isinstance(p, (dict, list)))
-    return f": {text}" if text else ""
+    text = [str(p) for p in parts if p and isinstance(p, str)]
+    return ": ".join(dict.fromkeys(text)) or None
 
 
 def _short(url: str) -> str:
