@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
 from archiver.sources import ThreadRef, UserRef
+from archiver.sources.paging import paged
 
 NAME = "forummagnum"
 log = logging.getLogger("archiver.forummagnum")
@@ -309,28 +310,19 @@ def _open_thread(http, ref: ThreadRef, endpoint: str | None):
 def _by_date(fetch, limit: int | None = None, newest_first: bool = False):
     """Page a date-sorted view: ``fetch(cursor, size)`` returns up to ``size`` documents.
 
-    The cursor is a date (``after`` is inclusive, ``before`` exclusive; offsets over 2,000 are
-    refused by the API), documents seen on an earlier page are dropped, and it stops at ``limit``
-    documents or when a page comes back short.
+    The cursor is a date (``after`` is inclusive, ``before`` exclusive, so a ``before`` cursor is
+    moved 1 ms past the oldest date to keep ties), and it stops at ``limit`` documents or when a
+    page comes back short.
     """
-    seen: set[str] = set()
-    remaining = limit
-    cursor: str | None = None
-    while remaining is None or remaining > 0:
+    def page(cursor: str | None, remaining: int | None):
         size = PAGE_LIMIT if remaining is None else min(PAGE_LIMIT, remaining)
         results = fetch(cursor, size)
-        fresh = [d for d in results if d.get("_id") and d["_id"] not in seen]
-        if not fresh:
-            return
-        seen.update(d["_id"] for d in fresh)
-        if remaining is not None:
-            fresh = fresh[:remaining]
-            remaining -= len(fresh)
-        yield fresh
         stamps = [d.get("postedAt") for d in results if d.get("postedAt")]
         if len(results) < size or not stamps:
-            return
-        cursor = _bump(min(stamps), +1) if newest_first else max(stamps)
+            return results, None
+        return results, (_bump(min(stamps), +1) if newest_first else max(stamps))
+
+    return paged(page, lambda d: d.get("_id"), limit)
 
 
 def _comments_by_date(client: Client, view: str, terms: dict, limit: int | None = None,

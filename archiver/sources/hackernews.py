@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, User, iso_utc, make_id
 from archiver.sources import ThreadRef, UserRef
+from archiver.sources.paging import paged
 from archiver.sources.webapi import get_json, root
 
 NAME = "hackernews"
@@ -346,10 +347,7 @@ def _epoch(since: str | None) -> int | None:
 def _search(http, algolia: str, tags: str, limit: int | None, since_i: int | None):
     """Pages of hits, newest first. Algolia serves at most 1,000 hits per query, so page by date
     (``created_at_i<=T``, deduplicated) rather than by page number."""
-    seen: set[str] = set()
-    remaining = limit
-    before: int | None = None
-    while remaining is None or remaining > 0:
+    def page(before: int | None, remaining: int | None):
         filters = [f"created_at_i<={before}"] if before is not None else []
         if since_i is not None:
             filters.append(f"created_at_i>={since_i}")
@@ -358,18 +356,12 @@ def _search(http, algolia: str, tags: str, limit: int | None, since_i: int | Non
             params["numericFilters"] = ",".join(filters)
         body = get_json(http, f"{algolia}/search_by_date", params=params, what="Hacker News search")
         hits = body.get("hits") or []
-        fresh = [h for h in hits if h.get("objectID") and h["objectID"] not in seen]
-        if not fresh:
-            return
-        seen.update(h["objectID"] for h in fresh)
-        if remaining is not None:
-            fresh = fresh[:remaining]
-            remaining -= len(fresh)
-        yield fresh
         stamps = [h["created_at_i"] for h in hits if isinstance(h.get("created_at_i"), int)]
         if not stamps or len(hits) < (body.get("hitsPerPage") or HITS):
-            return
-        before = min(stamps)
+            return hits, None
+        return hits, min(stamps)
+
+    return paged(page, lambda hit: hit.get("objectID"), limit)
 
 
 def _story_hit(hit: dict) -> dict:
