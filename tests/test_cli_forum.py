@@ -196,3 +196,27 @@ def test_a_bad_url_among_several_fetches_nothing(forum, endpoint, cli_run, tmp_p
     result = cli_run("thread", f"lesswrong:{POST_ID}", "https://example.com/x",
                      "--endpoint", endpoint, "--delay", "0")
     assert result.exit_code == 2 and forum.queries == []
+
+
+def test_mentions_redetect_rebuilds_lost_mentions(forum, endpoint, cli_run, tmp_path):
+    debate(forum)
+    forum.comments[0]["contents"]["html"] = "<p>See https://arxiv.org/abs/2404.16014v2 on this.</p>"
+    cli_run("thread", f"lesswrong:{POST_ID}", "--endpoint", endpoint, "--delay", "0")
+    db = sqlite_utils.Database(tmp_path / "archive.db")
+    with db.conn:
+        db.execute("delete from mentions")
+    assert cli_run("mentions", "--json").output.strip() in ("", "no mentions found")
+    result = cli_run("mentions", "--redetect", "--json")
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [(r["paper_id"], r["how"]) for r in rows] == [("arxiv:2404.16014", "arxiv_link")]
+
+
+def test_progress_bars_only_on_a_terminal_and_never_with_quiet(monkeypatch):
+    import click
+
+    from archiver.cli import common
+
+    for quiet, tty, shown in [(False, True, True), (True, True, False), (False, False, False)]:
+        with click.Context(click.Command("x"), obj=common.State(quiet=quiet)):
+            monkeypatch.setattr(common.sys.stderr, "isatty", lambda tty=tty: tty, raising=False)
+            assert common.progress("comments").hidden is (not shown)
