@@ -42,13 +42,31 @@ def _counted(pages: Iterable[Page], on_page: Callable[[int], None] | None) -> It
             on_page(len(page.comments) + len(page.posts))
 
 
+def fallback_for(site: str, fallback: str | None, endpoints: dict | None) -> str | None:
+    """The fallback endpoint the user chose for ``site``: ``--fallback``, else
+    ``<site>_fallback`` under ``[endpoints]``; None when neither (see ``fallback_root``)."""
+    return fallback or (endpoints or {}).get(f"{site}_fallback")
+
+
+def fallback_kwargs(module, fallback: str | None) -> dict:
+    """Hacker News takes its fallback (the Firebase root) as ``firebase``; other sources have
+    none inside the source (the GreaterWrong fallback happens here, in ``archive_thread``)."""
+    return {"firebase": fallback} if module.NAME == "hackernews" else {}
+
+
 def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | None = None,
-                   via: str = "api", on_page=None) -> tuple[Counts, str]:
-    """Fetch one thread into the archive; returns the counts and the thread's title."""
+                   via: str = "api", on_page=None, fallback: str | None = None,
+                   endpoints: dict | None = None) -> tuple[Counts, str]:
+    """Fetch one thread into the archive; returns the counts and the thread's title.
+
+    ``fallback`` (or ``<site>_fallback`` in ``endpoints``, the config's table) is where a
+    fallback may go when ``endpoint`` is set; see ``webapi.fallback_root``.
+    """
     module, ref = resolve_thread(url)
     if via == "greaterwrong":
         from archiver.sources import greaterwrong as module
-    pages = module.fetch_thread(http, ref, endpoint=endpoint)
+    fallback = fallback_for(ref.site, fallback, endpoints)
+    pages = module.fetch_thread(http, ref, endpoint=endpoint, **fallback_kwargs(module, fallback))
     try:
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     except (ChallengeError, HttpStatusError) as exc:
@@ -57,24 +75,38 @@ def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | No
         refused = isinstance(exc, ChallengeError) or exc.status in (403, 429)
         if via != "api" or module.NAME != "forummagnum" or not refused:
             raise
+        if ref.site not in _greaterwrong_roots():
+            raise
         from archiver.sources import greaterwrong
+        from archiver.sources.webapi import fallback_root
 
-        log.warning("%s refused the API (%s); fetching %s through GreaterWrong instead",
-                    ref.site, exc, ref.url)
-        pages = greaterwrong.fetch_thread(http, ref)
+        target = fallback_root(endpoint, fallback, greaterwrong.ROOTS[ref.site],
+                               "the GreaterWrong fallback", f"{ref.site}_fallback", exc)
+        log.warning("%s refused the API (%s); fetching %s through GreaterWrong (%s) instead",
+                    ref.site, exc, ref.url, target)
+        pages = greaterwrong.fetch_thread(http, ref, endpoint=target)
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     row = db.execute("select title from posts where id = ?", [f"{ref.site}:{ref.thread_id}"]).fetchone()
     return counts, (row[0] if row and row[0] else ref.url)
 
 
+def _greaterwrong_roots() -> dict:
+    from archiver.sources import greaterwrong
+
+    return greaterwrong.ROOTS
+
+
 def archive_user(db: sqlite_utils.Database, http, who: str, site: str | None = None,
                  posts: int | None = None, comments: int | None = None, since: str | None = None,
-                 endpoint: str | None = None, on_page=None) -> tuple[Counts, str]:
+                 endpoint: str | None = None, on_page=None, fallback: str | None = None,
+                 endpoints: dict | None = None) -> tuple[Counts, str]:
     module, ref = resolve_user(who, site)
     fetch = getattr(module, "fetch_user", None)
     if fetch is None:
         raise UsageError(f"{who}: archiving users is not supported for this site")
-    pages = fetch(http, ref, posts=posts, comments=comments, since=since, endpoint=endpoint)
+    fallback = fallback_for(ref.site, fallback, endpoints)
+    pages = fetch(http, ref, posts=posts, comments=comments, since=since, endpoint=endpoint,
+                  **fallback_kwargs(module, fallback))
     counts = ingest(db, _counted(pages, on_page), "user", ref.url or who, http)
     row = db.execute("select name from users where site_id = ? and slug = ?",
                      [ref.site, ref.slug]).fetchone()

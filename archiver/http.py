@@ -5,19 +5,33 @@ backoff on connection errors, timeouts, truncated bodies and 5xx, ``Retry-After`
 429/503, a minimum delay between requests to the same host, a descriptive User-Agent with a contact
 address, optional extra headers (some sites hand archivers an access header), a body-size cap, and
 307/308 redirects followed with the POST body (requests keeps method and body for those).
+
+Two limits keep a bad host from holding a run hostage:
+
+- a deadline per attempt (``connect_timeout + 3 * read_timeout`` unless set): the read timeout only
+  bounds the silence between two packets, so a server trickling one byte a second would otherwise
+  keep us for hours. The body is read in pieces and the deadline checked between them; a request
+  over its deadline fails at once (retrying a trickling server only trickles again).
+- per-host failure accounting for the whole run: a name that does not resolve or an unreachable
+  network fails at once without retries (``Unreachable``); after ``host_failures`` consecutive
+  connection failures, or once a request has used up its retries, the host is marked failing and
+  every later request to it raises ``HostFailing`` without touching the network.
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from archiver import __version__
 from archiver.errors import FetchError
@@ -30,6 +44,18 @@ RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 521, 522, 524}
 
 class ChallengeError(FetchError):
     """An HTML page (bot challenge, login wall) arrived where an API answer was expected."""
+
+
+class Unreachable(FetchError):
+    """The host's name does not resolve or the network is unreachable: not worth retrying."""
+
+
+class HostFailing(FetchError):
+    """This run already gave up on the host; nothing was sent."""
+
+    def __init__(self, message: str, host: str):
+        super().__init__(message)
+        self.host = host
 
 
 class HttpStatusError(FetchError):
@@ -50,6 +76,14 @@ class HttpSettings:
     max_bytes: int = 200 * 1024 * 1024
     contact: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None  # whole attempt (connect, headers, body); None = see below
+    host_failures: int = 3  # consecutive connection failures before the run stops asking a host
+
+    def attempt_deadline(self) -> float:
+        """Seconds one attempt may take from connecting to the last body byte."""
+        if self.deadline is not None:
+            return self.deadline
+        return self.connect_timeout + 3 * self.read_timeout
 
 
 def user_agent(contact: str | None) -> str:
@@ -91,6 +125,8 @@ class Http:
         self.session.headers.update(headers)
         self.requests_made = 0
         self._last_request: dict[str, float] = {}
+        self._connection_failures: dict[str, int] = {}  # host -> consecutive failures
+        self.failing_hosts: dict[str, str] = {}  # host -> why this run stopped asking it
 
     def close(self) -> None:
         self.session.close()
@@ -120,6 +156,10 @@ class Http:
         Statuses in ``allow_status`` are returned rather than raised (a GraphQL validation error
         arrives as a 400 whose body says what was wrong).
         """
+        host = _host(url)
+        if host in self.failing_hosts:
+            raise HostFailing(f"{host}: skipped, the host is failing in this run "
+                              f"({self.failing_hosts[host]})", host)
         attempts = self.settings.retries + 1
         last_problem = "no attempt made"
         for attempt in range(attempts):
@@ -129,44 +169,73 @@ class Http:
                 response = self._send(method, url, **kwargs)
             except requests.TooManyRedirects as exc:
                 raise FetchError(f"{url}: too many redirects (a redirect loop?)") from exc
+            except _Overdue as exc:
+                self._give_up(host, "over its deadline")
+                raise FetchError(f"{_safe(url)}: {exc}; the server is sending very slowly, try "
+                                 "again later (or raise timeout in the config)") from exc
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError, _Truncated) as exc:
                 last_problem = _describe(exc)
                 log.info("%s %s -> %s (%.2fs, attempt %d)", method, _safe(url), last_problem,
                          time.monotonic() - started, attempt + 1)
+                self._connection_failed(host, exc)
                 self._backoff(attempt, None)
                 continue
+            self._connection_failures.pop(host, None)
             log.info("%s %s -> %s (%.2fs, attempt %d)", method, _safe(response.url), response.status_code,
                      time.monotonic() - started, attempt + 1)
             if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
                 last_problem = f"HTTP {response.status_code}"
                 self._backoff(attempt, _retry_after_seconds(response.headers.get("Retry-After")))
                 continue
+            if response.status_code in RETRY_STATUSES:
+                self._give_up(host, f"HTTP {response.status_code} after {attempts} attempts")
             if response.status_code >= 400 and response.status_code not in allow_status:
                 raise self._status_error(response, url)
             return response
         tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        self._give_up(host, f"{last_problem} after {tries}")
         raise FetchError(f"{_safe(url)}: gave up after {tries} ({last_problem}); "
                          "check your network or try again later with a larger --delay")
 
+    def _connection_failed(self, host: str, exc: Exception) -> None:
+        """Count a failure; fail at once when retrying cannot help or the host keeps failing."""
+        why = _unreachable_reason(exc)
+        if why:
+            self._give_up(host, why)
+            raise Unreachable(f"cannot reach {urlsplit('//' + host).hostname}: {why}; "
+                              "are you offline?") from exc
+        # Only failures to connect count: a read timeout is a slow server, not an absent one.
+        if isinstance(exc, requests.ConnectionError):
+            failures = self._connection_failures.get(host, 0) + 1
+            self._connection_failures[host] = failures
+            if failures >= self.settings.host_failures:
+                self._give_up(host, f"{failures} connection failures in a row")
+                raise FetchError(f"cannot reach {host}: {_describe(exc)} {failures} times in a "
+                                 "row; check your network or try again later") from exc
+
+    def _give_up(self, host: str, why: str) -> None:
+        self.failing_hosts.setdefault(host, why)
+
     def _send(self, method: str, url: str, **kwargs) -> requests.Response:
         self.requests_made += 1
+        deadline = time.monotonic() + self.settings.attempt_deadline()
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         response = self.session.request(method, url, timeout=timeout, stream=True, **kwargs)
         try:
-            response._content = self._read_capped(response, url)
+            response._content = self._read_capped(response, url, deadline)
         finally:
             response.close()
         return response
 
-    def _read_capped(self, response: requests.Response, url: str) -> bytes:
+    def _read_capped(self, response: requests.Response, url: str, deadline: float) -> bytes:
         cap = self.settings.max_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FetchError(f"{url}: response of {int(declared):,} bytes exceeds the "
                              f"{cap:,}-byte cap; raise max_bytes in the config if this is expected")
         chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
+        for chunk in _chunks(response, deadline, self.settings.attempt_deadline()):
             size += len(chunk)
             if size > cap:
                 raise FetchError(f"{url}: response exceeds the {cap:,}-byte cap; "
@@ -228,6 +297,56 @@ class Http:
 
 class _Truncated(Exception):
     pass
+
+
+class _Overdue(Exception):
+    pass
+
+
+def _chunks(response: requests.Response, deadline: float, allowed: float):
+    """The decoded body piece by piece as it arrives, checking the deadline between pieces.
+
+    ``read1`` returns whatever one socket read brings (``iter_content`` would block until 64 KiB
+    arrived, so a trickle would never reach the check). urllib3's errors become the requests
+    errors ``request`` retries.
+    """
+    raw = response.raw
+    while True:
+        if time.monotonic() > deadline:
+            raise _Overdue(f"the response took longer than its {allowed:g}s deadline")
+        try:
+            chunk = raw.read1(64 * 1024, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(exc) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, OSError) as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        if not chunk:
+            return
+        yield chunk
+
+
+def _unreachable_reason(exc: BaseException) -> str | None:
+    """"name not resolved" / "network unreachable" when that is what lies under ``exc``."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            return "name not resolved"
+        if isinstance(current, OSError) and current.errno == errno.ENETUNREACH:
+            return "network unreachable"
+        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        stack += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+    return None
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.lower()
 
 
 def _describe(exc: Exception) -> str:

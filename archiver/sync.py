@@ -563,6 +563,13 @@ class Syncer:
     def _endpoint(self, name: str) -> str | None:
         return self.config.endpoints.get(name)
 
+    def _fallback(self, module, site: str) -> dict:
+        """The fallback the config allows for ``site`` (``<site>_fallback``), as the source's
+        keyword; without one, a source with an endpoint set falls back nowhere."""
+        from archiver.forums import fallback_for, fallback_kwargs
+
+        return fallback_kwargs(module, fallback_for(site, None, self.config.endpoints))
+
     # kinds -------------------------------------------------------------------------------------
 
     def _do_threads(self, task: Task, started: str) -> tuple[Counts, str | None]:
@@ -571,7 +578,8 @@ class Syncer:
         if task.mode == "new":
             pages = module.fetch_thread_since(self.http, ref, task.since, endpoint=endpoint)
         else:
-            pages = module.fetch_thread(self.http, ref, endpoint=endpoint)
+            pages = module.fetch_thread(self.http, ref, endpoint=endpoint,
+                                        **self._fallback(module, ref.site))
         counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
         self._mark("thread_synced", task.key, started)
         return counts, None
@@ -586,7 +594,8 @@ class Syncer:
         else:
             posts = comments = None
         pages = module.fetch_user(self.http, ref, posts=posts, comments=comments,
-                                  since=task.since, endpoint=self._endpoint(ref.site))
+                                  since=task.since, endpoint=self._endpoint(ref.site),
+                                  **self._fallback(module, ref.site))
         counts = ingest(self.db, pages, "sync user", ref.url or task.key, self.http)
         self._mark("user_synced", task.key, started)
         return counts, None

@@ -39,9 +39,27 @@ def _loopback_only(self, address):
     return _real_connect(self, address)
 
 
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _resolve_loopback_only(host, *args, **kwargs):
+    """No name lookups either: a DNS query would leave the machine. Any name but localhost fails
+    as an unknown name does offline, which is what the offline tests want to see."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name != "localhost":
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME,
+                                  f"Name or service not known ({name}: tests resolve no names)"
+                                  ) from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
 def no_internet(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    monkeypatch.setattr(socket, "getaddrinfo", _resolve_loopback_only)
 
 
 @pytest.fixture

@@ -128,7 +128,8 @@ def test_api_refusal_switches_to_greaterwrong_once(httpserver, forum, gw_site, h
     records = _Records()  # the CLI stops archiver loggers propagating, so listen directly
     logging.getLogger("archiver.forums").addHandler(records)
     try:
-        counts, title = archive_thread(db, http, f"lesswrong:{POST_ID}", endpoint=refused)
+        counts, title = archive_thread(db, http, f"lesswrong:{POST_ID}", endpoint=refused,
+                                       fallback=gw.ROOTS["lesswrong"])
     finally:
         logging.getLogger("archiver.forums").removeHandler(records)
     assert title == "Gated SAEs fix shrinkage" and db["comments"].count == 4
@@ -143,7 +144,8 @@ def test_challenge_page_switches_to_greaterwrong(httpserver, forum, gw_site, htt
         Response("<!DOCTYPE html><html><title>Just a moment...</title></html>", status=200,
                  content_type="text/html"))
     db = open_db(":memory:")
-    archive_thread(db, http, f"lesswrong:{POST_ID}", endpoint=httpserver.url_for("/challenge/graphql"))
+    archive_thread(db, http, f"lesswrong:{POST_ID}", endpoint=httpserver.url_for("/challenge/graphql"),
+                   endpoints={"lesswrong_fallback": gw.ROOTS["lesswrong"]})
     assert db["comments"].count == 4
 
 

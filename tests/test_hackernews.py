@@ -30,6 +30,12 @@ def api(httpserver) -> str:
     return httpserver.url_for("/").rstrip("/")
 
 
+@pytest.fixture
+def firebase(api) -> str:
+    """The same fake under another host name: a failing Algolia host must not block Firebase."""
+    return api.replace("//localhost:", "//127.0.0.1:") + "/v0"
+
+
 def debate(fake: FakeHN) -> None:
     fake.story(STORY, "Gated SAEs fix shrinkage", "alice", url="https://arxiv.org/abs/2404.16014")
     fake.comment(STORY + 1, STORY, "bob", "Why does gating help at all?<p>Isn&#x27;t it just an "
@@ -73,7 +79,7 @@ def test_comment_url_archives_the_whole_story(fake, api, http):
     assert title == "Gated SAEs fix shrinkage" and db["comments"].count == 4
 
 
-def test_firebase_fallback_gives_the_same_rows(fake, api, http):
+def test_firebase_fallback_gives_the_same_rows(fake, api, http, firebase):
     debate(fake)
     fake.comment(STORY + 5, STORY + 4, "erin", "A dead comment.", dead=True)
     db_algolia = open_db(":memory:")
@@ -81,7 +87,7 @@ def test_firebase_fallback_gives_the_same_rows(fake, api, http):
     fake.algolia_down = True
     db_firebase = open_db(":memory:")
     pages = list(hn.fetch_thread(http, hn.parse_thread_url(f"hackernews:{STORY + 2}"),
-                                 endpoint=api, firebase=f"{api}/v0"))
+                                 endpoint=api, firebase=firebase))
     from archiver.store import save_page
 
     for page in pages:
@@ -124,10 +130,10 @@ def test_deleted_keeps_text_and_vanished_is_flagged(fake, api, http):
     assert db["comments"].get(f"hackernews:{STORY + 4}")["missing"] == 1
 
 
-def test_unknown_item_is_not_found(fake, api, http):
+def test_unknown_item_is_not_found(fake, api, http, firebase):
     with pytest.raises(NotFound, match="no Hacker News item 123"):
         list(hn.fetch_thread(http, hn.parse_thread_url("hackernews:123"), endpoint=api,
-                             firebase=f"{api}/v0"))
+                             firebase=firebase))
 
 
 def test_user_profile_stories_and_comments_paged_past_1000(fake, api, http):
@@ -165,15 +171,15 @@ def test_user_limit_and_since(fake, api, http):
     assert db2["comments"].count == 6  # at +2400 s .. +2900 s
 
 
-def test_user_falls_back_to_firebase_and_unknown_user(fake, api, http):
+def test_user_falls_back_to_firebase_and_unknown_user(fake, api, http, firebase):
     fake.users["carol"] = {"id": "carol", "num": 9, "created": 1300000000, "karma": 5}
     fake.algolia_down = True
     ref = hn.parse_user_url("https://news.ycombinator.com/user?id=carol")
-    [page] = list(hn.fetch_user(http, ref, posts=0, comments=0, endpoint=api, firebase=f"{api}/v0"))
+    [page] = list(hn.fetch_user(http, ref, posts=0, comments=0, endpoint=api, firebase=firebase))
     assert page.users[0].karma == 5 and page.users[0].created_at == "2011-03-13T07:06:40Z"
     with pytest.raises(NotFound, match="no Hacker News user 'nobody'"):
         list(hn.fetch_user(http, hn.parse_user_url("https://news.ycombinator.com/user?id=nobody"),
-                           endpoint=api, firebase=f"{api}/v0"))
+                           endpoint=api, firebase=firebase))
 
 
 def test_cli_thread(fake, api, cli_run, tmp_path):

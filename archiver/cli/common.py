@@ -159,6 +159,15 @@ def endpoint_option(fn):
     )(fn)
 
 
+def fallback_option(fn):
+    return click.option(
+        "--fallback", metavar="URL",
+        help="Where a fallback may go when --endpoint is set (the Firebase root for Hacker News, "
+             "a GreaterWrong root for LessWrong/EA Forum); default: the config's "
+             "[endpoints] <site>_fallback, else no fallback.",
+    )(fn)
+
+
 def show_progress() -> bool:
     st = state()
     return not st.quiet and sys.stderr.isatty()

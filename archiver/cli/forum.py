@@ -8,6 +8,7 @@ from archiver.cli.common import (
     delay_option,
     echo_json,
     endpoint_option,
+    fallback_option,
     global_options,
     info,
     progress,
@@ -22,11 +23,12 @@ from archiver.store.search import search as run_search
 @click.command()
 @click.argument("urls", nargs=-1, required=True, metavar="URL [URL...]")
 @endpoint_option
+@fallback_option
 @delay_option
 @click.option("--via", type=click.Choice(["api", "greaterwrong"]), default="api",
               help="Fetch LessWrong/EA Forum threads through the API (default) or GreaterWrong's HTML.")
 @global_options
-def thread(urls, endpoint, delay, via):
+def thread(urls, endpoint, fallback, delay, via):
     """Archive a post and every comment (question posts: answers and replies too).
 
     URL: a LessWrong, Alignment Forum, EA Forum or GreaterWrong post URL, a bare site:postId
@@ -41,7 +43,8 @@ def thread(urls, endpoint, delay, via):
         try:
             with progress("comments") as bar:
                 counts, title = archive_thread(st.db(), http, url, endpoint=endpoint, via=via,
-                                               on_page=bar.update)
+                                               on_page=bar.update, fallback=fallback,
+                                               endpoints=st.config.endpoints)
         except ArchiverError as exc:
             if len(urls) == 1:
                 raise
@@ -64,9 +67,10 @@ def thread(urls, endpoint, delay, via):
               help="How many comments, newest first (default all).")
 @click.option("--since", metavar="DATE", help="Only posts and comments since DATE (YYYY-MM-DD).")
 @endpoint_option
+@fallback_option
 @delay_option
 @global_options
-def user(who, site, posts, comments, since, endpoint, delay):
+def user(who, site, posts, comments, since, endpoint, fallback, delay):
     """Archive a user's profile, posts and comments (each comment linked to its post)."""
     st = state()
     http = st.http(delay)
@@ -74,7 +78,8 @@ def user(who, site, posts, comments, since, endpoint, delay):
         counts, name = archive_user(
             st.db(), http, who, site=site, posts=parse_count(posts, "--posts"),
             comments=parse_count(comments, "--comments"), since=parse_since(since),
-            endpoint=endpoint, on_page=bar.update,
+            endpoint=endpoint, on_page=bar.update, fallback=fallback,
+            endpoints=st.config.endpoints,
         )
     info(f"{name}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
          f"({http.requests_made} requests)")

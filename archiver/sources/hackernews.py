@@ -5,6 +5,9 @@ request (``/items/{id}``, nested ``children``). When it fails (it lags a few min
 items, and has outages) the official Firebase API (``https://hacker-news.firebaseio.com/v0``,
 ``/item/{id}.json`` with ``kids``) is walked item by item instead: same records, many requests.
 ``--endpoint`` names the Algolia root, or a Firebase root (ending in ``/v0``) to use only that.
+With an Algolia ``--endpoint``, the fallback goes only to a Firebase root the user configured
+(``firebase``: ``--fallback`` or ``hackernews_fallback`` under ``[endpoints]``), never to the
+public one; without any endpoint the public Firebase API is the fallback.
 
 HN bodies are HTML whose paragraphs are separated by ``<p>``; a quote is a paragraph starting with
 ">" (escaped as ``&gt;``). Those paragraphs become real ``<blockquote>`` elements so quotes survive
@@ -26,7 +29,7 @@ from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, User, iso_utc, make_id
 from archiver.sources import ThreadRef, UserRef
 from archiver.sources.paging import paged
-from archiver.sources.webapi import get_json, root
+from archiver.sources.webapi import fallback_root, get_json, root
 
 NAME = "hackernews"
 SITE_ID = "hackernews"
@@ -207,11 +210,18 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None,
     try:
         tree = _algolia_story(http, algolia, ref.thread_id)
     except (FetchError, NotFound) as exc:  # Algolia lags minutes behind new items: 404 too
-        log.warning("Algolia HN API failed (%s); walking the official Firebase API instead", exc)
-        yield from _firebase_thread(http, ref, root(firebase, FIREBASE))
+        target = _firebase_fallback(endpoint, firebase, exc)
+        log.warning("Algolia HN API failed (%s); walking the Firebase API at %s instead", exc,
+                    target)
+        yield from _firebase_thread(http, ref, target)
         return
     _repoint(ref, tree["id"])
     yield from _pages_from_tree(tree)
+
+
+def _firebase_fallback(endpoint: str | None, firebase: str | None, failure: Exception) -> str:
+    return fallback_root(endpoint, firebase, FIREBASE, "the Firebase fallback",
+                         "hackernews_fallback", failure)
 
 
 def _repoint(ref: ThreadRef, story_id) -> None:
@@ -304,7 +314,7 @@ def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | Non
     Each comment links to its story, archived as a stub (title and URL) until archived itself.
     """
     algolia = root(endpoint, ALGOLIA)
-    profile = _profile(http, algolia, root(firebase, FIREBASE), ref.slug)
+    profile = _profile(http, algolia, endpoint, firebase, ref.slug)
     yield Page(sites=[site_record()], users=[profile])
     since_i = _epoch(since)
     if posts != 0:
@@ -316,7 +326,7 @@ def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | Non
             yield _comment_hits_page(hits)
 
 
-def _profile(http, algolia: str, firebase: str, name: str) -> User:
+def _profile(http, algolia: str, endpoint: str | None, firebase: str | None, name: str) -> User:
     try:
         data = get_json(http, f"{algolia}/users/{name}", what=f"Hacker News user {name!r}")
         created = data.get("created_at_i") or data.get("created_at")
@@ -324,7 +334,9 @@ def _profile(http, algolia: str, firebase: str, name: str) -> User:
         name = data.get("username") or name
         counts = (data.get("submission_count"), data.get("comment_count"))
     except (FetchError, NotFound) as exc:
-        log.warning("Algolia HN user lookup failed (%s); using the Firebase API", exc)
+        firebase = _firebase_fallback(endpoint, firebase, exc)
+        log.warning("Algolia HN user lookup failed (%s); using the Firebase API at %s", exc,
+                    firebase)
         data = get_json(http, f"{firebase}/user/{name}.json", what=f"Hacker News user {name!r}")
         if not data:
             raise NotFound(f"no Hacker News user {name!r}; user names are case-sensitive") from exc

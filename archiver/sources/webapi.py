@@ -22,6 +22,24 @@ def root(endpoint: str | None, default: str) -> str:
     return (endpoint or default).rstrip("/")
 
 
+def fallback_root(endpoint: str | None, fallback: str | None, public: str, what: str, key: str,
+                  failure: Exception) -> str:
+    """Where a fallback may go: only to a host the user chose.
+
+    The fallback's own endpoint when configured; the public host only when the user named no
+    endpoint at all (default public hosts). With ``--endpoint`` (a mirror, a test server) but no
+    fallback endpoint, a fallback to the public site would reach a host nobody asked for: raise
+    instead, saying what was skipped and how to allow it.
+    """
+    if fallback:
+        return fallback.rstrip("/")
+    if not endpoint:
+        return public.rstrip("/")
+    raise FetchError(f"{failure}; skipped {what} ({host_of(public)}) because an endpoint was "
+                     f"chosen; to allow it, set {key} = \"URL\" under [endpoints] in the config "
+                     "or pass --fallback URL")
+
+
 def host_of(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
