@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -12,7 +13,14 @@ from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
 
 from archiver.errors import FetchError
-from archiver.http import ChallengeError, Http, HttpSettings, HttpStatusError
+from archiver.http import (
+    ChallengeError,
+    HostFailing,
+    Http,
+    HttpSettings,
+    HttpStatusError,
+    Unreachable,
+)
 
 
 class Sleeps(list):
@@ -245,3 +253,119 @@ def test_minimum_delay_between_requests_to_one_host(httpserver):
 def test_the_suite_cannot_reach_the_internet():
     with pytest.raises(FetchError, match="connection failed"):
         client(retries=0).get_json("http://93.184.215.14/")  # never leaves this machine
+
+
+class TrickleServer:
+    """Headers at once, then one body byte every ``every`` seconds until the client hangs up
+    (or ``limit`` seconds pass): each read succeeds well within any read timeout."""
+
+    def __init__(self, every: float = 0.05, limit: float = 60.0):
+        self.every, self.limit = every, limit
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/api"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100000\r\nConnection: close\r\n\r\n")
+            ends = time.monotonic() + self.limit
+            try:
+                while time.monotonic() < ends and not self.stop.wait(self.every):
+                    conn.sendall(b" ")
+            except OSError:
+                pass  # the client gave up: what the test wants
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_a_trickling_server_hits_the_overall_deadline():
+    server = TrickleServer()
+    http = client(read_timeout=2, deadline=0.5, retries=3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="longer than its 0.5s deadline"):
+            http.get_json(server.url)
+    finally:
+        server.close()
+    # Without the deadline it reads until the server stops (60 s); with it, 0.5 s plus at most
+    # one read timeout, and no retry (a retry would only trickle again).
+    assert time.monotonic() - started < 10
+    assert http.requests_made == 1
+
+
+def test_the_default_deadline_is_a_few_times_the_timeout():
+    assert HttpSettings(connect_timeout=10, read_timeout=5).attempt_deadline() == 25
+    assert HttpSettings(read_timeout=5, deadline=7).attempt_deadline() == 7
+
+
+def test_an_unresolvable_name_fails_at_once_without_retries():
+    sleeps = Sleeps()
+    http = client(sleeps, retries=4)
+    with pytest.raises(Unreachable) as info:
+        http.get_json("http://archiver-test.invalid/api")  # RFC 2606: never resolves
+    assert str(info.value) == ("cannot reach archiver-test.invalid: name not resolved; "
+                               "are you offline?")
+    assert http.requests_made == 1 and sleeps == []
+    # The rest of the run does not ask again.
+    with pytest.raises(HostFailing, match="archiver-test.invalid: skipped"):
+        http.get_json("http://archiver-test.invalid/other")
+    assert http.requests_made == 1
+
+
+def test_a_network_unreachable_error_is_not_retried(monkeypatch):
+    def unreachable(self, address):
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    monkeypatch.setattr(socket.socket, "connect", unreachable)
+    http = client(retries=4)
+    with pytest.raises(Unreachable, match="cannot reach 127.0.0.1: network unreachable"):
+        http.get_json("http://127.0.0.1:9/api")
+    assert http.requests_made == 1
+
+
+def test_consecutive_connection_failures_stop_asking_the_host(httpserver):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps = Sleeps()
+    http = client(sleeps, retries=10, host_failures=3)
+    with pytest.raises(FetchError, match="connection failed 3 times in a row"):
+        http.get_json(f"http://127.0.0.1:{port}/api")
+    assert http.requests_made == 3
+    with pytest.raises(HostFailing):
+        http.get_json(f"http://127.0.0.1:{port}/next")
+    assert http.requests_made == 3
+    # Other hosts are still asked.
+    httpserver.expect_request("/api").respond_with_response(OK)
+    assert http.get_json(httpserver.url_for("/api"))["data"]["ok"]
+
+
+def test_a_host_whose_retries_ran_out_is_skipped_for_the_rest_of_the_run(httpserver):
+    httpserver.expect_request("/api").respond_with_response(Response("down", status=503))
+    http = client(retries=2)
+    with pytest.raises(HttpStatusError, match="HTTP 503"):
+        http.get_json(httpserver.url_for("/api"))
+    assert http.requests_made == 3
+    with pytest.raises(HostFailing, match="HTTP 503 after 3 attempts"):
+        http.get_json(httpserver.url_for("/api"))
+    assert http.requests_made == 3
+
+
+def test_a_404_does_not_mark_the_host_failing(httpserver):
+    httpserver.expect_request("/gone").respond_with_response(Response("gone", status=404))
+    httpserver.expect_request("/api").respond_with_response(OK)
+    http = client()
+    for _ in range(5):
+        with pytest.raises(HttpStatusError):
+            http.get_json(httpserver.url_for("/gone"))
+    assert http.get_json(httpserver.url_for("/api"))["data"]["ok"]
