@@ -22,9 +22,14 @@ point and started again loses nothing, duplicates nothing and skips the items fi
 interrupted run began. The ``runs`` table gets a parent row (command ``sync``) plus one row per
 fetch (command ``sync <kind>``).
 
+Failing hosts: the HTTP client stops asking a host once a name did not resolve, the network was
+unreachable, a few connections in a row failed or a request used up its retries; the remaining
+items on that host end as ``host_failing`` ("skipped: host failing"), without a request.
+
 Exit codes (``SyncReport.exit_code``): 0 every due item succeeded (or nothing was due), 3 partial
-success (some items failed, others succeeded), 1 every due item failed; 75 (``LockedError``) when
-another sync holds the lock.
+success (some items failed, others succeeded), 1 every due fetch failed (the local steps, topics
+and summaries, do not count as successes when fetches were due); 75 (``LockedError``) when another
+sync holds the lock.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import sqlite_utils
 
 from archiver.config import Config
 from archiver.errors import ArchiverError, LockedError, UsageError
+from archiver.http import HostFailing
 from archiver.ingest import ingest, run_analysis
 from archiver.records import iso_utc, now_utc
 from archiver.store import Counts, finish_run, start_run
@@ -53,6 +59,7 @@ log = logging.getLogger("archiver.sync")
 # The order in which kinds run: topics first (so new items join them as they arrive), tags before
 # threads (a tag's new threads are fetched once, then not re-checked in the same run).
 KINDS = ("topics", "tags", "threads", "users", "researchers", "feeds", "summaries")
+LOCAL_KINDS = ("topics", "summaries")  # steps that read only the archive: no fetch
 ALIASES = {kind[:-1]: kind for kind in KINDS if kind.endswith("s")} | {"summary": "summaries"}
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
@@ -111,7 +118,7 @@ class Task:
 @dataclass
 class ItemResult:
     task: Task
-    status: str  # ok | failed | skipped | unavailable
+    status: str  # ok | failed | skipped (not due) | unavailable | host_failing (not asked)
     new: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -136,18 +143,23 @@ class SyncReport:
     seconds: float = 0.0
     resumed_from: str | None = None
 
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+    def count(self, status: str, local: bool | None = None) -> int:
+        """Items with ``status``; only fetches (local=False) or local steps (local=True)."""
+        return sum(1 for r in self.results if r.status == status
+                   and (local is None or (r.task.kind in LOCAL_KINDS) == local))
 
     @property
     def failed(self) -> int:
-        return self.count("failed") + self.count("unavailable")
+        return sum(self.count(s) for s in ("failed", "unavailable", "host_failing"))
 
     @property
     def status(self) -> str:
-        # The summaries step follows the fetches; it alone cannot turn failed fetches into "ok".
-        done = sum(1 for r in self.results if r.status == "ok" and r.task.kind != "summaries")
-        if self.failed and not done:
+        # Fetches decide: a topics or summaries step alone cannot turn failed fetches into a
+        # success. With no fetch due, the local steps decide.
+        fetched = sum(self.count(s, local=False) for s in ("ok", "failed", "unavailable",
+                                                           "host_failing"))
+        succeeded = self.count("ok", local=False if fetched else None)
+        if self.failed and not succeeded:
             return "failed"
         return "partial" if self.failed else "ok"
 
@@ -163,10 +175,19 @@ class SyncReport:
         totals = self.totals()
         resumed = f", resumed after an interrupted run of {self.resumed_from}" \
             if self.resumed_from else ""
-        return (f"sync {self.status}: {self.count('ok')} ok, {self.failed} failed, "
-                f"{self.count('skipped')} not due; {totals['new']} new, {totals['updated']} "
-                f"updated, {totals['unchanged']} unchanged; {self.requests} requests in "
-                f"{self.seconds:.1f}s (run {self.run_id}{resumed})")
+        failed = self.count("failed", False) + self.count("unavailable", False)
+        host = self.count("host_failing")
+        local_done = self.count("ok", True)
+        local_failed = self.count("failed", True) + self.count("unavailable", True)
+        local = ""
+        if local_done or local_failed:
+            local = f"; local steps {local_done} done" + (
+                f", {local_failed} failed" if local_failed else "")
+        return (f"sync {self.status}: {self.count('ok', False)} ok, {failed} failed"
+                + (f", {host} skipped (host failing)" if host else "")
+                + f", {self.count('skipped')} not due{local}; {totals['new']} new, "
+                f"{totals['updated']} updated, {totals['unchanged']} unchanged; {self.requests} "
+                f"requests in {self.seconds:.1f}s (run {self.run_id}{resumed})")
 
     def as_dict(self) -> dict:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
@@ -542,6 +563,8 @@ class Syncer:
             result.new, result.updated, result.unchanged = counts.new, counts.updated, counts.unchanged
         except Unavailable as exc:
             result.status, result.error = "unavailable", str(exc)
+        except HostFailing as exc:
+            result.status, result.error = "host_failing", str(exc)
         except ArchiverError as exc:
             result.status, result.error = "failed", str(exc)
         except Exception as exc:  # a bug in one source must not stop the whole watch list

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from werkzeug.wrappers import Response as Response_
 
 from archiver.store import open_db
 from tests.fakes import forummagnum as fm
@@ -360,3 +361,50 @@ def test_researchers_and_feeds_sync_on_their_own_period(httpserver, cli_run, tmp
     assert "next snapshot after 30 day(s)" in steps["researchers"]["reason"]
     assert steps["feeds"]["status"] == "ok" and steps["feeds"]["new"] == 0  # read every sync
     assert rows(db, "select count(*) from researcher_metrics") == [(1,)]
+
+
+def test_offline_sync_fails_fast_names_the_cause_and_exits_1(cli_run, tmp_path):
+    # No loopback server: every name fails to resolve (the suite resolves none, as offline).
+    # The public LessWrong and Hacker News hosts, and an EA Forum endpoint under .invalid.
+    lesswrong = [f"lesswrong:offline00000000{i}" for i in range(1, 4)]
+    eaforum = [f"eaforum:offlineEA0000000{i}" for i in range(1, 3)]
+    threads = "".join(f'[[watch.threads]]\nurl = "{url}"\n' for url in lesswrong + eaforum)
+    (tmp_path / "archiver.toml").write_text(
+        'delay = 0\nretries = 4\n[endpoints]\neaforum = "http://forum.invalid/graphql"\n'
+        + threads + '[[watch.threads]]\nurl = "https://news.ycombinator.com/item?id=1"\n'
+        '[[watch.topics]]\nname = "SAEs"\nmatch = ["sparse autoencoder"]\n')
+    result = cli_run("sync")
+    assert result.exit_code == 1, result.output  # the topics step is no success
+    lines = result.output.splitlines()
+    assert sum("cannot reach www.lesswrong.com: name not resolved; are you offline?" in line
+               for line in lines) == 1
+    assert sum("cannot reach forum.invalid: name not resolved" in line for line in lines) == 1
+    assert sum(line.startswith("skipped: host failing") for line in lines) == 3  # 2 LW + 1 EA
+    assert "cannot reach hacker-news.firebaseio.com" in result.output  # Algolia, then Firebase
+    assert "sync failed: 0 ok, 3 failed, 3 skipped (host failing), 0 not due; " \
+           "local steps 2 done; " in result.output  # topics and summaries
+    assert "; 4 requests in " in result.output  # one per host, no retries
+    assert "Traceback" not in result.output
+    status, = rows(tmp_path / "archive.db", "select status from runs where command = 'sync'")[0]
+    assert status == "failed"
+
+
+def test_a_host_failing_mid_run_skips_its_other_items_and_the_run_is_partial(
+        httpserver, forum, endpoint, cli_run, tmp_path):
+    add_thread(forum, "threadA000000001", 1)
+    httpserver.expect_request("/down/graphql").respond_with_response(
+        Response_("busy", status=503))
+    down = httpserver.url_for("/down/graphql").replace("//localhost:", "//127.0.0.1:")
+    (tmp_path / "archiver.toml").write_text(
+        f'delay = 0\nretries = 1\n[endpoints]\nlesswrong = "{endpoint}"\neaforum = "{down}"\n'
+        + threads_body("threadA000000001")
+        + "".join(f'[[watch.threads]]\nurl = "eaforum:downEA00000000{i}"\n' for i in (1, 2, 3)))
+    result = cli_run("sync", "--json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 3
+    statuses = [(item["key"], item["status"]) for item in report["items"]
+                if item["kind"] == "threads"]
+    assert statuses == [("lesswrong:threadA000000001", "ok"), ("eaforum:downEA000000001", "failed"),
+                        ("eaforum:downEA000000002", "host_failing"),
+                        ("eaforum:downEA000000003", "host_failing")]
+    assert report["requests"] == 2 + 2  # the thread, then 503 twice, then nothing

@@ -31,8 +31,8 @@ def sync(only, dry_run, as_json, delay):
 
     \b
     Exit codes: 0 everything due succeeded (or nothing was due), 3 partial success
-    (some items failed), 1 everything due failed, 2 bad config or options,
-    75 another sync holds the lock (nothing was done).
+    (some items failed), 1 every fetch failed (topics and summaries steps do not count),
+    2 bad config or options, 75 another sync holds the lock (nothing was done).
     """
     from archiver import sync as sync_mod
 
@@ -58,7 +58,8 @@ def sync(only, dry_run, as_json, delay):
         detail = result.error or (f"{counts}; {result.note}" if result.note else counts)
         if result.status == "skipped":
             detail = result.task.reason
-        info(f"{result.status:11} {result.task.kind:11} {result.task.label}: {detail}")
+        status = "skipped: host failing" if result.status == "host_failing" else result.status
+        info(f"{status:11} {result.task.kind:11} {result.task.label}: {detail}")
 
     report = sync_mod.run_sync(st.db(), st.database_path(), config, st.http(delay), list(only) or None,
                                on_item=None if as_json else show)
