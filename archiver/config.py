@@ -21,7 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from archiver.errors import UsageError
-from archiver.http import HttpSettings
+from archiver.http import HttpSettings, url_problem
 
 DEFAULT_PATH = "archiver.toml"
 
@@ -33,13 +33,35 @@ WATCH_KINDS = ("threads", "users", "tags", "researchers", "feeds", "topics")
 # present in every entry of that watch kind.
 NUMBER = (int, float)
 
+# Upper bounds: TOML accepts inf, nan and 1e308, which validate as "0 or more" but crash at run
+# time (sleep(inf), a socket timeout that does not fit a timeval, a timedelta overflow).
+MAX_SECONDS = 3600.0  # delay and timeout: an hour
+MAX_DAYS = 36500  # a century
+MAX_HOURS = MAX_DAYS * 24
+MAX_RETRIES = 100
 
-def _at_least(low):
-    return lambda v: None if v >= low else f"must be {low} or more"
+
+def _at_most(high):
+    return lambda v: None if v <= high else f"must be at most {high:g}"
 
 
-def _positive(v):
-    return None if v > 0 else "must be more than 0"
+def _at_least(low, high=None):
+    def check(v):
+        if v != v:  # NaN compares false with everything
+            return "must be a number, not nan"
+        if v < low:
+            return f"must be {low} or more"
+        return _at_most(high)(v) if high is not None else None
+    return check
+
+
+def _positive(v, high=None):
+    problem = _at_least(0, high)(v)
+    return problem or (None if v > 0 else "must be more than 0")
+
+
+def _positive_at_most(high):
+    return lambda v: _positive(v, high)
 
 
 def _count(v):
@@ -53,7 +75,8 @@ def _date(v):
 
 
 def _http_url(v):
-    return None if re.match(r"https?://[^\s/]+", v) else "must be an http(s) URL"
+    problem = url_problem(v) or ("contains a space" if re.search(r"\s", v) else None)
+    return f"must be an http(s) URL ({problem})" if problem else None
 
 
 def _one_of(choices):
@@ -84,17 +107,23 @@ def _headers(values):
 
 def _endpoints(values):
     for name, value in values.items():
-        if not isinstance(value, str) or _http_url(value):
+        if not isinstance(value, str):
             return f"endpoint {name!r} must be an http(s) URL"
+        problem = _http_url(value)
+        if problem:
+            return f"endpoint {name!r} {problem}"
     return None
 
 
 TOP_KEYS = {
     "db": (str, None, 'a path, e.g. db = "db/archive.db"'),
     "contact": (str, _contact, 'sites see it in the User-Agent, e.g. contact = "you@example.org"'),
-    "delay": (NUMBER, _at_least(0), "seconds between two requests to one host, e.g. delay = 1.5"),
-    "retries": (int, _at_least(0), "e.g. retries = 4"),
-    "timeout": (NUMBER, _positive, "read timeout in seconds, e.g. timeout = 60"),
+    "delay": (NUMBER, _at_least(0, MAX_SECONDS),
+              "seconds between two requests to one host, e.g. delay = 1.5"),
+    "retries": (int, _at_least(0, MAX_RETRIES), "e.g. retries = 4"),
+    "timeout": (NUMBER, _positive_at_most(MAX_SECONDS),
+                "read timeout in seconds, e.g. timeout = 60; each attempt also has an overall "
+                "deadline of 10 + 3 x timeout seconds"),
     "max_bytes": (int, _positive, "largest response accepted, in bytes"),
     "headers": (dict, _headers, 'e.g. headers = { "X-Access-Token" = "..." }'),
     "endpoints": (dict, _endpoints, 'API roots by site or source, e.g. eaforum = "https://..."'),
@@ -103,20 +132,20 @@ TOP_KEYS = {
 }
 
 SYNC_KEYS = {
-    "active_days": (int, _at_least(0), "re-check threads with activity in the last N days"),
-    "overlap_hours": (NUMBER, _at_least(0), "re-read this far behind each cursor for edits"),
-    "recheck_days": (NUMBER, _positive, "full re-check of quiet threads every N days"),
-    "first_days": (int, _positive, "how far back a new tag goes on its first sync"),
-    "users_every_days": (NUMBER, _at_least(0), "check each watched user every N days"),
-    "researchers_every_days": (NUMBER, _at_least(0), "fetch researcher metrics every N days"),
-    "summaries_every_days": (NUMBER, _at_least(0), "remake topic summaries every N days"),
+    "active_days": (int, _at_least(0, MAX_DAYS), "re-check threads with activity in the last N days"),
+    "overlap_hours": (NUMBER, _at_least(0, MAX_HOURS), "re-read this far behind each cursor for edits"),
+    "recheck_days": (NUMBER, _positive_at_most(MAX_DAYS), "full re-check of quiet threads every N days"),
+    "first_days": (int, _positive_at_most(MAX_DAYS), "how far back a new tag goes on its first sync"),
+    "users_every_days": (NUMBER, _at_least(0, MAX_DAYS), "check each watched user every N days"),
+    "researchers_every_days": (NUMBER, _at_least(0, MAX_DAYS), "fetch researcher metrics every N days"),
+    "summaries_every_days": (NUMBER, _at_least(0, MAX_DAYS), "remake topic summaries every N days"),
     "summaries_per_run": (int, _at_least(0), "at most N topic summaries per sync; 0 = none"),
 }
 
 WATCH_KEYS: dict[str, dict] = {
     "threads": {
         "url": (str, None, "a thread URL or site:postId"),
-        "active_days": (int, _at_least(0), "overrides [sync] active_days for this thread"),
+        "active_days": (int, _at_least(0, MAX_DAYS), "overrides [sync] active_days for this thread"),
     },
     "users": {
         "url": (str, None, "a profile URL, or a slug with site = ..."),
@@ -124,7 +153,7 @@ WATCH_KEYS: dict[str, dict] = {
         "posts": ((int, str), _count, "how many posts on the first sync"),
         "comments": ((int, str), _count, "how many comments on the first sync"),
         "since": (str, _date, "only items since this date on the first sync"),
-        "every_days": (NUMBER, _at_least(0), "overrides [sync] users_every_days"),
+        "every_days": (NUMBER, _at_least(0, MAX_DAYS), "overrides [sync] users_every_days"),
     },
     "tags": {
         "slug": (str, None, "the tag's slug, from its URL /tag/<slug>"),
@@ -136,7 +165,7 @@ WATCH_KEYS: dict[str, dict] = {
         "id": (str, None, "an OpenAlex id, ORCID, Semantic Scholar id or arXiv author query"),
         "source": (str, _one_of(RESEARCHER_SOURCES), None),
         "papers": ((int, str), _count, "how many papers"),
-        "every_days": (NUMBER, _at_least(0), "overrides [sync] researchers_every_days"),
+        "every_days": (NUMBER, _at_least(0, MAX_DAYS), "overrides [sync] researchers_every_days"),
         "forum_user": (str, None, "the researcher's forum user slug, to link the two"),
     },
     "feeds": {

@@ -86,6 +86,22 @@ class HttpSettings:
         return self.connect_timeout + 3 * self.read_timeout
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested (``http://[::1``, a port out of range), or None.
+
+    ``urlsplit`` raises ValueError for such URLs wherever it is called; callers check first and
+    say so in one line instead.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL"
+    return None
+
+
 def user_agent(contact: str | None) -> str:
     contact = contact or os.environ.get("ARCHIVER_CONTACT") or DEFAULT_CONTACT
     return f"archiver/{__version__} (research archiver; +mailto:{contact})"
@@ -156,6 +172,9 @@ class Http:
         Statuses in ``allow_status`` are returned rather than raised (a GraphQL validation error
         arrives as a 400 whose body says what was wrong).
         """
+        problem = url_problem(url)
+        if problem:
+            raise FetchError(f"{url!r}: {problem}")
         host = _host(url)
         if host in self.failing_hosts:
             raise HostFailing(f"{host}: skipped, the host is failing in this run "

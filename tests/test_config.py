@@ -158,3 +158,33 @@ def test_a_bad_config_fails_the_cli_with_one_clear_line(cli_run, tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().startswith("error: archiver.toml:2: unknown key 'active_dayz'")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("delay = inf", "delay must be at most 3600"),
+    ("delay = nan", "delay must be a number, not nan"),
+    ("timeout = 1e308", "timeout must be at most 3600"),
+    ("timeout = -inf", "timeout must be 0 or more"),
+    ("retries = 1000000", "retries must be at most 100"),
+    ("[sync]\noverlap_hours = 1e300", "overlap_hours must be at most 876000"),
+    ("[sync]\nrecheck_days = inf", "recheck_days must be at most 36500"),
+    ("[sync]\nfirst_days = 99999999", "first_days must be at most 36500"),
+    ('[[watch.users]]\nurl = "lesswrong:x"\nevery_days = inf', "every_days must be at most 36500"),
+    ('[endpoints]\nlesswrong = "http://[::1"', "endpoint 'lesswrong' must be an http(s) URL (not a "
+                                               "valid URL (Invalid IPv6 URL))"),
+    ('[endpoints]\nlesswrong = "http://x:99999/graphql"', "Port out of range"),
+    ('[[watch.feeds]]\nurl = "http://[::1/feed"', "url must be an http(s) URL (not a valid URL"),
+])
+def test_values_that_would_crash_at_run_time_are_refused(line, problem):
+    # Each of these passed validation before and failed later: sleep(inf), a socket timeout that
+    # does not fit a timeval, a timedelta overflow, urlsplit's ValueError.
+    assert problem in error_of(line + "\n")
+
+
+def test_a_config_value_that_would_crash_fails_the_cli_with_exit_2(cli_run, tmp_path):
+    (tmp_path / "archiver.toml").write_text("timeout = 1e308\n")
+    result = cli_run("sync", "--dry-run")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: archiver.toml:1: timeout must be at most 3600 (read "
+                                     "timeout in seconds, e.g. timeout = 60; each attempt also has "
+                                     "an overall deadline of 10 + 3 x timeout seconds)")
