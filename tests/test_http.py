@@ -369,3 +369,11 @@ def test_a_404_does_not_mark_the_host_failing(httpserver):
         with pytest.raises(HttpStatusError):
             http.get_json(httpserver.url_for("/gone"))
     assert http.get_json(httpserver.url_for("/api"))["data"]["ok"]
+
+
+def test_a_url_urlsplit_cannot_parse_is_a_fetch_error_not_a_crash():
+    # Such URLs arrive from upstream data too (a feed entry's link), not only from the user.
+    http = client()
+    with pytest.raises(FetchError, match=r"'http://\[::1/x': not a valid URL \(Invalid IPv6 URL\)"):
+        http.get_json("http://[::1/x")
+    assert http.requests_made == 0

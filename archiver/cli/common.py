@@ -10,13 +10,14 @@ import functools
 import json
 import logging
 import os
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass, field
 
 import click
 
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, UsageError
 
 DEFAULT_DB = os.path.join("db", "archive.db")
 
@@ -145,9 +146,18 @@ def _option_kwargs(option: click.Option) -> dict:
     return kwargs
 
 
+def _check_delay(ctx, param, value: float | None) -> float | None:
+    """``--delay inf`` or ``nan`` parse as floats but cannot be slept: refuse them in one line."""
+    from archiver.config import MAX_SECONDS
+
+    if value is not None and not 0 <= value <= MAX_SECONDS:  # false for nan too
+        raise UsageError(f"--delay takes seconds from 0 to {MAX_SECONDS:g}, not {value!r}")
+    return value
+
+
 def delay_option(fn):
     return click.option(
-        "--delay", type=float, default=None, metavar="SECONDS",
+        "--delay", type=float, default=None, metavar="SECONDS", callback=_check_delay,
         help="Minimum seconds between requests to one host (default 1, or the config's delay).",
     )(fn)
 
@@ -190,8 +200,39 @@ def echo_json(obj) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
 
 
+def argument_problem(arg: str) -> str | None:
+    """Why a command-line argument cannot be used, before any command sees it, or None.
+
+    Python hands bytes that are not UTF-8 over as lone surrogates, which crash the first
+    encode (SQLite, the terminal); a URL that ``urlsplit`` cannot parse (``http://[::1``) raises
+    ValueError wherever it is split.
+    """
+    from archiver.http import url_problem
+
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = arg.encode("utf-8", "surrogateescape")
+        return (f"the argument {raw!r} is not valid UTF-8 text; pass UTF-8 (check the "
+                "terminal's or the script's encoding)")
+    value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        problem = url_problem(value)
+        if problem and "not an http(s) URL" not in problem:
+            return f"{value!r} is {problem}; check the URL"
+    return None
+
+
 class ArchiverGroup(click.Group):
     """Turns every failure into one clear line and an exit code; tracebacks only with -v."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            problem = argument_problem(arg)
+            if problem:
+                click.echo(f"error: {problem}", err=True)
+                ctx.exit(UsageError.exit_code)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
