@@ -435,7 +435,8 @@ db = "db/archive.db"
 # contact = "you@example.org"
 
 # Politeness: minimum seconds between two requests to the same host, retries on failures
-# (with exponential backoff; Retry-After is honoured), read timeout in seconds.
+# (with exponential backoff; Retry-After is honoured), read timeout in seconds (each attempt
+# also ends at an overall deadline of 10 + 3 x timeout seconds).
 delay = 1.0
 retries = 4
 timeout = 60
@@ -444,8 +445,11 @@ timeout = 60
 # headers = { "X-Archiver-Access" = "token-from-the-site" }
 
 # API roots by site or source, for mirrors and self-hosted instances (URLs stay canonical).
+# A site with an endpoint here falls back only to <site>_fallback (GreaterWrong for lesswrong and
+# eaforum, the Firebase root for hackernews); without one, its failures do not fall back.
 # [endpoints]
 # eaforum = "https://forum-bots.effectivealtruism.org/graphql"
+# eaforum_fallback = "https://ea.greaterwrong.com"
 
 [sync]
 active_days = 14            # re-check threads with new comments in the last 14 days
