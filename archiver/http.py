@@ -10,8 +10,10 @@ Two limits keep a bad host from holding a run hostage:
 
 - a deadline per attempt (``connect_timeout + 3 * read_timeout`` unless set): the read timeout only
   bounds the silence between two packets, so a server trickling one byte a second would otherwise
-  keep us for hours. The body is read in pieces and the deadline checked between them; a request
-  over its deadline fails at once (retrying a trickling server only trickles again).
+  keep us for hours. While the status line and headers arrive, a timer shuts the socket down at
+  the deadline (http.client reads them line by line, with no place to check a clock); the body is
+  read in pieces and the deadline checked between them. A request over its deadline fails at once
+  (retrying a trickling server only trickles again).
 - per-host failure accounting for the whole run: a name that does not resolve or an unreachable
   network fails at once without retries (``Unreachable``); after ``host_failures`` consecutive
   connection failures, or once a request has used up its retries, the host is marked failing and
@@ -20,17 +22,22 @@ Two limits keep a bad host from holding a run hostage:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import errno
 import json
 import logging
 import os
 import socket
+import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 
 from archiver import __version__
@@ -129,11 +136,62 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# The monotonic deadline of the attempt in flight (set by Http._send, read by the connections).
+_DEADLINE: ContextVar[float | None] = ContextVar("archiver_http_deadline", default=None)
+
+
+class _HeaderDeadline:
+    """Connection mixin: shut the socket down if the headers are not all in by the deadline."""
+
+    def getresponse(self):
+        deadline = _DEADLINE.get()
+        if deadline is None:
+            return super().getresponse()
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()
+        finally:
+            timer.cancel()
+            timer.join()  # no timer thread outlives the request
+
+    def _cut(self) -> None:
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _HTTPConnection(_HeaderDeadline, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_HeaderDeadline, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class Http:
     def __init__(self, settings: HttpSettings | None = None, sleep=time.sleep):
         self.settings = settings or HttpSettings()
         self.sleep = sleep
         self.session = requests.Session()
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, _DeadlineAdapter())
         self.session.max_redirects = 10
         headers = {"User-Agent": user_agent(self.settings.contact), "Accept-Encoding": "gzip"}
         headers.update(extra_headers_from_env())
@@ -238,9 +296,18 @@ class Http:
 
     def _send(self, method: str, url: str, **kwargs) -> requests.Response:
         self.requests_made += 1
-        deadline = time.monotonic() + self.settings.attempt_deadline()
+        allowed = self.settings.attempt_deadline()
+        deadline = time.monotonic() + allowed
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
-        response = self.session.request(method, url, timeout=timeout, stream=True, **kwargs)
+        token = _DEADLINE.set(deadline)
+        try:
+            response = self.session.request(method, url, timeout=timeout, stream=True, **kwargs)
+        except requests.ConnectionError as exc:
+            if time.monotonic() >= deadline:  # the header timer cut the connection
+                raise _Overdue(f"the response took longer than its {allowed:g}s deadline") from exc
+            raise
+        finally:
+            _DEADLINE.reset(token)
         try:
             response._content = self._read_capped(response, url, deadline)
         finally:

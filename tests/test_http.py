@@ -255,12 +255,16 @@ def test_the_suite_cannot_reach_the_internet():
         client(retries=0).get_json("http://93.184.215.14/")  # never leaves this machine
 
 
+BODY_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 100000\r\nConnection: close\r\n\r\n")
+
+
 class TrickleServer:
-    """Headers at once, then one body byte every ``every`` seconds until the client hangs up
+    """``head`` at once, then one more byte every ``every`` seconds until the client hangs up
     (or ``limit`` seconds pass): each read succeeds well within any read timeout."""
 
-    def __init__(self, every: float = 0.05, limit: float = 60.0):
-        self.every, self.limit = every, limit
+    def __init__(self, head: bytes = BODY_HEAD, every: float = 0.05, limit: float = 60.0):
+        self.head, self.every, self.limit = head, every, limit
         self.stop = threading.Event()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -273,8 +277,7 @@ class TrickleServer:
         conn, _ = self.sock.accept()
         with conn:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 100000\r\nConnection: close\r\n\r\n")
+            conn.sendall(self.head)
             ends = time.monotonic() + self.limit
             try:
                 while time.monotonic() < ends and not self.stop.wait(self.every):
@@ -301,6 +304,22 @@ def test_a_trickling_server_hits_the_overall_deadline():
     # one read timeout, and no retry (a retry would only trickle again).
     assert time.monotonic() - started < 10
     assert http.requests_made == 1
+
+
+def test_trickled_headers_hit_the_overall_deadline_too():
+    # http.client reads the status line and headers itself, line by line: a header trickled a
+    # byte at a time never trips the read timeout, so a timer cuts the socket at the deadline.
+    server = TrickleServer(head=b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    http = client(read_timeout=2, deadline=0.5, retries=3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="longer than its 0.5s deadline"):
+            http.get_json(server.url)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10
+    assert http.requests_made == 1
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
 
 
 def test_the_default_deadline_is_a_few_times_the_timeout():
