@@ -235,7 +235,7 @@ class Http:
             raise FetchError(f"{url!r}: {problem}")
         host = _host(url)
         if host in self.failing_hosts:
-            raise HostFailing(f"{host}: skipped, the host is failing in this run "
+            raise HostFailing(f"host failing: {host} is not asked again in this run "
                               f"({self.failing_hosts[host]})", host)
         attempts = self.settings.retries + 1
         last_problem = "no attempt made"

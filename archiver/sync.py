@@ -24,7 +24,8 @@ fetch (command ``sync <kind>``).
 
 Failing hosts: the HTTP client stops asking a host once a name did not resolve, the network was
 unreachable, a few connections in a row failed or a request used up its retries; the remaining
-items on that host end as ``host_failing`` ("skipped: host failing"), without a request.
+items on that host end as ``host_failing`` (shown as "skipped ... host failing: ..."), without
+a request.
 
 Exit codes (``SyncReport.exit_code``): 0 every due item succeeded (or nothing was due), 3 partial
 success (some items failed, others succeeded), 1 every due fetch failed (the local steps, topics

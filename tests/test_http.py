@@ -336,7 +336,7 @@ def test_an_unresolvable_name_fails_at_once_without_retries():
                                "are you offline?")
     assert http.requests_made == 1 and sleeps == []
     # The rest of the run does not ask again.
-    with pytest.raises(HostFailing, match="archiver-test.invalid: skipped"):
+    with pytest.raises(HostFailing, match="host failing: archiver-test.invalid is not asked again"):
         http.get_json("http://archiver-test.invalid/other")
     assert http.requests_made == 1
 

@@ -379,7 +379,10 @@ def test_offline_sync_fails_fast_names_the_cause_and_exits_1(cli_run, tmp_path):
     assert sum("cannot reach www.lesswrong.com: name not resolved; are you offline?" in line
                for line in lines) == 1
     assert sum("cannot reach forum.invalid: name not resolved" in line for line in lines) == 1
-    assert sum(line.startswith("skipped: host failing") for line in lines) == 3  # 2 LW + 1 EA
+    skipped = [line for line in lines if line.startswith("skipped ") and ": host failing: " in line]
+    assert len(skipped) == 3  # 2 LW + 1 EA
+    assert skipped[0].endswith("host failing: www.lesswrong.com is not asked again in this run "
+                               "(name not resolved)")
     assert "cannot reach hacker-news.firebaseio.com" in result.output  # Algolia, then Firebase
     assert "sync failed: 0 ok, 3 failed, 3 skipped (host failing), 0 not due; " \
            "local steps 2 done; " in result.output  # topics and summaries

@@ -58,7 +58,8 @@ def sync(only, dry_run, as_json, delay):
         detail = result.error or (f"{counts}; {result.note}" if result.note else counts)
         if result.status == "skipped":
             detail = result.task.reason
-        status = "skipped: host failing" if result.status == "host_failing" else result.status
+        # Reads "skipped ... host failing: <host> ...": the error says which host and why.
+        status = "skipped" if result.status == "host_failing" else result.status
         info(f"{status:11} {result.task.kind:11} {result.task.label}: {detail}")
 
     report = sync_mod.run_sync(st.db(), st.database_path(), config, st.http(delay), list(only) or None,
