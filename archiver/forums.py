@@ -75,11 +75,11 @@ def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | No
         refused = isinstance(exc, ChallengeError) or exc.status in (403, 429)
         if via != "api" or module.NAME != "forummagnum" or not refused:
             raise
-        if ref.site not in _greaterwrong_roots():
-            raise
         from archiver.sources import greaterwrong
         from archiver.sources.webapi import fallback_root
 
+        if ref.site not in greaterwrong.ROOTS:
+            raise
         target = fallback_root(endpoint, fallback, greaterwrong.ROOTS[ref.site],
                                "the GreaterWrong fallback", f"{ref.site}_fallback", exc)
         log.warning("%s refused the API (%s); fetching %s through GreaterWrong (%s) instead",
@@ -88,12 +88,6 @@ def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | No
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     row = db.execute("select title from posts where id = ?", [f"{ref.site}:{ref.thread_id}"]).fetchone()
     return counts, (row[0] if row and row[0] else ref.url)
-
-
-def _greaterwrong_roots() -> dict:
-    from archiver.sources import greaterwrong
-
-    return greaterwrong.ROOTS
 
 
 def archive_user(db: sqlite_utils.Database, http, who: str, site: str | None = None,

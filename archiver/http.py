@@ -426,8 +426,9 @@ def _unreachable_reason(exc: BaseException) -> str | None:
             return "name not resolved"
         if isinstance(current, OSError) and current.errno == errno.ENETUNREACH:
             return "network unreachable"
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        stack += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *getattr(current, "args", ())]
+        stack += [item for item in linked if isinstance(item, BaseException)]
     return None
 
 
