@@ -49,9 +49,9 @@ def safe_url(url: object) -> str | None:
 
 # -- Markdown ----------------------------------------------------------------------------------
 
-# Backslash-escaped, these cannot open a link, an image, an autolink, raw HTML, code, emphasis,
-# a heading or a table cell.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|!~])")
+# Backslash-escaped, these cannot open a link, an image ("![" needs the "["), an autolink, raw
+# HTML, code, emphasis, a heading, a table cell or (where a renderer supports it) $math$.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|$])")
 # Percent-encoded in a link destination: they could end it early or start a title.
 _MD_DESTINATION = {"(": "%28", ")": "%29", "<": "%3C", ">": "%3E", " ": "%20", "\\": "%5C",
                    '"': "%22", "'": "%27"}
