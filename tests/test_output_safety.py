@@ -350,6 +350,23 @@ def test_a_stub_paper_without_title_is_shown_by_its_arxiv_id_or_doi(archive, cli
     assert {p["title"] for p in papers} == {None}  # the data says what is known: no title yet
 
 
+def test_an_upstream_paper_url_is_checked_like_any_other(archive):
+    from archiver.records import Paper
+    from archiver.store.papers import save_papers
+
+    save_papers(archive, [Paper(source="openalex", source_id="W1", title="A Hostile Paper",
+                                url="javascript:alert('paper')")])
+    paper_id = archive.execute("SELECT id FROM papers").fetchone()[0]
+    archive["mentions"].insert({"item_table": "posts", "item_id": "lesswrong:interp0",
+                                "paper_id": paper_id, "how": "title"})
+    report = R.make_reports(archive, topic="Interpretability (ML & AI)", store=False)[0][0]
+    assert report.data["papers"][0]["url"] == "javascript:alert('paper')"  # kept as data
+    assert "- A Hostile Paper (1 mentions)" in report.markdown
+    assert "<li>A Hostile Paper (1 mentions)</li>" in report.html
+    assert_safe_page(render_markdown(report.markdown), "markdown", chart="interpretability")
+    assert_safe_page(report.html, "html", chart="data:image/png;base64,")
+
+
 def test_dollar_signs_in_a_topic_name_or_title_are_plain_chart_text(archive, cli_run, tmp_path):
     add(archive, odd_post("dollars", "2024-01-09T00:00:00Z", title="Costs $x^{$ and $\\frac{$"))
     added = cli_run("topics", "add", "Budget $x^{$ sparse", "--match", "sparse autoencoder")
