@@ -70,19 +70,7 @@ def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: st
     slugs: set[str] = set()
     for name, summarise in _jobs(db, topic, thread, since, until, sentences):
         try:
-            summary = summarise()
-            if llm_model:
-                problems = summ.add_abstract([summary], llm_model)
-                if problems:  # one warning, and no more attempts with a model that failed
-                    warnings += problems
-                    llm_model = None
-            report = build(db, summary, slugs)
-            if store:
-                report.summary_id = summ.save_summary(db, report.summary, report.markdown,
-                                                      report.html, report.data)
-                report.data["summary_id"] = report.summary_id
-            if out_dir:
-                write(report, out_dir)
+            report, problems = _make_one(db, summarise(), llm_model, slugs, store, out_dir)
         except (sqlite3.Error, OSError):
             raise  # the database or the output folder: every other topic would fail the same way
         except Exception as exc:
@@ -91,8 +79,25 @@ def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: st
             log.info("the report on topic %r failed", name, exc_info=True)
             failures.append(f"{name}: {_reason(exc)}")
             continue
+        if problems:  # one warning, and no more attempts with a model that failed
+            warnings += problems
+            llm_model = None
         reports.append(report)
     return reports, warnings
+
+
+def _make_one(db, summary: summ.Summary, llm_model: str | None, slugs: set[str], store: bool,
+              out_dir: str | None) -> tuple[Report, list[str]]:
+    """One report: the --llm abstract, the rendering, the stored row, the files."""
+    problems = summ.add_abstract([summary], llm_model)
+    report = build(db, summary, slugs)
+    if store:
+        report.summary_id = summ.save_summary(db, report.summary, report.markdown, report.html,
+                                              report.data)
+        report.data["summary_id"] = report.summary_id
+    if out_dir:
+        write(report, out_dir)
+    return report, problems
 
 
 def _jobs(db, topic, thread, since, until, sentences) -> list[tuple[str, object]]:
@@ -101,11 +106,9 @@ def _jobs(db, topic, thread, since, until, sentences) -> list[tuple[str, object]
         return [(thread, lambda: summ.summarize_thread(db, thread, since, until, sentences))]
     if topic:
         return [(topic, lambda: summ.summarize_topic(db, topic, since, until, sentences))]
-    ids = topics.active_topic_ids(db, since, until, min_items=3)
-    names = dict(db.execute(f"SELECT id, name FROM topics WHERE id IN "
-                            f"({', '.join('?' for _ in ids)})", ids).fetchall()) if ids else {}
-    return [(names.get(i) or str(i),
-             functools.partial(summ.summarize_topic, db, i, since, until, sentences)) for i in ids]
+    return [(t["name"], functools.partial(summ.summarize_topic, db, t["id"], since, until,
+                                          sentences))
+            for t in summ.topics_to_summarize(db, since, until)]
 
 
 def failed(failures: list[str], made: int) -> ArchiverError:
