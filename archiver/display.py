@@ -126,9 +126,9 @@ def one_line(text: object) -> str:
     return " ".join(clean_terminal(str(text) if text is not None else "").split())
 
 
-def json_line(obj) -> str:
-    """``obj`` as one line of JSON that is safe to print: the characters json.dumps leaves raw
+def safe_json(obj, indent: int | None = None) -> str:
+    """``obj`` as JSON that is safe to print or ``cat``: the characters json.dumps leaves raw
     and a terminal acts on (DEL, C1 controls, bidi controls) are written as \\u escapes, so the
     data stays exact for whoever parses it."""
-    text = json.dumps(obj, ensure_ascii=False, indent=None, default=str)
+    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=str)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

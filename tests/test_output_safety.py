@@ -15,10 +15,10 @@ from archiver.analysis import report as R
 from archiver.display import (
     clean_terminal,
     html_link,
-    json_line,
     md_escape,
     md_link,
     one_line,
+    safe_json,
     safe_url,
 )
 from archiver.ingest import ingest
@@ -89,7 +89,7 @@ def test_clean_terminal_leaves_nothing_a_terminal_acts_on(attack):
 
 def test_json_output_escapes_what_a_terminal_acts_on_and_loses_nothing():
     value = {"title": "".join(TERMINAL_ATTACKS.values()) + "\u2028ok"}
-    line = json_line(value)
+    line = safe_json(value)
     assert not TERMINAL_UNSAFE.search(line) and "\n" not in line
     assert json.loads(line) == value
 
@@ -187,6 +187,8 @@ def test_a_javascript_page_url_never_becomes_a_link_in_any_report_format(hostile
     assert written.exit_code == 0, written.output
     markdown = next(out.glob("*.md")).read_text()
     page = next(out.glob("*.html")).read_text()
+    saved = next(out.glob("*.json")).read_text()
+    assert json.loads(saved)["title"] == TITLE and not TERMINAL_UNSAFE.search(saved)
     stdout_md = hostile("summarize", "--thread", f"lesswrong:{HOSTILE_ID}").stdout
     stdout_html = hostile("summarize", "--thread", f"lesswrong:{HOSTILE_ID}", "--format",
                           "html").stdout

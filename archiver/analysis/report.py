@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import io
-import json
 import logging
 import os
 import re
@@ -26,7 +25,15 @@ import sqlite_utils
 from archiver.analysis import summarize as summ
 from archiver.analysis import topics
 from archiver.analysis.period import period_sql
-from archiver.display import html_escape, html_link, md_escape, md_link, md_url, safe_url
+from archiver.display import (
+    html_escape,
+    html_link,
+    md_escape,
+    md_link,
+    md_url,
+    safe_json,
+    safe_url,
+)
 from archiver.errors import ArchiverError, PartialFailure, UsageError
 from archiver.records import now_utc
 
@@ -154,7 +161,7 @@ def write(report: Report, out_dir: str) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, report.slug)
     files = {f"{base}.md": report.markdown, f"{base}.html": report.html,
-             f"{base}.json": json.dumps(report.data, ensure_ascii=False, indent=2, default=str)}
+             f"{base}.json": safe_json(report.data, indent=2)}
     for path, text in files.items():
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from archiver.display import clean_terminal, json_line
+from archiver.display import clean_terminal, safe_json
 from archiver.errors import ArchiverError
 
 DEFAULT_DB = os.path.join("db", "archive.db")
@@ -192,7 +192,7 @@ def info(message: str) -> None:
 
 
 def echo_json(obj) -> None:
-    click.echo(json_line(obj))
+    click.echo(safe_json(obj))
 
 
 class ArchiverGroup(click.Group):
