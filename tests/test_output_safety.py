@@ -274,6 +274,17 @@ def test_terminal_output_carries_no_escape_sequence_or_control(hostile):
     assert "costs $x^{$" in shown and "Eve" in shown  # the text is shown, its controls are not
 
 
+def test_every_command_prints_through_the_cleaning_echo():
+    """One printing path: a new command that calls click.echo or print directly would skip it."""
+    import archiver.cli
+
+    folder = Path(archiver.cli.__file__).parent
+    direct = [f"{path.name}:{n}" for path in sorted(folder.glob("*.py")) if path.name != "common.py"
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if re.search(r"\bclick\.echo\(|(?<![\w.])print\(|\.write\(", line)]
+    assert direct == []
+
+
 def test_the_thread_command_prints_a_hostile_title_cleanly(forum, endpoint, cli_run):
     hostile_thread(forum)
     result = cli_run("thread", f"lesswrong:{HOSTILE_ID}", "--endpoint", endpoint, "--delay", "0")
