@@ -25,3 +25,9 @@ class LockedError(ArchiverError):
     """Another archiver run holds the database lock."""
 
     exit_code = 75
+
+
+class PartialFailure(ArchiverError):
+    """Some parts of a batch failed; the others were done (the message names the failed ones)."""
+
+    exit_code = 3

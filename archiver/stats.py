@@ -11,6 +11,8 @@ import re
 
 import sqlite_utils
 
+from archiver.display import one_line
+
 # FTS shadow tables and bookkeeping say nothing about the archive's content.
 HIDDEN = re.compile(r"_fts(_data|_idx|_docsize|_config|_content)?$|^sqlite_")
 
@@ -108,17 +110,17 @@ def render(data: dict) -> str:
     if data["newest"]:
         lines.append("newest:")
         for table, row in data["newest"].items():
-            label = " ".join(str(row["label"] or "").split())[:70]
+            label = one_line(row["label"])[:70]
             lines.append(f"  {table:<19} {str(row['at'])[:16]:<16}  {label}"
-                         + (f"  {row['url']}" if row["url"] else ""))
+                         + (f"  {one_line(row['url'])}" if row["url"] else ""))
     lines.append("last runs:")
     for run in data["runs"]:
         lines.append(
             f"  #{run['id']:<5} {str(run['started_at'])[:16]:<16}  {run['command']:<14} "
             f"{run['status']:<11} {run['new']} new, {run['updated']} updated, "
-            f"{run['unchanged']} unchanged, {run['requests']} requests  {run['target'] or ''}")
+            f"{run['unchanged']} unchanged, {run['requests']} requests  {one_line(run['target'])}")
         if run["error"]:
-            lines.append(f"         error: {run['error'][:200]}")
+            lines.append(f"         error: {one_line(run['error'])[:200]}")
     if not data["runs"]:
         lines.append("  none yet")
     return "\n".join(lines)

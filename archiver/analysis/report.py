@@ -10,11 +10,13 @@ written beside the Markdown). Tables owned by other modules are read only when t
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import io
-import json
+import logging
 import os
 import re
+import sqlite3
+import warnings as warnings_mod
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,8 +25,19 @@ import sqlite_utils
 from archiver.analysis import summarize as summ
 from archiver.analysis import topics
 from archiver.analysis.period import period_sql
-from archiver.errors import UsageError
+from archiver.display import (
+    html_escape,
+    html_link,
+    md_escape,
+    md_link,
+    md_url,
+    safe_json,
+    safe_url,
+)
+from archiver.errors import ArchiverError, PartialFailure, UsageError
 from archiver.records import now_utc
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("markdown", "html", "json")
 
@@ -45,10 +58,12 @@ def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: st
                  all_topics: bool = False, since: str | None = None, until: str | None = None,
                  sentences: int = 7, llm_model: str | None = None, out_dir: str | None = None,
                  store: bool = True, config_topics: list[dict] | None = None,
-                 ) -> tuple[list[Report], list[str]]:
+                 failures: list[str] | None = None) -> tuple[list[Report], list[str]]:
     """Summarise one topic, one thread or every active topic; render, store and write reports.
 
     Returns the reports and the warnings to show once (e.g. the --llm model was unavailable).
+    With ``all_topics`` and a ``failures`` list, a topic whose report fails is skipped and named
+    in ``failures`` ("name: why") while the others are still made; otherwise errors propagate.
     """
     if sum(bool(x) for x in (topic, thread, all_topics)) != 1:
         raise UsageError("give exactly one of TOPIC, --thread POST or --all")
@@ -57,25 +72,71 @@ def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: st
     since, until = topics.check_date(since, "--since"), topics.check_date(until, "--until")
     if not thread:
         topics.refresh(db, config_topics)
-    if thread:
-        summaries = [summ.summarize_thread(db, thread, since, until, sentences)]
-    elif topic:
-        summaries = [summ.summarize_topic(db, topic, since, until, sentences)]
-    else:
-        summaries = summ.summarize_all(db, since, until, sentences)
-    warnings = summ.add_abstract(summaries, llm_model)
-    reports = [build(db, s) for s in summaries]
-    for report in reports:
-        if store:
-            report.summary_id = summ.save_summary(db, report.summary, report.markdown,
-                                                  report.html, report.data)
-            report.data["summary_id"] = report.summary_id
-        if out_dir:
-            write(report, out_dir)
+    reports: list[Report] = []
+    warnings: list[str] = []
+    slugs: set[str] = set()
+    for name, summarise in _jobs(db, topic, thread, since, until, sentences):
+        try:
+            report, problems = _make_one(db, summarise(), llm_model, slugs, store, out_dir)
+        except (sqlite3.Error, OSError):
+            raise  # the database or the output folder: every other topic would fail the same way
+        except Exception as exc:
+            if failures is None or not all_topics:
+                raise
+            log.info("the report on topic %r failed", name, exc_info=True)
+            failures.append(f"{name}: {_reason(exc)}")
+            continue
+        if problems:  # one warning, and no more attempts with a model that failed
+            warnings += problems
+            llm_model = None
+        reports.append(report)
     return reports, warnings
 
 
-def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
+def _make_one(db, summary: summ.Summary, llm_model: str | None, slugs: set[str], store: bool,
+              out_dir: str | None) -> tuple[Report, list[str]]:
+    """One report: the --llm abstract, the rendering, the stored row, the files."""
+    problems = summ.add_abstract([summary], llm_model)
+    report = build(db, summary, slugs)
+    if store:
+        report.summary_id = summ.save_summary(db, report.summary, report.markdown, report.html,
+                                              report.data)
+        report.data["summary_id"] = report.summary_id
+    if out_dir:
+        write(report, out_dir)
+    return report, problems
+
+
+def _jobs(db, topic, thread, since, until, sentences) -> list[tuple[str, object]]:
+    """(name, function making its Summary) for the thread, the topic, or every active topic."""
+    if thread:
+        return [(thread, lambda: summ.summarize_thread(db, thread, since, until, sentences))]
+    if topic:
+        return [(topic, lambda: summ.summarize_topic(db, topic, since, until, sentences))]
+    return [(t["name"], functools.partial(summ.summarize_topic, db, t["id"], since, until,
+                                          sentences))
+            for t in summ.topics_to_summarize(db, since, until)]
+
+
+def failed(failures: list[str], made: int) -> ArchiverError:
+    """The error for a batch in which some topics failed: exit 3 if others were made, else 1."""
+    names = "; ".join(failures)
+    if made:
+        return PartialFailure(f"{len(failures)} topic report(s) failed ({names}); the other "
+                              f"{made} were made (-v shows the traceback)")
+    return ArchiverError(f"every topic report failed ({names}); -v shows the traceback")
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def build(db: sqlite_utils.Database, summary: summ.Summary,
+          taken: set[str] | None = None) -> Report:
+    """Render one summary's report. ``taken``: file names already used in this batch (two
+    topics whose names make the same slug, e.g. two non-Latin names, must not overwrite each
+    other's files)."""
     scope = _scope(summary)
     data = summary.as_dict()
     data["created_at"] = now_utc()
@@ -84,7 +145,12 @@ def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
     data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
     data["contributors"] = top_contributors(db, scope, summary.since, summary.until)
     data["activity"] = activity(db, scope, summary.since, summary.until)
-    report = Report(summary, data, slug=slug(("thread-" if summary.post_id else "") + summary.title))
+    name = slug(("thread-" if summary.post_id else "") + summary.title)
+    if taken is not None:
+        if name in taken:
+            name = f"{name}-{scope[1]}" if scope[0] == "topic" else f"{name}-{len(taken)}"
+        taken.add(name)
+    report = Report(summary, data, slug=name)
     report.png = chart(data["activity"], summary.title)
     report.markdown = to_markdown(data, f"{report.slug}-activity.png" if report.png else None)
     report.html = to_html(data, report.png)
@@ -95,7 +161,7 @@ def write(report: Report, out_dir: str) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, report.slug)
     files = {f"{base}.md": report.markdown, f"{base}.html": report.html,
-             f"{base}.json": json.dumps(report.data, ensure_ascii=False, indent=2, default=str)}
+             f"{base}.json": safe_json(report.data, indent=2)}
     for path, text in files.items():
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -257,12 +323,27 @@ def papers_discussed(db, scope, since, until, limit: int = 10) -> list[dict]:
         return []
     top = sorted(counts, key=lambda p: (-counts[p], p))[:limit]
     marks = ", ".join("?" for _ in top)
-    has_url = "url" in db["papers"].columns_dict
+    present = db["papers"].columns_dict
+    picked = ", ".join(c if c in present else "NULL" for c in ("url", "arxiv_id", "doi"))
     rows = {r[0]: r for r in db.execute(
-        f"SELECT id, title, {'url' if has_url else 'NULL'} FROM papers WHERE id IN ({marks})", top)}
+        f"SELECT id, title, {picked} FROM papers WHERE id IN ({marks})", top)}
     authors = _paper_authors(db, top)
-    return [{"id": p, "title": rows[p][1], "url": rows[p][2], "mentions": counts[p],
-             "authors": authors.get(p, [])} for p in top if p in rows]
+    return [{"id": p, "title": rows[p][1], "label": paper_label(*rows[p][:2], *rows[p][3:]),
+             "url": rows[p][2], "mentions": counts[p], "authors": authors.get(p, [])}
+            for p in top if p in rows]
+
+
+def paper_label(paper_id: str, title: str | None, arxiv_id: str | None = None,
+                doi: str | None = None) -> str:
+    """What to call a paper: its title, or for a stub (no title until `papers --fill`) its
+    arXiv id or DOI."""
+    if title and title.strip():
+        return title
+    if arxiv_id:
+        return f"arXiv:{arxiv_id}"
+    if doi:
+        return f"doi:{doi}"
+    return paper_id
 
 
 def _paper_authors(db, paper_ids: list[str]) -> dict[str, list[str]]:
@@ -272,7 +353,8 @@ def _paper_authors(db, paper_ids: list[str]) -> dict[str, list[str]]:
     marks = ", ".join("?" for _ in paper_ids)
     out: dict[str, list[str]] = {}
     for paper_id, name in db.execute(f"SELECT paper_id, name FROM paper_authors WHERE paper_id "
-                                     f"IN ({marks}) ORDER BY paper_id, {order}", paper_ids):
+                                     f"IN ({marks}) AND name IS NOT NULL "
+                                     f"ORDER BY paper_id, {order}", paper_ids):
         out.setdefault(paper_id, []).append(name)
     return out
 
@@ -294,24 +376,36 @@ def chart(points: list[dict], title: str) -> bytes | None:
     FigureCanvasAgg(figure)
     axes = figure.subplots()
     axes.bar(days, [p["items"] for p in points], width=widths, color="#4a7ebb", align="edge")
+    axes.set_xlim(*_x_limits(days[0], days[-1], widths))
     axes.set_ylabel(f"items per {points[0]['unit']}")
-    axes.set_title(f"Activity: {title}"[:90], fontsize=10)
+    # The title is upstream text: plain text, never mathtext ("$x^{$" is not a formula).
+    one_line = " ".join(f"Activity: {title}".split())
+    axes.set_title(one_line[:90], fontsize=10, parse_math=False, usetex=False)
     axes.spines[["top", "right"]].set_visible(False)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(axis="x", labelrotation=30, labelsize=8)
     # Fixed margins instead of tight_layout, which draws the figure an extra time.
     figure.subplots_adjust(left=0.09, right=0.98, bottom=0.27, top=0.88)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
+    with warnings_mod.catch_warnings():
+        # A title in a script the font lacks draws boxes; one warning per glyph is only noise.
+        warnings_mod.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
 
 
+def _x_limits(first: date, last: date, width: float) -> tuple[float, float]:
+    """The x range with a small margin, kept inside the years matplotlib can draw (1-9999):
+    its automatic margin around an item dated 0001 or 9999 would fall outside and raise."""
+    from matplotlib.dates import date2num
+
+    low, high = date2num(first), date2num(last) + width
+    pad = max((high - low) * 0.05, 1.0)  # matplotlib's own default margin is 5%
+    return (max(low - pad, date2num(date.min)),
+            min(high + pad, date2num(date.max) + 0.99))
+
+
 # -- rendering ---------------------------------------------------------------------------------
-
-
-def _md(text: str | None) -> str:
-    """Escape the characters that would turn plain text into Markdown markup."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text or "")
 
 
 def _period_text(data: dict) -> str:
@@ -325,65 +419,81 @@ def _period_text(data: dict) -> str:
     return "all time"
 
 
-def _cited(text: str, citations: dict) -> str:
-    """[n] in an abstract becomes a link to sentence n's source."""
+def _cited_markdown(text: str, citations: dict) -> str:
+    """The abstract as escaped Markdown; [n] becomes a link to sentence n's source."""
     def link(match):
-        source = citations.get(match.group(1))
-        return f"[\\[{match.group(1)}\\]]({source['source_url']})" if source and \
-            source.get("source_url") else match.group(0)
-    return re.sub(r"\[(\d+)\]", link, text)
+        source = citations.get(match.group(1)) or {}
+        target = md_url(source.get("source_url"))
+        return f"[\\[{match.group(1)}\\]]({target})" if target else match.group(0)
+    paragraphs = [md_escape(p) for p in re.split(r"\n\s*\n", text or "") if p.strip()]
+    return re.sub(r"\\\[(\d+)\\\]", link, "\n\n".join(paragraphs))
+
+
+def _cited_html(text: str, citations: dict) -> str:
+    """The abstract as HTML; [n] becomes a link to sentence n's source."""
+    def link(match):
+        source = citations.get(match.group(1)) or {}
+        return html_link(match.group(0), source.get("source_url"))
+    return re.sub(r"\[(\d+)\]", link, html_escape(text))
+
+
+def _authors(paper: dict) -> str:
+    names = paper["authors"]
+    return ", ".join(names[:6]) + (" et al." if len(names) > 6 else "")
 
 
 def to_markdown(data: dict, image: str | None) -> str:
-    lines = [f"# {_md(data['title'])}", "",
+    """The report as Markdown. Upstream text is escaped (a title cannot become a link) and only
+    http(s)/mailto URLs become links."""
+    lines = [f"# {md_escape(data['title'])}", "",
              f"_{_period_text(data)} · {data['items']} items read · method {data['method']} · "
              f"generated {data['created_at']}_", "", "## Summary", ""]
     if data.get("abstract"):
-        lines += [_cited(data["abstract"]["text"], data["abstract"]["citations"]), "",
-                  f"_Written by {data['abstract']['model']} from the sentences below._", ""]
+        lines += [_cited_markdown(data["abstract"]["text"], data["abstract"]["citations"]), "",
+                  f"_Written by {md_escape(data['abstract']['model'])} from the sentences "
+                  "below._", ""]
     if not data["summary"]:
         lines += ["_Nothing to summarise in this period._", ""]
     for i, s in enumerate(data["summary"], 1):
-        link = f"[{_md(s['author'] or 'source')}]({s['source_url']})" if s["source_url"] else \
-            _md(s["author"] or s["source_id"])
-        lines.append(f"{i}. {_md(s['text'])} — {link}")
+        link = md_link(s["author"] or "source", s["source_url"]) if md_url(s["source_url"]) \
+            else md_escape(s["author"] or s["source_id"])
+        lines.append(f"{i}. {md_escape(s['text'])} — {link}")
     lines.append("")
     if data["threads"]:
         lines += ["## Most active threads", "", "| Thread | Comments | People | Latest |",
                   "|---|---|---|---|"]
         for t in data["threads"]:
-            title = _md(t["title"] or t["id"])
-            cell = f"[{title}]({t['url']})" if t["url"] else title
-            lines.append(f"| {cell} | {t['comments']} | {t['people']} | "
-                         f"{(t['latest'] or '')[:10]} |")
+            lines.append(f"| {md_link(t['title'] or t['id'], t['url'])} | {t['comments']} | "
+                         f"{t['people']} | {md_escape((t['latest'] or '')[:10])} |")
         lines.append("")
     exchanges = data["exchanges"]
     if exchanges["quotes"] or exchanges["pairs"]:
         lines += ["## Key exchanges", ""]
         for q in exchanges["quotes"]:
             replies = f"{q['replies']} repl{'y' if q['replies'] == 1 else 'ies'}"
-            who = ", ".join(_md(r) for r in q["repliers"] if r)
-            reply = f" ([reply]({q['reply_url']}))" if q.get("reply_url") else ""
-            lines += [f"> {_md(_short(q['quote']))}", "",
-                      f"— {_md(q['source_author'] or 'unknown')}, quoted in {replies} by {who}"
-                      f"{reply}", ""]
+            who = ", ".join(md_escape(r) for r in q["repliers"] if r)
+            target = md_url(q.get("reply_url"))
+            reply = f" ([reply]({target}))" if target else ""
+            lines += [f"> {md_escape(_short(q['quote']))}", "",
+                      f"— {md_escape(q['source_author'] or 'unknown')}, quoted in {replies} by "
+                      f"{who}{reply}", ""]
         if exchanges["pairs"]:
             lines += ["Who pushed back on whom:", "", "| Replier | Quoted | Times |", "|---|---|---|"]
-            lines += [f"| {_md(p['replier'])} | {_md(p['quoted'])} | {p['times']} |"
+            lines += [f"| {md_escape(p['replier'])} | {md_escape(p['quoted'])} | {p['times']} |"
                       for p in exchanges["pairs"]]
             lines.append("")
     if data["papers"]:
         lines += ["## Papers discussed", ""]
         for p in data["papers"]:
-            title = f"[{_md(p['title'])}]({p['url']})" if p.get("url") else _md(p["title"])
-            authors = ", ".join(p["authors"][:6]) + (" et al." if len(p["authors"]) > 6 else "")
-            lines.append(f"- {title}" + (f" — {_md(authors)}" if authors else "")
+            authors = _authors(p)
+            lines.append(f"- {md_link(p['label'], p.get('url'))}"
+                         + (f" — {md_escape(authors)}" if authors else "")
                          + f" ({p['mentions']} mentions)")
         lines.append("")
     if data["contributors"]:
         lines += ["## Top contributors", "", "| Author | Posts | Comments | Score |",
                   "|---|---|---|---|"]
-        lines += [f"| {_md(c['author'])} | {c['posts']} | {c['comments']} | {c['score']} |"
+        lines += [f"| {md_escape(c['author'])} | {c['posts']} | {c['comments']} | {c['score']} |"
                   for c in data["contributors"]]
         lines.append("")
     if image:
@@ -404,17 +514,15 @@ padding-left:.8rem;color:#444}.src{font-size:.85rem;color:#666}img{max-width:100
 
 
 def to_html(data: dict, png: bytes | None) -> str:
-    e = html.escape
+    """The report as one self-contained page: upstream text escaped, only http(s)/mailto links."""
+    e = html_escape
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{e(data['title'])}</title><style>{CSS}</style></head><body>",
              f"<h1>{e(data['title'])}</h1>",
              f"<p class='meta'>{e(_period_text(data))} · {data['items']} items read · method "
              f"{e(data['method'])} · generated {e(data['created_at'])}</p>", "<h2>Summary</h2>"]
     if data.get("abstract"):
-        abstract = e(data["abstract"]["text"])
-        for n, source in data["abstract"]["citations"].items():
-            if source.get("source_url"):
-                abstract = abstract.replace(f"[{n}]", f"<a href='{e(source['source_url'])}'>[{n}]</a>")
+        abstract = _cited_html(data["abstract"]["text"], data["abstract"]["citations"])
         parts.append(f"<p>{abstract}</p><p class='meta'>Written by {e(data['abstract']['model'])} "
                      f"from the sentences below.</p>")
     if not data["summary"]:
@@ -422,7 +530,7 @@ def to_html(data: dict, png: bytes | None) -> str:
     parts.append("<ol>")
     for s in data["summary"]:
         who = e(s["author"] or "source")
-        link = f"<a class='src' href='{e(s['source_url'])}'>{who}</a>" if s["source_url"] else \
+        link = html_link(who, s["source_url"], "src") if safe_url(s["source_url"]) else \
             f"<span class='src'>{who}</span>"
         parts.append(f"<li>{e(s['text'])} — {link}</li>")
     parts.append("</ol>")
@@ -430,8 +538,7 @@ def to_html(data: dict, png: bytes | None) -> str:
         parts.append("<h2>Most active threads</h2><table><tr><th>Thread</th><th>Comments</th>"
                      "<th>People</th><th>Latest</th></tr>")
         for t in data["threads"]:
-            title = e(t["title"] or t["id"])
-            cell = f"<a href='{e(t['url'])}'>{title}</a>" if t["url"] else title
+            cell = html_link(e(t["title"] or t["id"]), t["url"])
             parts.append(f"<tr><td>{cell}</td><td>{t['comments']}</td><td>{t['people']}</td>"
                          f"<td>{e((t['latest'] or '')[:10])}</td></tr>")
         parts.append("</table>")
@@ -439,7 +546,8 @@ def to_html(data: dict, png: bytes | None) -> str:
     if exchanges["quotes"] or exchanges["pairs"]:
         parts.append("<h2>Key exchanges</h2>")
         for q in exchanges["quotes"]:
-            reply = f" (<a href='{e(q['reply_url'])}'>reply</a>)" if q.get("reply_url") else ""
+            reply = f" ({html_link('reply', q['reply_url'])})" if safe_url(q.get("reply_url")) \
+                else ""
             parts.append(f"<blockquote>{e(_short(q['quote']))}</blockquote><p class='src'>— "
                          f"{e(q['source_author'] or 'unknown')}, quoted in {q['replies']} "
                          f"replies by {e(', '.join(r for r in q['repliers'] if r))}{reply}</p>")
@@ -452,10 +560,9 @@ def to_html(data: dict, png: bytes | None) -> str:
     if data["papers"]:
         parts.append("<h2>Papers discussed</h2><ul>")
         for p in data["papers"]:
-            title = f"<a href='{e(p['url'])}'>{e(p['title'])}</a>" if p.get("url") else e(p["title"])
-            authors = e(", ".join(p["authors"][:6]) + (" et al." if len(p["authors"]) > 6 else ""))
-            parts.append(f"<li>{title}{' — ' + authors if authors else ''} "
-                         f"({p['mentions']} mentions)</li>")
+            authors = e(_authors(p))
+            parts.append(f"<li>{html_link(e(p['label']), p.get('url'))}"
+                         f"{' — ' + authors if authors else ''} ({p['mentions']} mentions)</li>")
         parts.append("</ul>")
     if data["contributors"]:
         parts.append("<h2>Top contributors</h2><table><tr><th>Author</th><th>Posts</th>"

@@ -229,16 +229,20 @@ def summarize_thread(db: sqlite_utils.Database, post: str, since: str | None = N
                    since=since, until=until, items=len(items), candidates=len(units))
 
 
-def summarize_all(db: sqlite_utils.Database, since: str | None = None, until: str | None = None,
-                  sentences: int = 7, max_chars: int | None = None, kinds: list[str] | None = None,
-                  min_items: int = 3, item_cap: int = ITEM_CAP) -> list[Summary]:
-    """A summary for every topic with at least ``min_items`` items in the period."""
+def topics_to_summarize(db: sqlite_utils.Database, since: str | None = None,
+                        until: str | None = None, kinds: list[str] | None = None,
+                        min_items: int = 3) -> list[dict]:
+    """``{"id", "name"}`` of every topic with at least ``min_items`` items in the period, most
+    items first: what ``summarize --all`` covers (each is then summarised on its own, so one
+    that fails does not stop the others)."""
     from archiver.analysis import topics as topics_mod
 
-    out = []
-    for topic_id in topics_mod.active_topic_ids(db, since, until, kinds, min_items):
-        out.append(summarize_topic(db, topic_id, since, until, sentences, max_chars, item_cap))
-    return out
+    ids = topics_mod.active_topic_ids(db, since, until, kinds, min_items)
+    if not ids:
+        return []
+    names = dict(db.execute(f"SELECT id, name FROM topics WHERE id IN "
+                            f"({', '.join('?' for _ in ids)})", ids).fetchall())
+    return [{"id": i, "name": names.get(i) or str(i)} for i in ids]
 
 
 def find_post(db: sqlite_utils.Database, post: str) -> dict:

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from archiver.cli.common import global_options, info, state
+from archiver.cli.common import echo, global_options, info, state
 
 SHIPPED = os.path.join("db", "metadata.yml")
 
@@ -31,7 +31,7 @@ def datasette_metadata(output, fresh):
     db_path = st.database_path()
     data = ds.build_metadata(None if fresh else st.db(), ds.database_name(db_path))
     if output == "-":
-        click.echo(ds.to_yaml(data), nl=False)
+        echo(ds.to_yaml(data), nl=False)
         return
     ds.write_metadata(data, output)
     info(f"wrote {output}: datasette {db_path} --metadata {output}")

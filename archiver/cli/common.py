@@ -7,7 +7,6 @@ and after it: ``global_options`` adds them to each subcommand, and values given 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from archiver.display import clean_terminal, safe_json
 from archiver.errors import ArchiverError, UsageError
 
 DEFAULT_DB = os.path.join("db", "archive.db")
@@ -95,8 +95,15 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _CleanFormatter(logging.Formatter):
+    """Log lines quote upstream text (titles, URLs, error bodies): no escape sequences."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean_terminal(super().format(record))
+
+
 _HANDLER = _StderrHandler()
-_HANDLER.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+_HANDLER.setFormatter(_CleanFormatter("%(name)s: %(message)s"))
 
 
 def configure_logging(st: State) -> None:
@@ -191,13 +198,20 @@ def progress(label: str, total: int | None = None):
     )
 
 
+def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
+    """Print a line that may hold upstream text (titles, names, bodies): every command prints
+    through here, so no escape sequence, control character or bidi override reaches the
+    terminal. Newlines and tabs stay."""
+    click.echo(clean_terminal(str(message)), err=err, nl=nl)
+
+
 def info(message: str) -> None:
     if not state().quiet:
-        click.echo(message, err=True)
+        echo(message, err=True)
 
 
 def echo_json(obj) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
+    click.echo(safe_json(obj))
 
 
 def argument_problem(arg: str) -> str | None:
@@ -230,7 +244,7 @@ class ArchiverGroup(click.Group):
         for arg in args:
             problem = argument_problem(arg)
             if problem:
-                click.echo(f"error: {problem}", err=True)
+                echo(f"error: {problem}", err=True)
                 ctx.exit(UsageError.exit_code)
         return super().parse_args(ctx, args)
 
@@ -268,6 +282,6 @@ class ArchiverGroup(click.Group):
         if st and st.verbose:
             import traceback
 
-            traceback.print_exception(exc, file=sys.stderr)
-        click.echo(f"error: {message}", err=True)
+            echo("".join(traceback.format_exception(exc)), err=True, nl=False)
+        echo(f"error: {message}", err=True)
         ctx.exit(code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archiver.cli.common import global_options, info, state
+from archiver.cli.common import echo, global_options, info, state
 
 
 @click.command()
@@ -18,14 +18,14 @@ def demo():
     st = state()
     result = build_demo(st.db_path or DEFAULT_DB)
     counts = ", ".join(f"{n} {table}" for table, n in result.counts.items())
-    click.echo(f"demo archive ready: {result.db_path} ({counts}) in {result.seconds:.1f}s")
+    echo(f"demo archive ready: {result.db_path} ({counts}) in {result.seconds:.1f}s")
     for note in result.skipped:
         info(f"skipped {note}")
     for path in result.reports:
-        click.echo(f"report: {path}")
-    click.echo("next:")
+        echo(f"report: {path}")
+    echo("next:")
     for step in next_steps(result):
-        click.echo(f"  {step}")
+        echo(f"  {step}")
 
 
 def register(group: click.Group) -> None:

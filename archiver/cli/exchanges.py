@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from archiver.analysis import exchanges as X
-from archiver.cli.common import echo_json, global_options, info, state
+from archiver.cli.common import echo, echo_json, global_options, info, state
+from archiver.display import md_escape, md_link, one_line
 from archiver.forums import parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
@@ -58,9 +59,9 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
         if fmt == "json":
             echo_json(_json(row))
         elif fmt == "markdown":
-            click.echo(_markdown(row))
+            echo(_markdown(row))
         else:
-            click.echo(_table(row))
+            echo(_table(row))
     if not rows:
         info("no exchanges match; run `archiver exchanges extract` if items were imported "
              "without analysis")
@@ -102,35 +103,38 @@ def _source_name(row: dict) -> str:
 
 def _quote_text(row: dict) -> str:
     if row["turns"]:
-        return " / ".join(f"{t['speaker']}: {_short(t['text'], 120)}" for t in row["turns"])
+        return " / ".join(f"{one_line(t['speaker'])}: {_short(t['text'], 120)}"
+                          for t in row["turns"])
     return _short(row["quote"])
 
 
 def _table(row: dict) -> str:
     score = "" if row["score"] is None else f", {row['score']:g}"
-    lines = [f"{row['quoter'] or '[anonymous]'} quoted {_source_name(row)} "
+    lines = [f"{one_line(row['quoter'] or '[anonymous]')} quoted {one_line(_source_name(row))} "
              f"({row['kind']}{score}): «{_quote_text(row)}»"]
     if row["reply"]:
         lines.append(f"  → {_short(row['reply'])}")
-    links = [row["item_url"] or row["item_id"]]
+    links = [one_line(row["item_url"] or row["item_id"])]
     if row["source_url"] or row["source_id"]:
-        links.append(f"quoting {row['source_url'] or row['source_id']}")
+        links.append(f"quoting {one_line(row['source_url'] or row['source_id'])}")
     lines.append("  " + " ".join(links))
     return "\n".join(lines) + "\n"
 
 
-def _link(label: str, url: str | None) -> str:
-    return f"[{label}]({url})" if url else label
+def _md_lines(text: str, prefix: str = "") -> str:
+    """Multi-line upstream text as Markdown, line by line, so it cannot become markup."""
+    lines = (text or "").strip().split("\n")
+    return "\n".join((prefix + md_escape(line)) if line.strip() else prefix.rstrip()
+                     for line in lines)
 
 
 def _markdown(row: dict) -> str:
-    who = _link(row["quoter"] or "[anonymous]", row["item_url"])
-    source = _link(_source_name(row), row["source_url"])
-    quoted = "\n".join("> " + line if line else ">"
-                       for line in (row["quote"] or "").strip().split("\n"))
-    out = [f"**{who}** quoted **{source}** ({row['kind']}):", "", quoted, ""]
+    who = md_link(row["quoter"] or "[anonymous]", row["item_url"])
+    source = md_link(_source_name(row), row["source_url"])
+    out = [f"**{who}** quoted **{source}** ({md_escape(row['kind'])}):", "",
+           _md_lines(row["quote"], "> "), ""]
     if row["reply"]:
-        out += [f"→ {row['reply'].strip()}", ""]
+        out += [f"→ {_md_lines(row['reply'])}", ""]
     return "\n".join(out) + "\n---\n"
 
 
@@ -139,9 +143,12 @@ def _print_hot(passages: list[dict], fmt: str) -> None:
         if fmt == "json":
             echo_json(passage)
             continue
-        people = ", ".join(passage["quoted_by"])
-        bullet = "- " if fmt == "markdown" else ""
-        click.echo(f"{bullet}{passage['quotes']}× «{_short(passage['sentence'])}» ({people})")
+        if fmt == "markdown":
+            people = ", ".join(md_escape(p) for p in passage["quoted_by"])
+            echo(f"- {passage['quotes']}× «{md_escape(_short(passage['sentence']))}» ({people})")
+        else:
+            people = ", ".join(one_line(p) for p in passage["quoted_by"])
+            echo(f"{passage['quotes']}× «{_short(passage['sentence'])}» ({people})")
     if not passages:
         info("no sentence of this post has been quoted (yet)")
 

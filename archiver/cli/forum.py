@@ -6,6 +6,7 @@ import click
 
 from archiver.cli.common import (
     delay_option,
+    echo,
     echo_json,
     endpoint_option,
     fallback_option,
@@ -14,6 +15,7 @@ from archiver.cli.common import (
     progress,
     state,
 )
+from archiver.display import one_line
 from archiver.errors import ArchiverError
 from archiver.forums import archive_thread, archive_user, parse_count, parse_since
 from archiver.sources import resolve_thread
@@ -49,9 +51,10 @@ def thread(urls, endpoint, fallback, delay, via):
             if len(urls) == 1:
                 raise
             failed += 1  # the other threads are still worth archiving
-            click.echo(f"error: {url}: {exc}", err=True)
+            echo(f"error: {url}: {exc}", err=True)
             continue
-        info(f"{title}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
+        info(f"{one_line(title)}: {counts.new} new, {counts.updated} updated, "
+             f"{counts.unchanged} unchanged "
              f"({http.requests_made} requests so far)")
     if failed:
         raise ArchiverError(f"{failed} of {len(urls)} threads failed (see above); "
@@ -81,7 +84,8 @@ def user(who, site, posts, comments, since, endpoint, fallback, delay):
             endpoint=endpoint, on_page=bar.update, fallback=fallback,
             endpoints=st.config.endpoints,
         )
-    info(f"{name}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
+    info(f"{one_line(name)}: {counts.new} new, {counts.updated} updated, "
+         f"{counts.unchanged} unchanged "
          f"({http.requests_made} requests)")
 
 
@@ -101,11 +105,12 @@ def search(query, limit, as_json):
             echo_json(row)
             continue
         date = (row["posted_at"] or "")[:10]
-        click.echo(f"{row['type']:7} {date}  {row['author'] or '?'} — {row['title'] or ''}")
-        click.echo(f"        {row['url'] or row['id']}")
-        click.echo(f"        {' '.join((row['snippet'] or '').split())}")
+        echo(f"{row['type']:7} {date}  {one_line(row['author'] or '?')} — "
+             f"{one_line(row['title'] or '')}")
+        echo(f"        {one_line(row['url'] or row['id'])}")
+        echo(f"        {one_line(row['snippet'] or '')}")
     if not rows and not as_json:
-        click.echo("no matches", err=True)
+        echo("no matches", err=True)
 
 
 def register(group: click.Group) -> None:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from archiver.cli.common import delay_option, echo_json, global_options, info, state
+from archiver.display import one_line
 from archiver.pages import archive_feed, archive_page, export_archive, import_paths
 from archiver.sources.saved import KINDS
 
@@ -28,7 +29,7 @@ def page(urls, delay):
     http = st.http(delay)
     for url in urls:
         counts, post = archive_page(st.db(), http, url)
-        info(f"{post.title or post.url}: {_counts(counts)} ({post.id})")
+        info(f"{one_line(post.title or post.url)}: {_counts(counts)} ({post.id})")
 
 
 @click.command()
@@ -45,7 +46,7 @@ def feed(urls, delay):
     http = st.http(delay)
     for url in urls:
         counts, report = archive_feed(st.db(), http, url)
-        name = report.title or url
+        name = one_line(report.title or url)
         if report.not_modified:
             info(f"{name}: not modified since the last run")
             continue
@@ -79,7 +80,7 @@ def import_(paths, kind, captured, url, name, as_json):
             echo_json({"path": report.path, "kind": report.kind, **report.counts.as_dict(),
                        "summary": report.summary, "notes": report.notes})
             continue
-        info(f"{report.path}: {report.kind}: {report.summary or ''} ({_counts(report.counts)})")
+        info(f"{report.path}: {report.kind}: {one_line(report.summary)} ({_counts(report.counts)})")
         for note in report.notes:
             info(f"  note: {note}")
 

@@ -8,12 +8,14 @@ from archiver import researchers as R
 from archiver.analysis import mentions as M
 from archiver.cli.common import (
     delay_option,
+    echo,
     echo_json,
     endpoint_option,
     global_options,
     info,
     state,
 )
+from archiver.display import one_line
 
 
 @click.command()
@@ -69,43 +71,43 @@ def _delta(change: dict, key: str) -> str:
 
 def _print_report(report: dict) -> None:
     person = report["researcher"]
-    click.echo(f"{person['name']}  [{person['id']}]  {person.get('url') or ''}".rstrip())
+    echo(f"{one_line(person['name'])}  [{person['id']}]  {one_line(person.get('url'))}".rstrip())
     if person.get("orcid"):
-        click.echo(f"  ORCID {person['orcid']}")
+        echo(f"  ORCID {one_line(person['orcid'])}")
     if person.get("affiliations"):
-        click.echo(f"  affiliations: {', '.join(person['affiliations'][:5])}")
+        echo(f"  affiliations: {', '.join(one_line(a) for a in person['affiliations'][:5])}")
     if report["forum_user"]:
         user = report["forum_user"]
-        click.echo(f"  forum user: {user.get('name') or user.get('slug') or ''} [{user['id']}]")
+        echo(f"  forum user: {one_line(user.get('name') or user.get('slug'))} [{user['id']}]")
     metrics, change = report["metrics"], report["change"]
     if metrics:
-        click.echo(
+        echo(
             f"  metrics {metrics['captured_at'][:10]}: "
             f"h-index {_number(metrics['h_index'])}{_delta(change, 'h_index')}  "
             f"i10-index {_number(metrics['i10_index'])}{_delta(change, 'i10_index')}  "
             f"works {_number(metrics['works_count'])}{_delta(change, 'works_count')}  "
             f"citations {_number(metrics['citation_count'])}{_delta(change, 'citation_count')}")
         if report["previous"]:
-            click.echo(f"  previous snapshot {report['previous']['captured_at'][:10]} "
-                       f"({report['snapshots']} snapshots)")
+            echo(f"  previous snapshot {report['previous']['captured_at'][:10]} "
+                 f"({report['snapshots']} snapshots)")
     fetch = report.get("fetch") or {}
-    click.echo(f"  papers in the archive: {report['papers']} (this fetch: {fetch.get('new', 0)} "
-               f"new records, {fetch.get('updated', 0)} updated, "
-               f"{fetch.get('unchanged', 0)} unchanged)")
+    echo(f"  papers in the archive: {report['papers']} (this fetch: {fetch.get('new', 0)} "
+         f"new records, {fetch.get('updated', 0)} updated, "
+         f"{fetch.get('unchanged', 0)} unchanged)")
     discussed = report["discussed"]
     if not discussed:
-        click.echo("  none of these papers is mentioned in the archived discussions yet")
+        echo("  none of these papers is mentioned in the archived discussions yet")
         return
-    click.echo(f"  discussed: {len(discussed)} papers")
+    echo(f"  discussed: {len(discussed)} papers")
     for paper in discussed:
         year = f" ({paper['year']})" if paper.get("year") else ""
-        click.echo(f"    \"{paper['title'] or paper['paper_id']}\"{year}: "
-                   f"{paper['mentions']} place{'s' if paper['mentions'] != 1 else ''}")
+        echo(f"    \"{one_line(paper['title'] or paper['paper_id'])}\"{year}: "
+             f"{paper['mentions']} place{'s' if paper['mentions'] != 1 else ''}")
         for where in paper["where"]:
             kind = "comment on" if where["item_table"] == "comments" else "post"
-            click.echo(f"      {(where['posted_at'] or '')[:10]}  {where['author'] or '?'}  "
-                       f"{kind} \"{where['post_title'] or where['post_id']}\"  "
-                       f"{where['url'] or ''}  [{', '.join(where['how'])}]")
+            echo(f"      {(where['posted_at'] or '')[:10]}  {one_line(where['author'] or '?')}  "
+                 f"{kind} \"{one_line(where['post_title'] or where['post_id'])}\"  "
+                 f"{one_line(where['url'])}  [{', '.join(where['how'])}]")
 
 
 @click.command()
@@ -136,7 +138,7 @@ def papers(fill, limit, researcher_id, arxiv_endpoint, openalex_endpoint, delay,
         else:
             stub = " [stub]" if row["stub"] else ""
             year = row["year"] or "    "
-            click.echo(f"{row['mentions']:>4}  {year}  {row['id']}  {row['title'] or ''}{stub}")
+            echo(f"{row['mentions']:>4}  {year}  {row['id']}  {one_line(row['title'])}{stub}")
     if not rows:
         info("no papers archived yet: try `archiver researcher NAME`")
 
@@ -158,9 +160,9 @@ def mentions(paper, redetect, limit, as_json):
         if as_json:
             echo_json(row)
         else:
-            click.echo(f"{(row['posted_at'] or '')[:10]}  {row['paper_id']}  {row['how']:<10}  "
-                       f"{row['author'] or '?'}  \"{row['post_title'] or row['post_id']}\"  "
-                       f"{row['url'] or ''}")
+            echo(f"{(row['posted_at'] or '')[:10]}  {row['paper_id']}  {row['how']:<10}  "
+                 f"{one_line(row['author'] or '?')}  "
+                 f"\"{one_line(row['post_title'] or row['post_id'])}\"  {one_line(row['url'])}")
     if not rows:
         info("no mentions found")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archiver.cli.common import echo_json, global_options, state
+from archiver.cli.common import echo, echo_json, global_options, state
 
 
 @click.command()
@@ -21,7 +21,7 @@ def stats(runs, as_json):
     if as_json:
         echo_json(data)
     else:
-        click.echo(render(data))
+        echo(render(data))
 
 
 def register(group: click.Group) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archiver.cli.common import delay_option, echo_json, global_options, info, state
+from archiver.cli.common import delay_option, echo, echo_json, global_options, info, state
 
 
 @click.command()
@@ -44,10 +44,10 @@ def sync(only, dry_run, as_json, delay):
             echo_json({"dry_run": True, "items": [t.as_dict() for t in tasks]})
             return
         for task in tasks:
-            click.echo(f"{'due' if task.due else 'skip':5}  {task.kind:11}  {task.label}")
-            click.echo(f"{'':20}{task.reason}")
+            echo(f"{'due' if task.due else 'skip':5}  {task.kind:11}  {task.label}")
+            echo(f"{'':20}{task.reason}")
         if not tasks:
-            click.echo("the watch list is empty: add entries to the config (see `archiver init`)")
+            echo("the watch list is empty: add entries to the config (see `archiver init`)")
         return
 
     def show(result):
@@ -67,7 +67,7 @@ def sync(only, dry_run, as_json, delay):
     if as_json:
         echo_json(report.as_dict())
     else:
-        click.echo(report.summary_line())
+        echo(report.summary_line())
     click.get_current_context().exit(report.exit_code)
 
 

@@ -6,7 +6,8 @@ import click
 
 from archiver.analysis import report as R
 from archiver.analysis import topics as T
-from archiver.cli.common import echo_json, global_options, info, state
+from archiver.cli.common import echo, echo_json, global_options, info, state
+from archiver.display import one_line
 
 
 def register(group: click.Group) -> None:
@@ -43,12 +44,12 @@ def topics(ctx, kind, as_json):
         info("no topics yet: archive tagged threads, `archiver topics add`, or "
              "`archiver topics discover`")
         return
-    click.echo(f"{'id':>5}  {'kind':<12} {'items':>7}  {'newest':<10}  name (top contributors)")
+    echo(f"{'id':>5}  {'kind':<12} {'items':>7}  {'newest':<10}  name (top contributors)")
     for row in rows:
-        people = ", ".join(c["author"] for c in row["contributors"])
-        click.echo(f"{row['id']:>5}  {row['kind']:<12} {row['items']:>7}  "
-                   f"{(row['newest'] or '')[:10]:<10}  {row['label']}"
-                   + (f" ({people})" if people else ""))
+        people = ", ".join(one_line(c["author"]) for c in row["contributors"])
+        echo(f"{row['id']:>5}  {row['kind']:<12} {row['items']:>7}  "
+             f"{(row['newest'] or '')[:10]:<10}  {one_line(row['label'])}"
+             + (f" ({people})" if people else ""))
 
 
 @topics.command("add")
@@ -64,8 +65,8 @@ def add(name, matches, description, as_json):
     if as_json:
         echo_json(topic)
     else:
-        click.echo(f"topic {topic['id']} {topic['name']!r}: {topic['items']} items "
-                   f"({topic['posts']} posts, {topic['comments']} comments)")
+        echo(f"topic {topic['id']} {topic['name']!r}: {topic['items']} items "
+             f"({topic['posts']} posts, {topic['comments']} comments)")
 
 
 @topics.command("discover")
@@ -82,8 +83,8 @@ def discover(k, since, until, as_json):
         echo_json({"topics": found})
         return
     for topic in found:
-        click.echo(f"{topic['id']:>5}  {len(topic['items']):>6} items  {topic['label']}  "
-                   f"[{', '.join(topic['keywords'][:6])}]")
+        echo(f"{topic['id']:>5}  {len(topic['items']):>6} items  {one_line(topic['label'])}  "
+             f"[{', '.join(topic['keywords'][:6])}]")
 
 
 @click.command()
@@ -109,19 +110,23 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, llm_
     archiver summarize --all --since 2024-06-01 --out digests/
     archiver summarize 12 --format json --llm gpt-4o-mini
     """
+    failures: list[str] = []
     reports, warnings = R.make_reports(
         state().db(), topic=topic, thread=thread, all_topics=all_topics, since=since, until=until,
-        sentences=sentences, llm_model=llm_model, out_dir=out, config_topics=_config_topics())
+        sentences=sentences, llm_model=llm_model, out_dir=out, config_topics=_config_topics(),
+        failures=failures)
     for warning in dict.fromkeys(warnings):
-        click.echo(f"warning: {warning}", err=True)
-    if not reports:
+        echo(f"warning: {warning}", err=True)
+    if not reports and not failures:
         info("no topic has items in this period")
     if fmt == "json":
         echo_json(reports[0].data if (topic or thread) and reports
-                  else {"reports": [r.data for r in reports]})
+                  else {"reports": [r.data for r in reports], "failed": failures})
     elif out:
         for report in reports:
             for path in report.paths:
-                click.echo(path)
+                echo(path)
     else:
-        click.echo("\n\n".join(r.markdown if fmt == "markdown" else r.html for r in reports))
+        echo("\n\n".join(r.markdown if fmt == "markdown" else r.html for r in reports))
+    if failures:
+        raise R.failed(failures, len(reports))
