@@ -388,11 +388,16 @@ def _check_match(value, where: str) -> None:
     if not isinstance(matches, list) or not all(isinstance(m, str) for m in matches):
         raise UsageError(f"{where}: topic match must be a JSON list of strings; nothing was "
                          "imported from this file")
-    try:
-        compile_patterns(matches)
-    except UsageError as exc:
-        raise UsageError(f"{where}: topic match {exc}; nothing was imported from this "
-                         "file") from exc
+    if not any(m.strip() for m in matches):
+        raise UsageError(f"{where}: topic match is empty; give at least one phrase or regular "
+                         "expression; nothing was imported from this file")
+    for match in matches:
+        try:
+            compile_patterns([match])
+        except UsageError as exc:  # "--match X is not a valid regular expression (why); hint"
+            reason = str(exc).removeprefix("--match ").split("; ")[0]
+            raise UsageError(f"{where}: topic match {reason}; nothing was imported from this "
+                             "file") from exc
 
 
 def _encode(value):
