@@ -371,7 +371,7 @@ def read_rows(db: sqlite_utils.Database, lines: Iterable[str], source: str):
         row = {k: _encode(v) for k, v in obj.items()}
         if table == "topics" and row.get("match") is not None:
             _check_match(row["match"], f"{source}:{number}")
-        yield Row(table, _fill(table, row), renumbered)
+        yield Row(table, _fill(table, row), renumbered, line=number)
 
 
 def _check_match(value, where: str) -> None:

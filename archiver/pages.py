@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import stat
@@ -22,6 +23,7 @@ from archiver.store import feeds as feed_store
 from archiver.store.rows import Row
 
 ROWS_PER_PAGE = 1000
+log = logging.getLogger("archiver.pages")
 
 
 def archive_page(db: sqlite_utils.Database, http, url: str) -> tuple[Counts, Post]:
@@ -107,7 +109,15 @@ def import_jsonl(db: sqlite_utils.Database, lines: Iterable[str], source: str):
     derived = sorted(tables - jsonl.SOURCE_TABLES)
     for row in rows:
         row.analyse = not derived  # queued with the page that writes it (see store.rows)
-    counts = ingest(db, _row_pages(rows), "import", f"jsonl {source}", analyse=False)
+    kept: list[int] = []
+    try:
+        counts = ingest(db, _row_pages(rows, kept), "import", f"jsonl {source}", analyse=False)
+    except Exception:
+        if kept:
+            log.warning("%s: lines 1-%d were imported and are kept, the lines after them were "
+                        "not; import the file again once the problem is fixed (rows already "
+                        "imported are not duplicated)", source, kept[-1])
+        raise
     notes = []
     if derived:
         notes.append(f"analysis rows came with the file ({', '.join(derived)}); not re-run")
@@ -116,9 +126,12 @@ def import_jsonl(db: sqlite_utils.Database, lines: Iterable[str], source: str):
     return counts, notes
 
 
-def _row_pages(rows: list[Row]) -> Iterator[Page]:
+def _row_pages(rows: list[Row], kept: list[int]) -> Iterator[Page]:
+    """Pages of rows; ``kept`` gets the last line of each page once it has been written."""
     for start in range(0, len(rows), ROWS_PER_PAGE):
-        yield Page(other={"rows": rows[start:start + ROWS_PER_PAGE]})
+        page = rows[start:start + ROWS_PER_PAGE]
+        yield Page(other={"rows": page})
+        kept.append(page[-1].line)  # resumed only after the caller saved the page
 
 
 def export_to_file(db: sqlite_utils.Database, db_path: str, output: str, threads=(), users=(),

@@ -565,3 +565,30 @@ def test_hand_written_html_is_sanitised_even_when_its_text_is_given(tmp_path):
         assert "Hi" in html and "there" in html
         for bad in ("script", "onclick", "javascript:", "iframe", "alert"):
             assert bad not in html, html
+
+
+def test_an_import_failing_midway_says_which_lines_it_kept(tmp_path, monkeypatch):
+    import archiver.ingest
+    import archiver.pages
+
+    lines = [SITE_LINE] + [{"type": "post", "id": f"notes:{n}", "site_id": "notes",
+                            "title": f"Post {n}"} for n in range(25)]
+    real, saved = archiver.ingest.save_page, []
+
+    def disk_fills_up(db, page):
+        if len(saved) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        saved.append(page)
+        return real(db, page)
+
+    monkeypatch.setattr(archiver.pages, "ROWS_PER_PAGE", 10)
+    monkeypatch.setattr(archiver.ingest, "save_page", disk_fills_up)
+    db_path = str(tmp_path / "a.db")
+    path, result = import_lines(tmp_path, lines, db_path)
+    assert result.exit_code == 1
+    assert f"{path}: lines 1-20 were imported and are kept" in result.output
+    assert "error: the disk is full" in result.output
+    assert open_db(db_path)["posts"].count == 19  # the site and 19 posts: lines 1-20
+    monkeypatch.setattr(archiver.ingest, "save_page", real)
+    _path, result = import_lines(tmp_path, lines, db_path)
+    assert result.exit_code == 0 and open_db(db_path)["posts"].count == 25

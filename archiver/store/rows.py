@@ -31,6 +31,7 @@ class Row:
     # transaction, as fetched items are: an import killed before its analysis leaves the items
     # queued, not silently unanalysed (a re-import would find them unchanged).
     analyse: bool = False
+    line: int | None = None  # where the row came from, for messages
 
 
 @dataclass(frozen=True)
