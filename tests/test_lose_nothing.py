@@ -56,18 +56,22 @@ def test_runs_of_dead_processes_are_marked_interrupted_on_open(tmp_path):
     me, here = os.getpid(), socket.gethostname()
     gone = dead_pid()
     alive = add_run(db, me, here, runs.process_identity(me))
-    killed = add_run(db, gone, here, f"{runs._boot_id()}:12345")
+    boot, namespace, started = runs.process_identity(me).split(":")
+    killed = add_run(db, gone, here, f"{boot}:{namespace}:12345")
     # Our pid, but another process's identity: the pid was reused after the writer died.
-    reused = add_run(db, me, here, f"{runs._boot_id()}:1")
-    rebooted = add_run(db, me, here, f"another-boot:{runs.process_identity(me).split(':')[1]}")
-    elsewhere = add_run(db, gone, "another-machine", "x:1")
+    reused = add_run(db, me, here, f"{boot}:{namespace}:1")
+    rebooted = add_run(db, me, here, f"another-boot:{namespace}:{started}")
+    # Rows this process cannot judge: another machine, another container, an older archiver.
+    elsewhere = add_run(db, gone, "another-machine", "x:y:1")
+    container = add_run(db, gone, here, f"{boot}:4026500000:{started}")
     legacy = add_run(db, None, None, None)
     db.close()
 
     db = open_db(path)
     status = dict(db.execute("SELECT id, status FROM runs").fetchall())
     assert status == {alive: "running", killed: "interrupted", reused: "interrupted",
-                      rebooted: "interrupted", elsewhere: "running", legacy: "running"}
+                      rebooted: "interrupted", elsewhere: "running", container: "running",
+                      legacy: "running"}
     row = db.execute("SELECT ended_at, error FROM runs WHERE id = ?", [killed]).fetchone()
     assert row[0] and row[1] == runs.KILLED
     assert runs.process_alive(me, runs.process_identity(me))

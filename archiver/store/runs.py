@@ -66,10 +66,13 @@ def mark_dead_runs(db: sqlite_utils.Database) -> int:
 def process_alive(pid: int, identity: str | None) -> bool:
     """Is the process that wrote a run row still running? A pid alone can be reused by another
     process, so where the row has an identity (Linux) the live process must match it."""
-    current = process_identity(pid)
-    if identity and _boot_id():
-        return current == identity
-    if current is not None:
+    boot = _boot_id()
+    if identity and boot:
+        parts = identity.split(":")
+        if len(parts) == 3 and parts[0] == boot and parts[1] != _pid_namespace():
+            return True  # written in another pid namespace (another container): cannot tell
+        return process_identity(pid) == identity
+    if process_identity(pid) is not None:
         return True
     try:
         os.kill(pid, 0)
@@ -83,9 +86,9 @@ def process_alive(pid: int, identity: str | None) -> bool:
 
 
 def process_identity(pid: int) -> str | None:
-    """``<boot id>:<start time in clock ticks>`` of a live process on Linux; None if the process
-    is gone (or a zombie) or the system has no /proc. Two processes never share it, even when
-    one reuses the other's pid, and a reboot changes the boot id."""
+    """``<boot id>:<pid namespace>:<start time in clock ticks>`` of a live process on Linux,
+    as seen from this process; None if it is gone (or a zombie) or there is no /proc. Two
+    processes never share it, even when one reuses the other's pid, and a reboot changes it."""
     boot = _boot_id()
     if boot is None:
         return None
@@ -98,7 +101,7 @@ def process_identity(pid: int) -> str | None:
     fields = stat[stat.rfind(")") + 2:].split()
     if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
         return None
-    return f"{boot}:{fields[19]}"
+    return f"{boot}:{_pid_namespace()}:{fields[19]}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,3 +111,12 @@ def _boot_id() -> str | None:
             return handle.read().strip() or None
     except OSError:
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def _pid_namespace() -> str:
+    """This process's pid namespace ("4026531836"): pids mean something only inside it."""
+    try:
+        return os.readlink("/proc/self/ns/pid").split("[")[-1].rstrip("]")
+    except OSError:
+        return ""
