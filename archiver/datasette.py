@@ -167,6 +167,10 @@ TABLES: dict[str, dict] = {
             "new": "Rows added.", "updated": "Rows changed upstream and rewritten.",
             "unchanged": "Rows fetched but unchanged (not rewritten).",
             "requests": "HTTP requests made.", "error": "What went wrong, if anything.",
+            "pid": "Process id of the command that wrote the row.",
+            "host": "Machine it ran on.",
+            "process": "Identity of that process (boot id and start time): a run whose process "
+                       "is gone is marked interrupted.",
         },
     },
     "meta": {

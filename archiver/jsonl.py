@@ -358,15 +358,46 @@ def read_rows(db: sqlite_utils.Database, lines: Iterable[str], source: str):
         if "type_" in obj:
             obj["type"] = obj.pop("type_")
         if table not in columns:
-            columns[table] = set(db[table].columns_dict)
-        unknown = set(obj) - columns[table]
+            columns[table] = db[table].columns_dict
+        unknown = set(obj) - set(columns[table])
         if unknown:
             raise UsageError(f"{source}:{number}: {kind} has no column(s) "
                              f"{', '.join(sorted(unknown))}")
-        missing = [pk for pk in db[table].pks if obj.get(pk) is None and pk != "id"]
+        missing = [pk for pk in db[table].pks if obj.get(pk) is None and
+                   not (pk == "id" and columns[table].get("id") is int)]
         if missing:
-            raise UsageError(f"{source}:{number}: {kind} needs {', '.join(missing)}")
-        yield Row(table, _fill(table, {k: _encode(v) for k, v in obj.items()}), renumbered)
+            raise UsageError(f"{source}:{number}: {kind} needs {', '.join(missing)} (it is "
+                             "missing or null); nothing was imported from this file")
+        row = {k: _encode(v) for k, v in obj.items()}
+        if table == "topics" and row.get("match") is not None:
+            _check_match(row["match"], f"{source}:{number}")
+        yield Row(table, _fill(table, row), renumbered, line=number)
+
+
+def _check_match(value, where: str) -> None:
+    """A topic's ``match`` (JSON list of phrases or regexes) must compile: a bad one stored would
+    break the topic analysis of every later import and fetch."""
+    from archiver.analysis.topics import compile_patterns
+
+    try:
+        matches = json.loads(value) if isinstance(value, str) else value
+    except ValueError as exc:
+        raise UsageError(f"{where}: topic match is not valid JSON ({exc.msg}); give a list "
+                         "such as [\"sparse autoencoder\", \"\\\\bSAEs?\\\\b\"]; nothing "
+                         "was imported from this file") from exc
+    if not isinstance(matches, list) or not all(isinstance(m, str) for m in matches):
+        raise UsageError(f"{where}: topic match must be a JSON list of strings; nothing was "
+                         "imported from this file")
+    if not any(m.strip() for m in matches):
+        raise UsageError(f"{where}: topic match is empty; give at least one phrase or regular "
+                         "expression; nothing was imported from this file")
+    for match in matches:
+        try:
+            compile_patterns([match])
+        except UsageError as exc:  # "--match X is not a valid regular expression (why); hint"
+            reason = str(exc).removeprefix("--match ").split("; ")[0]
+            raise UsageError(f"{where}: topic match {reason}; nothing was imported from this "
+                             "file") from exc
 
 
 def _encode(value):
@@ -377,14 +408,22 @@ def _encode(value):
     return value
 
 
+# HTML columns shown to readers: sanitised on import like fetched bodies (a hand-written or
+# tampered file is as hostile as any upstream page; archiver's own export passes unchanged).
+HTML_COLUMNS = ("body_html", "bio_html")
+
+
 def _fill(table: str, row: dict) -> dict:
     """Hand-written lines may give only a body's HTML or Markdown: derive the other forms."""
+    from archiver import text
+
     if table in ("posts", "comments") and "body_text" not in row and (
             row.get("body_html") or row.get("body_markdown")):
-        from archiver import text
-
         body = text.convert(row.get("body_html"), row.get("body_markdown"))
         row.update(body_html=body.html, body_markdown=body.markdown, body_text=body.text)
+    for column in HTML_COLUMNS:
+        if isinstance(row.get(column), str):
+            row[column] = text.sanitize_html(row[column])
     flags = {"posts": ("deleted", "missing", "stub"), "comments": ("deleted", "missing"),
              "users": ("stub",)}
     for flag in flags.get(table, ()):

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -11,6 +15,7 @@ from functools import partial
 import sqlite_utils
 
 from archiver import jsonl
+from archiver.errors import UsageError
 from archiver.ingest import ingest, run_analysis
 from archiver.records import Page, Post
 from archiver.store import Counts
@@ -18,6 +23,7 @@ from archiver.store import feeds as feed_store
 from archiver.store.rows import Row
 
 ROWS_PER_PAGE = 1000
+log = logging.getLogger("archiver.pages")
 
 
 def archive_page(db: sqlite_utils.Database, http, url: str) -> tuple[Counts, Post]:
@@ -98,23 +104,82 @@ def _profile_id(db: sqlite_utils.Database, site_id: str, slug: str) -> str | Non
 def import_jsonl(db: sqlite_utils.Database, lines: Iterable[str], source: str):
     """Restore exported rows as they were; analysis runs only if the file brought none of its
     rows (mentions, exchanges, …), since re-running it would renumber them."""
-    rows = list(jsonl.read_rows(db, lines, source))
+    rows = list(jsonl.read_rows(db, lines, source))  # every line checked before any is written
     tables = {row.table for row in rows}
     derived = sorted(tables - jsonl.SOURCE_TABLES)
-    counts = ingest(db, _row_pages(rows), "import", f"jsonl {source}", analyse=False)
+    for row in rows:
+        row.analyse = not derived  # queued with the page that writes it (see store.rows)
+    kept: list[int] = []
+    try:
+        counts = ingest(db, _row_pages(rows, kept), "import", f"jsonl {source}", analyse=False)
+    except Exception:
+        if kept:
+            log.warning("%s: lines 1-%d were imported and are kept, the lines after them were "
+                        "not; import the file again once the problem is fixed (rows already "
+                        "imported are not duplicated)", source, kept[-1])
+        raise
     notes = []
     if derived:
         notes.append(f"analysis rows came with the file ({', '.join(derived)}); not re-run")
     else:
-        changed = {table: counts.changed.get(f"rows:{table}", [])
-                   for table in ("posts", "comments", "papers")}
-        run_analysis(db, changed)
+        run_analysis(db, {})  # the queue holds this file's new or changed items
     return counts, notes
 
 
-def _row_pages(rows: list[Row]) -> Iterator[Page]:
+def _row_pages(rows: list[Row], kept: list[int]) -> Iterator[Page]:
+    """Pages of rows; ``kept`` gets the last line of each page once it has been written."""
     for start in range(0, len(rows), ROWS_PER_PAGE):
-        yield Page(other={"rows": rows[start:start + ROWS_PER_PAGE]})
+        page = rows[start:start + ROWS_PER_PAGE]
+        yield Page(other={"rows": page})
+        kept.append(page[-1].line)  # resumed only after the caller saved the page
+
+
+def export_to_file(db: sqlite_utils.Database, db_path: str, output: str, threads=(), users=(),
+                   topics=(), everything: bool = False) -> int:
+    """Export into ``output`` through a temporary file renamed over it at the end, so a failed
+    or killed export never leaves a half file in place of a good one. The archive, its companion
+    files and any other SQLite database are refused: they are never what an export should
+    replace."""
+    check_export_target(output, db_path)
+    target = os.path.realpath(output)  # write through a symlink, as open() would
+    temporary = os.path.join(os.path.dirname(target),
+                             f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL with mode 0o666: a fresh file with the user's usual permissions (umask applies).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with open(handle, "w", encoding="utf-8") as out:
+            count = export_archive(db, out, threads, users, topics, everything)
+            out.flush()
+            os.fsync(out.fileno())
+        if os.path.exists(target):
+            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return count
+
+
+# Files that belong to an archive: SQLite's write-ahead log, shared memory and rollback journal,
+# and the lock file `archiver sync` holds.
+COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def check_export_target(output: str, db_path: str) -> None:
+    target = os.path.realpath(output)
+    archive = os.path.realpath(db_path)
+    if target in {archive + suffix for suffix in COMPANIONS}:
+        raise UsageError(f"-o {output} is the archive itself (or one of its files); exporting "
+                         "there would destroy it: give a new file name such as archive.jsonl")
+    try:
+        with open(target, "rb") as existing:
+            header = existing.read(16)
+    except OSError:
+        return  # nothing there yet (or unreadable: the write will say so)
+    if header == b"SQLite format 3\x00":
+        raise UsageError(f"-o {output} is an SQLite database; an export is JSON Lines and would "
+                         "replace it: give a new file name such as archive.jsonl")
 
 
 def export_archive(db: sqlite_utils.Database, out, threads=(), users=(), topics=(),

@@ -44,6 +44,9 @@ def test_bad_arguments_are_one_clear_line_and_exit_2(cli_run, args, message):
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
 
 
-def test_a_search_for_a_url_like_phrase_still_works(cli_run):
+def test_a_search_for_a_url_like_phrase_still_works(cli_run, tmp_path):
+    from archiver.store import open_db
+
+    open_db(str(tmp_path / "archive.db")).close()
     result = cli_run("search", "see https://example.org/x")
     assert result.exit_code == 0, result.output

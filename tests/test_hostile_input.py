@@ -278,8 +278,8 @@ def test_a_full_disk_is_a_clear_error_and_keeps_every_page_written_before(forum,
     real_open = archiver.store.open_db
     room = {"pages": 40}
 
-    def full_disk_open(path):
-        db = real_open(path)
+    def full_disk_open(path, **options):
+        db = real_open(path, **options)
         used = db.execute("PRAGMA page_count").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {used + room['pages']}")
         return db

@@ -420,3 +420,175 @@ def test_forum_page_saved_as_html_keeps_the_forums_post_id(tmp_path):
     assert (post["id"], post["site_id"], post["title"]) == (
         f"lesswrong:{POST_ID}", "lesswrong", "Robust ML, part 2")
     assert "Yaodong Yu" in post["body_text"]
+
+
+# -- the archive cannot be lost through export or import ---------------------------------------
+
+
+def archive_state(path: str) -> dict:
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return {t: conn.execute(f"SELECT COUNT(*) FROM [{t}]").fetchone()[0]
+                for t in ("posts", "comments", "users", "papers")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("target", ["{db}", "{db}-wal", "{db}-shm", "{folder}/other.db",
+                                    "{folder}/./link.db"])
+def test_export_refuses_the_archive_its_files_and_any_sqlite_file(archive, tmp_path, target):
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("CREATE TABLE notes (text)")
+    other.commit()
+    other.close()
+    (tmp_path / "link.db").symlink_to(archive)
+    before = archive_state(archive)
+    output = target.format(db=archive, folder=tmp_path)
+    result = run("export", "--all", "--db", archive, "-o", output)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: -o {output} is ")
+    assert "give a new file name" in lines[0]
+    assert archive_state(archive) == before and before["posts"] > 0
+    assert (tmp_path / "other.db").read_bytes().startswith(b"SQLite format 3\x00")
+
+
+def test_a_failed_export_keeps_the_previous_file_whole(archive, tmp_path, monkeypatch):
+    from archiver import jsonl
+
+    out = tmp_path / "all.jsonl"
+    assert run("export", "--all", "--db", archive, "-o", str(out)).exit_code == 0
+    good = out.read_bytes()
+    real = jsonl.export_lines
+
+    def fails_halfway(db, selection=None):
+        for number, line in enumerate(real(db, selection)):
+            if number == 5:
+                raise OSError(28, "No space left on device")
+            yield line
+
+    monkeypatch.setattr(jsonl, "export_lines", fails_halfway)
+    result = run("export", "--all", "--db", archive, "-o", str(out))
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert out.read_bytes() == good  # the previous export, not a half file
+    assert sorted(p.name for p in tmp_path.iterdir() if "jsonl" in p.name) == ["all.jsonl"]
+
+
+def test_export_replaces_a_file_whole_and_keeps_its_permissions(archive, tmp_path):
+    out = tmp_path / "thread.jsonl"
+    out.write_text("old\n" * 10000, encoding="utf-8")
+    out.chmod(0o640)
+    assert run("export", "--thread", f"lesswrong:{POST_ID}", "--db", archive, "-o", str(out)
+               ).exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(line)["type"] for line in lines)
+    assert out.stat().st_mode & 0o777 == 0o640
+
+
+def import_lines(tmp_path, lines: list, db_path: str):
+    path = write(tmp_path, "hand.jsonl", "\n".join(
+        line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path, run("import", path, "--db", db_path)
+
+
+SITE_LINE = {"type": "site", "id": "notes", "name": "My notes", "url": "", "kind": "blog"}
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"type": "post", "id": None, "site_id": "notes", "title": "No id"}, ":3: post needs id"),
+    ({"type": "comment", "site_id": "notes", "post_id": "notes:1"}, ":3: comment needs id"),
+    ({"type": "user", "id": None, "site_id": "notes"}, ":3: user needs id"),
+])
+def test_rows_without_an_id_are_refused_with_their_line(tmp_path, bad, message):
+    db_path = str(tmp_path / "a.db")
+    good = {"type": "post", "id": "notes:1", "site_id": "notes", "title": "Fine"}
+    _path, result = import_lines(tmp_path, [SITE_LINE, good, bad], db_path)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "nothing was imported from this file" in lines[0]
+    db = open_db(db_path)
+    assert [db[t].count for t in ("sites", "posts", "comments", "users")] == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("match, message", [
+    ("[\"sparse autoencoder\", ", ":3: topic match is not valid JSON"),
+    (["SAE", "(unclosed"], ":3: topic match '(unclosed' is not a valid regular expression"),
+    ({"phrase": "SAE"}, ":3: topic match must be a JSON list of strings"),
+    ("[1, 2]", ":3: topic match must be a JSON list of strings"),
+    ([" "], ":3: topic match is empty"),
+])
+def test_a_topic_with_a_bad_match_is_refused_and_later_imports_work(tmp_path, match, message):
+    db_path = str(tmp_path / "a.db")
+    post = {"type": "post", "id": "notes:1", "site_id": "notes", "title": "SAEs",
+            "body_html": "<p>Sparse autoencoder features.</p>"}
+    topic = {"type": "topic", "kind": "user", "name": "SAEs", "match": match}
+    _path, result = import_lines(tmp_path, [SITE_LINE, post, topic], db_path)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    db = open_db(db_path)
+    assert db["posts"].count == 0
+    assert "topics" not in db.table_names() or db["topics"].count == 0
+    db.close()
+    # A valid topic imports, and the topic analysis of the next import uses it.
+    topic["match"] = ["sparse autoencoder", "\\bSAEs?\\b"]
+    _path, result = import_lines(tmp_path, [SITE_LINE, post, topic], db_path)
+    assert result.exit_code == 0, result.output
+    later = dict(post, id="notes:2", body_html="<p>Gated SAEs fix shrinkage.</p>")
+    _path, result = import_lines(tmp_path, [SITE_LINE, later], db_path)
+    assert result.exit_code == 0, result.output
+    db = open_db(db_path)
+    assert db.execute("SELECT t.name, i.item_id FROM topic_items i JOIN topics t ON "
+                      "t.id = i.topic_id WHERE t.kind = 'user'").fetchall() == [("SAEs", "notes:2")]
+
+
+def test_hand_written_html_is_sanitised_even_when_its_text_is_given(tmp_path):
+    db_path = str(tmp_path / "a.db")
+    hostile = ("<p onclick='steal()'>Hi <a href='javascript:alert(1)'>there</a></p>"
+               "<script>alert(1)</script><iframe src='https://evil.example'></iframe>")
+    lines = [SITE_LINE,
+             {"type": "user", "id": "notes:me", "site_id": "notes", "bio_html": hostile},
+             {"type": "post", "id": "notes:1", "site_id": "notes", "title": "T",
+              "body_html": hostile, "body_text": "Hi there", "body_markdown": "Hi there"},
+             {"type": "comment", "id": "notes:c1", "site_id": "notes", "post_id": "notes:1",
+              "body_html": hostile, "body_text": "Hi there"}]
+    _path, result = import_lines(tmp_path, lines, db_path)
+    assert result.exit_code == 0, result.output
+    db = open_db(db_path)
+    stored = [r[0] for r in db.execute(
+        "SELECT bio_html FROM users UNION ALL SELECT body_html FROM posts "
+        "UNION ALL SELECT body_html FROM comments")]
+    assert len(stored) == 3
+    for html in stored:
+        assert "Hi" in html and "there" in html
+        for bad in ("script", "onclick", "javascript:", "iframe", "alert"):
+            assert bad not in html, html
+
+
+def test_an_import_failing_midway_says_which_lines_it_kept(tmp_path, monkeypatch):
+    import archiver.ingest
+    import archiver.pages
+
+    lines = [SITE_LINE] + [{"type": "post", "id": f"notes:{n}", "site_id": "notes",
+                            "title": f"Post {n}"} for n in range(25)]
+    real, saved = archiver.ingest.save_page, []
+
+    def disk_fills_up(db, page):
+        if len(saved) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        saved.append(page)
+        return real(db, page)
+
+    monkeypatch.setattr(archiver.pages, "ROWS_PER_PAGE", 10)
+    monkeypatch.setattr(archiver.ingest, "save_page", disk_fills_up)
+    db_path = str(tmp_path / "a.db")
+    path, result = import_lines(tmp_path, lines, db_path)
+    assert result.exit_code == 1
+    assert f"{path}: lines 1-20 were imported and are kept" in result.output
+    assert "error: the disk is full" in result.output
+    assert open_db(db_path)["posts"].count == 19  # the site and 19 posts: lines 1-20
+    monkeypatch.setattr(archiver.ingest, "save_page", real)
+    _path, result = import_lines(tmp_path, lines, db_path)
+    assert result.exit_code == 0 and open_db(db_path)["posts"].count == 25

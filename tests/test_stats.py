@@ -56,5 +56,6 @@ def test_stats_text_report(cli_run, tmp_path):
 
 
 def test_stats_on_an_empty_archive(cli_run, tmp_path):
+    open_db(str(tmp_path / "archive.db")).close()
     result = cli_run("stats")
     assert result.exit_code == 0 and "none yet" in result.output

@@ -102,6 +102,7 @@ def test_dry_run_says_what_it_would_fetch_and_makes_no_request(forum, endpoint, 
     add_thread(forum, "threadA000000001", 2)
     write_config(tmp_path, endpoint, threads_body("threadA000000001") + (
         '[[watch.tags]]\nslug = "sparse-autoencoders"\nmin_score = 20\n'))
+    open_db(str(tmp_path / "archive.db")).close()  # on a missing archive it is an error
     result = cli_run("sync", "--dry-run")
     assert result.exit_code == 0
     assert "never fetched completely: full fetch" in result.output
@@ -263,8 +264,9 @@ def test_a_sync_killed_mid_run_resumes_without_loss_or_duplicates(httpserver, fo
     # Two requests per thread (the post, then its comments); request `kill_at` never completed.
     done_before = (kill_at - 1) // 2
     db = tmp_path / "archive.db"
+    # Opening the archive after the kill finds the run's process gone: interrupted, not running.
     assert rows(db, "select command, status from runs where command = 'sync'") == [
-        ("sync", "running")]
+        ("sync", "interrupted")]
 
     forum.queries.clear()
     restarted = cli_run("sync", "--json")

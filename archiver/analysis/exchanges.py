@@ -25,10 +25,13 @@ unresolved ones in threads that gained items. Large extractions use several proc
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import threading
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -627,19 +630,45 @@ def _parallel(path: str, chunks: list, workers: int):
     caller writes each result while the workers go on with the next chunks."""
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
-                             initargs=(path,)) as pool:
+                             initargs=(path, os.getpid())) as pool:
         yield from pool.map(_worker_chunk, chunks)
 
 
-def _worker_start(path: str) -> None:
+def _worker_start(path: str, parent: int) -> None:
+    _die_with_parent(parent)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 15000")
     _WORKER["db"] = db
     _WORKER["resolver"] = Resolver(db)
+    _WORKER["parent"] = parent
 
 
 def _worker_chunk(chunk: list[tuple[str, str]]):
+    _exit_if_orphaned()
     return _extract_chunk(_WORKER["db"], _WORKER["resolver"], chunk)
+
+
+# A worker must not outlive the command: a parent killed outright (SIGKILL, OOM killer) cannot
+# shut its pool down, and the workers would wait on their task queue for ever, holding the
+# database open. On Linux the kernel kills them with the parent (PR_SET_PDEATHSIG; the pool
+# forks from the thread that runs the extraction, which lives as long as the process); elsewhere
+# a worker checks that its parent is still there before each chunk.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the check before each chunk remains
+    _exit_if_orphaned(parent)  # the parent may have died before prctl took effect
+
+
+def _exit_if_orphaned(parent: int | None = None) -> None:
+    if os.getppid() != (parent or _WORKER.get("parent") or os.getppid()):
+        os._exit(1)
 
 
 def _file_path(db: sqlite_utils.Database) -> str | None:

@@ -29,7 +29,7 @@ def datasette_metadata(output, fresh):
 
     st = state()
     db_path = st.database_path()
-    data = ds.build_metadata(None if fresh else st.db(), ds.database_name(db_path))
+    data = ds.build_metadata(None if fresh else st.db(read=True), ds.database_name(db_path))
     if output == "-":
         echo(ds.to_yaml(data), nl=False)
         return

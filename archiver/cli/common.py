@@ -47,11 +47,13 @@ class State:
             return os.environ["ARCHIVER_DB"]
         return getattr(self.config, "db", None) or DEFAULT_DB
 
-    def db(self):
+    def db(self, read: bool = False):
+        """The archive, opened once per command. ``read=True`` for commands that only read or
+        analyse what is archived: there, a missing archive is an error and nothing is created."""
         if self._db is None:
             from archiver.store import open_db
 
-            self._db = open_db(self.database_path())
+            self._db = open_db(self.database_path(), must_exist=read)
         return self._db
 
     def http(self, delay: float | None = None):

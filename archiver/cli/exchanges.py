@@ -40,7 +40,7 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     """
     if ctx.invoked_subcommand is not None:
         return
-    db = state().db()
+    db = state().db(read=True)
     fmt = "json" if as_json else fmt
     if limit is None:
         limit = None if fmt == "json" else DEFAULT_LIMIT
@@ -75,7 +75,7 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
 @global_options
 def extract(everything):
     """Find quotes in new or changed items and resolve their sources."""
-    stats = X.extract(state().db(), all=everything)
+    stats = X.extract(state().db(read=True), all=everything)
     kinds = ", ".join(f"{k} {n}" for k, n in stats.as_dict()["kinds"].items()) or "none"
     info(f"scanned {stats.scanned} items, {stats.quoting} quoting; "
          f"{stats.exchanges} exchanges ({kinds})")

@@ -99,7 +99,7 @@ def search(query, limit, as_json):
 
     QUERY may use SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*.
     """
-    rows = run_search(state().db(), query, limit)
+    rows = run_search(state().db(read=True), query, limit)
     for row in rows:
         if as_json:
             echo_json(row)

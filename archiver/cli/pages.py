@@ -8,7 +8,7 @@ import click
 
 from archiver.cli.common import delay_option, echo_json, global_options, info, state
 from archiver.display import one_line
-from archiver.pages import archive_feed, archive_page, export_archive, import_paths
+from archiver.pages import archive_feed, archive_page, export_archive, export_to_file, import_paths
 from archiver.sources.saved import KINDS
 
 
@@ -99,12 +99,12 @@ def export(threads, users, topics, everything, output):
     """Write rows as JSON Lines (one object per line with a "type"), for `archiver import`."""
     if not (threads or users or topics or everything):
         raise click.UsageError("say what to export: --thread, --user, --topic or --all")
-    db = state().db()
+    st = state()
     if output == "-":
-        count = export_archive(db, sys.stdout, threads, users, topics, everything)
+        count = export_archive(st.db(read=True), sys.stdout, threads, users, topics, everything)
     else:
-        with open(output, "w", encoding="utf-8") as out:
-            count = export_archive(db, out, threads, users, topics, everything)
+        count = export_to_file(st.db(read=True), st.database_path(), output, threads, users,
+                               topics, everything)
     info(f"exported {count} rows" + (f" to {output}" if output != "-" else ""))
 
 

@@ -124,7 +124,7 @@ def _print_report(report: dict) -> None:
 def papers(fill, limit, researcher_id, arxiv_endpoint, openalex_endpoint, delay, as_json):
     """Papers in the archive, most-mentioned first (--fill completes stub papers first)."""
     st = state()
-    db = st.db()
+    db = st.db(read=True)
     if fill:
         done = R.fill_papers(db, st.http(delay), limit=limit or None,
                              arxiv_endpoint=arxiv_endpoint, openalex_endpoint=openalex_endpoint,
@@ -152,7 +152,7 @@ def papers(fill, limit, researcher_id, arxiv_endpoint, openalex_endpoint, delay,
 @global_options
 def mentions(paper, redetect, limit, as_json):
     """Where papers are mentioned in posts and comments (arXiv ids, DOIs, OpenReview, titles)."""
-    db = state().db()
+    db = state().db(read=True)
     if redetect:
         info(f"{M.detect_all(db)} mentions found")
     rows = M.list_mentions(db, paper_id=paper, limit=limit or None)

@@ -17,7 +17,7 @@ def stats(runs, as_json):
     from archiver.stats import collect, render
 
     st = state()
-    data = collect(st.db(), st.database_path(), runs)
+    data = collect(st.db(read=True), st.database_path(), runs)
     if as_json:
         echo_json(data)
     else:

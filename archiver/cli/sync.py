@@ -39,7 +39,7 @@ def sync(only, dry_run, as_json, delay):
     st = state()
     config = st.config
     if dry_run:
-        tasks = sync_mod.plan(st.db(), config, list(only) or None)
+        tasks = sync_mod.plan(st.db(read=True), config, list(only) or None)
         if as_json:
             echo_json({"dry_run": True, "items": [t.as_dict() for t in tasks]})
             return

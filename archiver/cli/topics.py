@@ -35,7 +35,7 @@ def topics(ctx, kind, as_json):
     """
     if ctx.invoked_subcommand is not None:
         return
-    rows = T.overview(state().db(), _config_topics(), kind)
+    rows = T.overview(state().db(read=True), _config_topics(), kind)
     if as_json:
         for row in rows:
             echo_json(row)
@@ -78,7 +78,7 @@ def add(name, matches, description, as_json):
 @global_options
 def discover(k, since, until, as_json):
     """Find themes in posts, comments and papers (TF-IDF + NMF, labelled by c-TF-IDF)."""
-    found = T.discover(state().db(), k=k, since=since, until=until)
+    found = T.discover(state().db(read=True), k=k, since=since, until=until)
     if as_json:
         echo_json({"topics": found})
         return
@@ -112,7 +112,7 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, llm_
     """
     failures: list[str] = []
     reports, warnings = R.make_reports(
-        state().db(), topic=topic, thread=thread, all_topics=all_topics, since=since, until=until,
+        state().db(read=True), topic=topic, thread=thread, all_topics=all_topics, since=since, until=until,
         sentences=sentences, llm_model=llm_model, out_dir=out, config_topics=_config_topics(),
         failures=failures)
     for warning in dict.fromkeys(warnings):

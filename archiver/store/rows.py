@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import ANALYSED, OTHER_SAVERS, Counts, _queue_analysis
 
 # Natural keys of integer-id tables that declare no unique index for them.
 NATURAL_KEYS = {"item_versions": ("item_table", "item_id", "version")}
@@ -27,6 +27,11 @@ class Row:
     # Shared by the rows of one import: (table, exported id) -> id given here, for integer ids
     # that had to be renumbered; later rows pointing at them are translated.
     renumbered: dict | None = None
+    # Queue the item for the after-fetch analysis (exchanges, mentions, topics) in the page's own
+    # transaction, as fetched items are: an import killed before its analysis leaves the items
+    # queued, not silently unanalysed (a re-import would find them unchanged).
+    analyse: bool = False
+    line: int | None = None  # where the row came from, for messages
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ def table_info(db: sqlite_utils.Database, table: str) -> TableInfo:
 def save_rows(db: sqlite_utils.Database, rows: list[Row], now: str) -> Counts:
     counts = Counts()
     infos: dict[str, TableInfo] = {}
+    queue: dict[str, list] = {}
     for item in rows:
         if item.table not in infos:
             infos[item.table] = table_info(db, item.table)
@@ -64,6 +70,9 @@ def save_rows(db: sqlite_utils.Database, rows: list[Row], now: str) -> Counts:
         setattr(counts, status, getattr(counts, status) + 1)
         if status != "unchanged" and key is not None:
             counts.changed.setdefault("rows:" + item.table, []).append(key)
+            if item.analyse and item.table in ANALYSED:
+                queue.setdefault(item.table, []).append(key)
+    _queue_analysis(db, queue, now)
     return counts
 
 

@@ -13,6 +13,8 @@ import sqlite3
 
 import sqlite_utils
 
+from archiver.store.runs import mark_dead_runs
+
 SCHEMA_VERSION = 1
 
 # Bodies are stored three ways; every body-bearing table has these columns.
@@ -91,6 +93,8 @@ TABLES: dict[str, dict] = {
             "id": int, "started_at": str, "ended_at": str, "command": str, "target": str,
             "status": str, "new": int, "updated": int, "unchanged": int, "requests": int,
             "error": str,
+            # Which process wrote the row, so a killed run can be told from a running one.
+            "pid": int, "host": str, "process": str,
         },
         "pk": "id",
     },
@@ -114,6 +118,7 @@ INDEXES = [
     ("users", ["site_id", "slug"]),
     ("post_tags", ["tag_id"]),
     ("item_versions", ["item_table", "item_id"]),
+    ("runs", ["status"]),
 ]
 
 FTS = {
@@ -127,12 +132,19 @@ EXTENSIONS: list[str] = ["archiver.store.papers", "archiver.analysis.exchanges",
                          "archiver.analysis.topics", "archiver.analysis.summarize"]
 
 
-def open_db(path: str) -> sqlite_utils.Database:
-    """Open (creating folders and schema as needed) with WAL and foreign keys."""
+def open_db(path: str, must_exist: bool = False) -> sqlite_utils.Database:
+    """Open (creating folders and schema as needed) with WAL and foreign keys.
+
+    ``must_exist`` is for commands that only read or analyse what is archived: a database that
+    is not there is an error, and nothing (no file, no folder) is created.
+    """
     import os
 
     from archiver.errors import ArchiverError
 
+    if must_exist and path != ":memory:" and not os.path.isfile(path):
+        raise ArchiverError(f"no archive at {path}; archive something first (`archiver thread "
+                            "URL`, `archiver import FILE`), try `archiver demo`, or pass --db")
     if path != ":memory:":
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
@@ -151,6 +163,7 @@ def open_db(path: str) -> sqlite_utils.Database:
         # Foreign keys are declared (Datasette links, documentation) but not enforced: a reply's
         # parent or a comment's post may legitimately not be archived yet.
         ensure_db_shape(db)
+        mark_dead_runs(db)
     except sqlite3.DatabaseError as exc:
         read_only = _open_read_only(path, exc)
         if read_only is None:
