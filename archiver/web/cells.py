@@ -51,8 +51,17 @@ BODY_SCRIPT = """
     details.appendChild(summary);
     details.appendChild(dl);
   });
+  // Bring the title and the rendered body next to the row link, so a row's text is on the first
+  // screen (display only: JSON, CSV and the column order in SQL are unchanged).
+  document.querySelectorAll('table.rows-and-columns tr').forEach(function (tr) {
+    ['col-body_html', 'col-title'].forEach(function (name) {
+      var cell = tr.querySelector(':scope > .' + name);
+      var first = tr.firstElementChild;
+      if (cell && first && first !== cell) { first.after(cell); }
+    });
+  });
   var nav = document.querySelector('header nav');
-  if (nav && !document.querySelector('a.archiver-home')) {
+  if (nav && !document.body.classList.contains('archiver')) {
     var a = document.createElement('a');
     a.className = 'archiver-home';
     a.href = READING_ROOM_URL;

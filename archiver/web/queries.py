@@ -153,7 +153,7 @@ async def topic(db, topic_id: str, present: set[str]) -> dict | None:
                                    params)
     # Threads: topic posts, and posts whose comments are in the topic.
     out["threads"] = await rows(db, """select p.id, p.title, p.author, p.posted_at,
-            p.comment_count, count(ti.item_id) as items
+            p.comment_count, count(ti.item_id) as n_items
         from topic_items ti
         join posts p on p.id = case ti.item_table when 'posts' then ti.item_id
             else (select post_id from comments where id = ti.item_id) end
