@@ -158,7 +158,7 @@ async def topic(db, topic_id: str, present: set[str]) -> dict | None:
         join posts p on p.id = case ti.item_table when 'posts' then ti.item_id
             else (select post_id from comments where id = ti.item_id) end
         where ti.topic_id = :id and ti.item_table in ('posts', 'comments')
-        group by p.id order by items desc, p.posted_at desc limit 30""", params)
+        group by p.id order by n_items desc, p.posted_at desc limit 30""", params)
     out["debates"] = []
     if "exchanges_view" in present:
         out["debates"] = await rows(db, """select ev.* from exchanges_view ev
@@ -225,8 +225,8 @@ async def search(db, query: str, present: set[str], limit: int = SEARCH_LIMIT) -
     try:
         return await _search(db, query, present, limit)
     except sqlite3.OperationalError as exc:
-        if "fts5" not in str(exc) and "syntax" not in str(exc) and "no such column" not in str(exc):
-            raise
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise  # not a query problem
     words = re.findall(r"\w+", query)
     if not words:
         return []
