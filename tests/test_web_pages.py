@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,11 @@ import pytest
 from archiver import datasette as ds
 from archiver.demo import build_demo
 from archiver.store import open_db
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 pytest.importorskip("datasette")
 from datasette.app import Datasette  # noqa: E402
@@ -264,14 +268,15 @@ def test_table_pages_render_one_body_and_fold_the_rest(client):
     assert 'href="/-/archiver/archiver.css"' in html
 
 
-def test_row_pages_show_names_for_linked_ids_and_link_to_the_reading_room(client):
+def test_row_pages_show_names_for_linked_ids_and_link_to_the_reading_room(client, demo_db):
     comment = client(f"/demo/comments/{tilde_encode('lesswrong:demoCmtP1a000002')}").text
     assert "Gated sparse autoencoders fix shrinkage, mostly (lesswrong:demoPostGated001)" in comment
     assert "Ada Quint (lesswrong:demoUserAda00001)" in comment
     assert f'href="/-/archiver/thread/{render.path_part(POST)}"' in comment
-    item = client("/demo/topic_items.json?_shape=array&topic_id=3").json()[0]
-    row = client(f"/demo/topic_items/{tilde_encode(str(item['rowid']))}").text \
-        if "rowid" in item else client("/demo/topic_items?topic_id=3").text
+    table, item = open_db(demo_db).execute(
+        "select item_table, item_id from topic_items where topic_id = 3").fetchone()
+    row = client(f"/demo/topic_items/3,{table},{tilde_encode(item)}").text
+    assert "Sparse autoencoders (3)" in row
     assert "Sparse autoencoders" in row and 'href="/-/archiver/topic/3"' in row
 
 
