@@ -302,3 +302,30 @@ def test_plugin_is_declared_as_a_datasette_entry_point_with_its_files():
     shipped = {p for pattern in patterns for p in folder.glob(pattern)}
     needed = set(folder.glob("templates/*")) | set(folder.glob("static/*"))
     assert needed and needed <= shipped
+
+
+def test_thread_page_queries_do_not_grow_with_the_thread(plugin, tmp_path, monkeypatch):
+    """A long thread costs the same few set-based queries as a short one (none per comment)."""
+    from datasette.database import Database
+
+    from tests.fakes.web import big_thread
+
+    counts = {}
+    current = None
+    original = Database.execute
+
+    async def counting(self, sql, *args, **kwargs):
+        counts[current] = counts.get(current, 0) + 1
+        return await original(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(Database, "execute", counting)
+    for size in (5, 80):
+        path = str(tmp_path / f"t{size}.db")
+        post_id = big_thread(open_db(path), size)
+        get = make_client(path)
+        current = None
+        get("/-/archiver")  # startup and first-request queries out of the way
+        current = size
+        page = get(f"/-/archiver/thread/{post_id}")
+        assert page.status_code == 200 and len(anchors(page.text)) == size + 1
+    assert counts[80] == counts[5] <= 8
