@@ -616,7 +616,8 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None
         path = write_metadata(metadata, os.path.join(folder, "metadata.json"))
         command = serve_command(db_path, path, host, port)
         if on_start:
-            on_start(f"http://{host}:{port}/{database_name(db_path)}")
+            # The reading room (archiver.web, registered through its entry point) is the home page.
+            on_start(f"http://{host}:{port}/-/archiver")
         process = subprocess.Popen(command)
         try:
             return process.wait()
