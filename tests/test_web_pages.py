@@ -4,8 +4,11 @@ client, hostile content, missing rows, search ranking, and the table pages' rend
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -329,3 +332,36 @@ def test_thread_page_queries_do_not_grow_with_the_thread(plugin, tmp_path, monke
         page = get(f"/-/archiver/thread/{post_id}")
         assert page.status_code == 200 and len(anchors(page.text)) == size + 1
     assert counts[80] == counts[5] <= 8
+
+
+def test_plain_datasette_loads_the_plugin_through_its_entry_point(demo_db, tmp_path):
+    """`datasette archive.db` (no archiver command) serves the reading room once archiver is
+    installed: a distribution declaring pyproject's entry point is put on the path, and
+    Datasette's own CLI (`--get`, non-zero on an error page) fetches the home and a thread."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    target = project["project"]["entry-points"]["datasette"]["archiver"]
+    dist = tmp_path / "archiver_entry_point_probe-0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: archiver-entry-point-probe\n"
+                                   "Version: 0.0\n")
+    (dist / "entry_points.txt").write_text(f"[datasette]\narchiver = {target}\n")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{tmp_path}"}
+    for url, text in (("/-/archiver", "Reading room"), (THREAD, "quoting Ben Okoro")):
+        result = subprocess.run([sys.executable, "-m", "datasette", demo_db, "--get", url],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr[-1000:]
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("https://www.lesswrong.com/posts/x", "https://www.lesswrong.com/posts/x"),
+    (" http://example.org/a ", "http://example.org/a"),
+    ("javascript:alert(1)", None), ("JaVaScRiPt:alert(1)", None), ("data:text/html,x", None),
+    ("//evil.example/x", None), ("http:///nohost", None), ("mailto:a@b.c", None), ("", None),
+    (None, None), ("http://[::1", None),
+])
+def test_safe_url_lets_only_http_and_https_links_through(url, expected):
+    assert render.safe_url(url) == expected
+    shown = str(render.link(url, "<b>x</b>"))
+    assert "&lt;b&gt;x&lt;/b&gt;" in shown
+    assert ("href=" in shown) == (expected is not None)
