@@ -83,6 +83,7 @@ def thread(data: dict, links: Links) -> dict:
     def item(row: dict, table: str) -> dict:
         quotes = [_quote_link(ex, in_thread, post["id"], links) for ex in made[row["id"]]]
         quotes = [q for q in quotes if q]
+        versions = data["versions"].get(row["id"], 0)
         passages = _passages(received[row["id"]], in_thread, post["id"], links)
         return {
             **row,
@@ -92,8 +93,9 @@ def thread(data: dict, links: Links) -> dict:
             "quoted": passages,
             "external": [ex for ex in made[row["id"]] if ex["kind"] == "external"],
             "mentions": mentions[row["id"]],
-            "versions": data["versions"].get(row["id"], 0),
-            "versions_href": links.table("item_versions", item_table=table, item_id=row["id"]),
+            "versions": versions,
+            "versions_href": links.table("item_versions", item_table=table, item_id=row["id"])
+            if versions else None,
             "row_href": links.row(table, row["id"]),
             "person_href": links.person(row["user_id"]) if row.get("user_id") else None,
             "original": render.safe_url(row.get("url")),
