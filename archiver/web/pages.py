@@ -105,6 +105,7 @@ def thread(data: dict, links: Links) -> dict:
         "post": item(post, "posts"),
         "comments": [item(c, "comments") for c in data["comments"]],
         "outside": [ex for ex in data["exchanges"] if ex["item_id"] not in in_thread],
+        "topics": data.get("topics", []),
     }
 
 

@@ -84,8 +84,20 @@ async def thread(db, post_id: str, present: set[str]) -> dict | None:
         mentions = await rows(db, """select item_table, item_id, paper_id, paper_title,
             matched_text from mention_details where post_id = :id or
             (item_table = 'posts' and item_id = :id)""", {"id": post_id})
+    topics = await _topics(db, present, """(ti.item_table = 'posts' and ti.item_id = :id) or
+        (ti.item_table = 'comments' and ti.item_id in
+         (select id from comments where post_id = :id))""", {"id": post_id})
     return {"post": post, "comments": comments, "versions": versions, "exchanges": exchanges,
-            "mentions": mentions}
+            "mentions": mentions, "topics": topics}
+
+
+async def _topics(db, present: set[str], where: str, params: dict) -> list[dict]:
+    """Topics of the items ``where`` selects (over topic_items ti), most items first."""
+    if not {"topics", "topic_items"} <= present:
+        return []
+    return await rows(db, f"""select t.id, coalesce(t.label, t.name) as name, count(*) as n
+        from topic_items ti join topics t on t.id = ti.topic_id where {where}
+        group by t.id order by n desc, name limit 12""", params)
 
 
 async def locate(db, item_id: str) -> tuple | None:
@@ -130,6 +142,9 @@ async def person(db, user_id: str, present: set[str]) -> dict | None:
         out["papers"] = await rows(db, """select paper_id, paper_title, count(*) as n,
             max(posted_at) as latest from mention_details where user_id = :id
             group by paper_id order by n desc, latest desc""", params)
+    out["topics"] = await _topics(db, present, """(ti.item_table = 'posts' and ti.item_id in
+        (select id from posts where user_id = :id)) or (ti.item_table = 'comments' and
+        ti.item_id in (select id from comments where user_id = :id))""", params)
     out["researcher"] = None
     if "researchers" in present:
         out["researcher"] = await one(db, """select id, name, url from researchers
