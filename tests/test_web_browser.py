@@ -56,6 +56,8 @@ PAGES = [
     ("topic", "/-/archiver/topic/3", True, "Latest digest"),
     ("search", "/-/archiver/search?q=shrinkage", True, "most relevant first"),
     ("comments-table", "/demo/comments", False, "Column descriptions"),
+    ("comments-search", "/demo/comments?_search=shrinkage", False,
+     "Search every table for “shrinkage”, most relevant first"),
     ("post-row", f"/demo/posts/{tilde_encode(POST)}", False, "Gated sparse autoencoders"),
     ("latest-summary", "/demo/latest_summary_per_topic", False, "Sparse autoencoders"),
 ]

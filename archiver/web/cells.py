@@ -60,6 +60,18 @@ BODY_SCRIPT = """
       if (cell && first && first !== cell) { first.after(cell); }
     });
   });
+  // A table search is sorted by the table's default order: offer the ranked search with snippets.
+  var searched = new URLSearchParams(location.search).get('_search');
+  var form = document.querySelector('form.filters');
+  if (searched && form) {
+    var p = document.createElement('p');
+    p.className = 'archiver-ranked';
+    var link = document.createElement('a');
+    link.href = READING_ROOM_URL + '/search?q=' + encodeURIComponent(searched);
+    link.textContent = 'Search every table for \u201c' + searched + '\u201d, most relevant first';
+    p.appendChild(link);
+    form.parentNode.insertBefore(p, form);
+  }
   var nav = document.querySelector('header nav');
   if (nav && !document.body.classList.contains('archiver')) {
     var a = document.createElement('a');

@@ -1,7 +1,7 @@
 """The SQL behind the reading room, run through Datasette's ``db.execute`` (read-only).
 
-Each page is a handful of set-based queries (a thread page is six, whatever its length), never one
-per comment. Tables that an older or partial archive lacks are treated as empty.
+Each page is a handful of set-based queries (eight for a thread page, whatever its length), never
+one per comment. Tables that an older or partial archive lacks are treated as empty.
 """
 
 from __future__ import annotations

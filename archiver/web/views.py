@@ -24,7 +24,7 @@ ITEMS = jinja2.Environment(
 
 
 async def archive(datasette):
-    """The served database that is an archive (has posts): ``?_db=NAME`` or the first one."""
+    """The first served database that is an archive (has a posts table)."""
     for name, db in datasette.databases.items():
         if name.startswith("_"):
             continue
