@@ -432,10 +432,15 @@ limit 50""",
         "Which of a researcher's papers were mentioned in posts and comments, where and by whom "
         "(a researchers.id or part of a name).",
         ("researchers", "researcher_papers", "papers", "mention_details"),
+        # group_concat(distinct x) takes no separator: distinct values in a subquery, joined
+        # with ", " so names read as a list.
         """select p.title as paper, p.year, p.url as paper_url,
   count(distinct md.item_table || md.item_id) as mentions,
-  group_concat(distinct md.author) as discussed_by,
-  group_concat(distinct md.post_title) as threads,
+  (select group_concat(author, ', ') from (select distinct m2.author from mention_details m2
+     where m2.paper_id = p.id and m2.author is not null order by m2.author)) as discussed_by,
+  (select group_concat(post_title, ', ') from (select distinct m3.post_title
+     from mention_details m3 where m3.paper_id = p.id and m3.post_title is not null
+     order by m3.post_title)) as threads,
   min(md.posted_at) as first_mentioned, max(md.posted_at) as last_mentioned
 from researchers r
 join researcher_papers rp on rp.researcher_id = r.id
@@ -462,7 +467,8 @@ limit 200""",
         "The latest summary per topic",
         "The newest report of every summarised topic.",
         ("summaries",),
-        """select s.topic_name, s.created_at, s.period_start, s.period_end, s.method, s.markdown
+        """select s.topic_id, s.topic_name, s.created_at, s.period_start, s.period_end, s.method,
+  s.markdown
 from summaries s
 where s.topic_id is not null
   and s.id = (select s2.id from summaries s2 where s2.topic_id = s.topic_id
@@ -614,7 +620,8 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None
         path = write_metadata(metadata, os.path.join(folder, "metadata.json"))
         command = serve_command(db_path, path, host, port)
         if on_start:
-            on_start(f"http://{host}:{port}/{database_name(db_path)}")
+            # The reading room (archiver.web, registered through its entry point) is the home page.
+            on_start(f"http://{host}:{port}/-/archiver")
         process = subprocess.Popen(command)
         try:
             return process.wait()

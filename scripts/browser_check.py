@@ -38,6 +38,7 @@ CORE_PAGES = [
     ("comments-search", "/{db}/comments?_search=shrinkage", "comments"),
     ("exchanges", "/{db}/exchanges_view", "exchanges_view"),
     ("runs", "/{db}/runs", "runs"),
+    ("reading-room", "/-/archiver", "Reading room"),
 ]
 DEMO_PAGES = [
     ("post-row", "/{db}/posts/lesswrong~3AdemoPostGated001", "What gating changes"),
@@ -50,6 +51,10 @@ DEMO_PAGES = [
     ("new-comments", "/{db}/threads_with_new_comments?since=2024-05-04",
      "Feature splitting is not a bug"),
     ("latest-summary", "/{db}/latest_summary_per_topic", "Sparse autoencoders"),
+    ("rr-thread", "/-/archiver/thread/lesswrong:demoPostGated001", "quoting Ben Okoro"),
+    ("rr-person", "/-/archiver/person/lesswrong:demoUserChen0001", "Pushback received"),
+    ("rr-topic", "/-/archiver/topic/3", "Latest digest"),
+    ("rr-search", "/-/archiver/search?q=shrinkage", "most relevant first"),
 ]
 
 
