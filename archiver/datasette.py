@@ -586,9 +586,9 @@ def check_installed() -> list[str]:
 SETTINGS = {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 500}
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port (port 0: any free one), or one clear error: taking the
-    port before saying "serving" is what makes a busy port an error instead of a false start."""
+def take_port(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one), or one clear error. Taking the port
+    before saying "serving" is what makes a busy port an error instead of a false start."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -598,14 +598,25 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is ok
     try:
         sock.bind(address)
-        sock.listen(2048)
     except OSError as error:
         sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise ArchiverError(f"port {port} on {host} is already in use (another archiver serve "
-                                "or Datasette?): stop it, or pick another with --port") from None
-        raise ArchiverError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        raise _port_error(error, host, port) from None
     return sock
+
+
+def start_listening(sock: socket.socket, host: str, port: int) -> None:
+    """Listen once the app is ready: until then a client is refused rather than left waiting."""
+    try:
+        sock.listen(2048)
+    except OSError as error:
+        raise _port_error(error, host, port) from None
+
+
+def _port_error(error: OSError, host: str, port: int) -> ArchiverError:
+    if error.errno == errno.EADDRINUSE:
+        return ArchiverError(f"port {port} on {host} is already in use (another archiver serve "
+                             "or Datasette?): stop it, or pick another with --port")
+    return ArchiverError(f"cannot listen on {host}:{port}: {error.strerror}")
 
 
 def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None,
@@ -624,9 +635,10 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None
     db = open_db(db_path)  # brings an older archive's schema up to date before Datasette reads it
     metadata = build_metadata(db, database_name(db_path))
     db.close()
-    sock = listen(host, port)
+    sock = take_port(host, port)
     try:
         app = datasette_app(db_path, metadata)
+        start_listening(sock, host, port)
         if on_start:
             shown = f"[{host}]" if ":" in host else host
             on_start(f"http://{shown}:{sock.getsockname()[1]}/{database_name(db_path)}")

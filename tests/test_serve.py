@@ -48,7 +48,7 @@ def until(condition, timeout: float = 30) -> bool:
 def answers(port: int) -> bool:
     try:
         return requests.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=2).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 
