@@ -12,17 +12,16 @@ datasette-render-markdown settings (``*_markdown`` columns and summaries' ``mark
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
-import subprocess
-import sys
-import tempfile
+import socket
 from pathlib import Path
 
 import sqlite_utils
 
-from archiver.errors import UsageError
+from archiver.errors import ArchiverError, UsageError
 
 TITLE = "archiver: forum threads, research blogs, researchers and papers"
 DESCRIPTION = (
@@ -594,19 +593,49 @@ def check_installed() -> list[str]:
     return []
 
 
-SETTINGS = {"sql_time_limit_ms": "5000", "facet_time_limit_ms": "500"}
+SETTINGS = {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 500}
 
 
-def serve_command(db_path: str, metadata_path: str, host: str, port: int) -> list[str]:
-    command = [sys.executable, "-m", "datasette", "serve", db_path, "--metadata", metadata_path,
-               "--host", host, "--port", str(port)]
-    for key, value in SETTINGS.items():
-        command += ["--setting", key, value]
-    return command
+def take_port(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one), or one clear error. Taking the port
+    before saying "serving" is what makes a busy port an error instead of a false start."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as error:
+        raise UsageError(f"--host {host}: not an address to listen on ({error.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is ok
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise _port_error(error, host, port) from None
+    return sock
 
 
-def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None) -> int:
-    """Run Datasette on the archive with fresh metadata until it stops; return its exit code."""
+def start_listening(sock: socket.socket, host: str, port: int) -> None:
+    """Listen once the app is ready: until then a client is refused rather than left waiting."""
+    try:
+        sock.listen(2048)
+    except OSError as error:
+        raise _port_error(error, host, port) from None
+
+
+def _port_error(error: OSError, host: str, port: int) -> ArchiverError:
+    if error.errno == errno.EADDRINUSE:
+        return ArchiverError(f"port {port} on {host} is already in use (another archiver serve "
+                             "or Datasette?): stop it, or pick another with --port")
+    return ArchiverError(f"cannot listen on {host}:{port}: {error.strerror}")
+
+
+def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None,
+          quiet: bool = False) -> int:
+    """Serve the archive with Datasette, with fresh metadata, until Ctrl-C or SIGTERM.
+
+    Datasette runs in this process (under uvicorn, as ``datasette serve`` itself does), not as a
+    child: whatever stops archiver (Ctrl-C, SIGTERM from systemd, SIGKILL) stops the server with
+    it, and no orphan is left holding the port."""
     from archiver.store import open_db
 
     if not os.path.exists(db_path):
@@ -616,16 +645,37 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001, on_start=None
     db = open_db(db_path)  # brings an older archive's schema up to date before Datasette reads it
     metadata = build_metadata(db, database_name(db_path))
     db.close()
-    with tempfile.TemporaryDirectory(prefix="archiver-datasette-") as folder:
-        path = write_metadata(metadata, os.path.join(folder, "metadata.json"))
-        command = serve_command(db_path, path, host, port)
+    sock = take_port(host, port)
+    try:
+        app = datasette_app(db_path, metadata)
+        start_listening(sock, host, port)
         if on_start:
+            shown = f"[{host}]" if ":" in host else host
             # The reading room (archiver.web, registered through its entry point) is the home page.
-            on_start(f"http://{host}:{port}/-/archiver")
-        process = subprocess.Popen(command)
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            process.terminate()
-            process.wait()
-            return 0
+            on_start(f"http://{shown}:{sock.getsockname()[1]}/-/archiver")
+        run_server(app, sock, quiet)
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+def datasette_app(db_path: str, metadata: dict):
+    """The ASGI app of ``datasette serve DB --metadata ... --setting ...``, plugins started."""
+    import asyncio
+
+    from datasette.app import Datasette
+
+    datasette = Datasette([db_path], metadata=metadata, settings=SETTINGS)
+    asyncio.run(datasette.invoke_startup())
+    return datasette.app()
+
+
+def run_server(app, sock: socket.socket, quiet: bool) -> None:
+    """uvicorn on an already listening socket; it handles SIGINT and SIGTERM itself (graceful
+    shutdown, then the signal is re-raised so the exit status still says what stopped it)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, lifespan="on", log_level="warning" if quiet else "info")
+    uvicorn.Server(config).run(sockets=[sock])

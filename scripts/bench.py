@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -70,7 +71,7 @@ def _ingest_case(size: int) -> dict:
         counts, _ = archive_thread(db, http, url, endpoint=endpoint)
         second = time.perf_counter() - started
         rewritten = db.conn.total_changes - before - BOOKKEEPING_WRITES
-        size_bytes = os.path.getsize(os.path.join(folder, "bench.db"))
+        size_bytes = checkpointed_size(os.path.join(folder, "bench.db"))
     server.stop()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     convert = first_timers["convert"]
@@ -87,6 +88,17 @@ def _ingest_case(size: int) -> dict:
 
 
 BOOKKEEPING_WRITES = 3  # a re-run writes its runs row (insert + update) and the thread's sync state
+
+
+def checkpointed_size(path: str) -> int:
+    """The database file's size once every row is in it: in WAL mode fresh rows sit in the -wal
+    file until a checkpoint, so the main file alone under-counts (4 KB for a whole thread)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return os.path.getsize(path)
 
 
 def _wrap(module, name: str, timers: dict, key: str) -> None:
@@ -141,6 +153,11 @@ def _row(area, what, size, figure, unit, target) -> dict:
             "target": target}
 
 
+def missing(area: str, what: str, reason: str, target="") -> dict:
+    """A row whose figure could not be measured, printed as "n/a (reason)"."""
+    return dict(_row(area, what, "", None, "", target), reason=reason)
+
+
 def area_modules() -> dict:
     found = {"forum": forum_rows}
     for path in sorted((ROOT / "scripts").glob("bench_*.py")):
@@ -150,14 +167,20 @@ def area_modules() -> dict:
     return found
 
 
+def shown_figure(row: dict) -> str:
+    figure = row["figure"]
+    if figure is None:
+        return f"n/a ({row.get('reason') or 'not measured'})"
+    return f"{figure:,.3f}" if isinstance(figure, float) and figure < 100 else f"{figure:,.0f}"
+
+
 def print_table(rows: list[dict], markdown: bool = False) -> None:
     if markdown:
         print("| area | what | size | figure | unit | target |\n|---|---|---:|---:|---|---|")
     else:
         print(f"{'area':10} {'what':60} {'size':>9} {'figure':>12} {'unit':6} target")
     for r in rows:
-        figure = r["figure"]
-        shown = f"{figure:,.3f}" if isinstance(figure, float) and figure < 100 else f"{figure:,.0f}"
+        shown = shown_figure(r)
         size = f"{r['size']:,}" if isinstance(r["size"], int) else str(r["size"])
         target = "" if r["target"] in (None, "") else str(r["target"])
         if markdown:
@@ -182,13 +205,24 @@ def main() -> None:
     for name, run in area_modules().items():
         if args.only and name not in args.only:
             continue
-        area_rows = run(args.quick)
+        area_rows = run_area(name, run, args.quick)
         rows += area_rows
         print(f"# {name}: {json.dumps(area_rows)}", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         print_table(rows, markdown=args.markdown)
+    if any(r.get("failed") for r in rows):
+        sys.exit(1)
+
+
+def run_area(name: str, run, quick: bool) -> list[dict]:
+    """The area's rows; one n/a row (and a failed run) if it crashes, so the table still prints."""
+    try:
+        return run(quick)
+    except (Exception, SystemExit) as error:  # noqa: BLE001 (any failure is reported, not raised)
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        return [dict(missing(name, "the whole area", f"failed: {reason}"), failed=True)]
 
 
 if __name__ == "__main__":

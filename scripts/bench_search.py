@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scripts.bench import checkpointed_size  # noqa: E402
+
 WORDS = ("sparse autoencoder feature shrinkage gated activation dictionary interpretability "
          "circuit superposition neuron probe steering vector residual stream attention head "
          "transformer alignment reward model deception scheming evaluation benchmark scaling law "
@@ -105,7 +107,7 @@ def run(quick: bool = False) -> list[dict]:
             path = os.path.join(folder, "search.db")
             build_seconds = build(path, size)
             median, p95 = time_queries(path)
-            kb = os.path.getsize(path) / 1024
+            kb = checkpointed_size(path) / 1024
             rows += [
                 _row("search latency, median of 100 queries", size, median, "ms", ""),
                 _row("search latency, p95 of 100 queries", size, p95, "ms",

@@ -77,6 +77,17 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise SystemExit(f"archiver serve did not answer at {url} within {timeout:.0f}s")
 
 
+def stop(server: subprocess.Popen) -> None:
+    """Stop ``archiver serve`` (SIGTERM, as systemd does; it serves in-process, so nothing of it
+    survives), and kill it if it does not stop in time."""
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(5)
+
+
 def chromium(binary: str, profile: str, *args: str, timeout: float = 60) -> str:
     result = subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args],
                             capture_output=True, text=True, timeout=timeout)
@@ -142,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 if problem:
                     failures.append(name)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server)
     print(f"{len(pages) - len(failures)} passed, {len(failures)} failed; screenshots in {out}")
     return 1 if failures else 0
 

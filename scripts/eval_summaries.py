@@ -10,7 +10,7 @@ public sets that do ship are in BIG-bench's PyPI sdist (``bigbench==1.0.0``, Apa
 
 Run (dev only; nothing here is a runtime or test dependency)::
 
-    pip install sumy rouge-score
+    pip install -e ".[eval]"                    # sumy and rouge-score
     python scripts/eval_summaries.py            # downloads the bigbench sdist once (~360 MB)
     python scripts/eval_summaries.py --data DIR --limit 300
 
@@ -147,6 +147,17 @@ def evaluate(pairs, k: int, systems: dict) -> dict:
     return results
 
 
+EVAL_PACKAGES = {"sumy": "sumy", "rouge_score": "rouge-score"}  # module -> distribution
+
+
+def missing_packages() -> list[str]:
+    """The distributions of the eval extra that cannot be imported here."""
+    import importlib.util
+
+    return [dist for module, dist in EVAL_PACKAGES.items()
+            if importlib.util.find_spec(module) is None]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, help="an unpacked bigbench-1.0.0 folder")
@@ -155,6 +166,10 @@ def main() -> None:
                         help="leave out the first N documents (100 were used to tune; CNN/DM 75)")
     parser.add_argument("--sets", default="wikilingua_en,cnn_dm,xsum")
     args = parser.parse_args()
+    missing = missing_packages()
+    if missing:
+        sys.exit(f"eval_summaries.py needs {' and '.join(missing)}: "
+                 'pip install -e ".[eval]"')
     root = fetch(args.data)
     systems = {"archiver": ours, "lead-k": lead, "sumy-lexrank": sumy_lexrank()}
     print("| data set | n | k | system | ROUGE-1 | ROUGE-2 | ROUGE-Lsum | seconds |")

@@ -14,6 +14,9 @@ from tests.fakes.forummagnum import FakeForum
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
+# tests.leaks: the run fails if a process a test started is still alive at its end.
+pytest_plugins = ["tests.leaks", "pytester"]
+
 
 def shared_file(*parts: str) -> Path:
     """A file under ../shared (real-world recordings, seeds); skip the test when absent."""

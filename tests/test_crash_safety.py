@@ -5,11 +5,13 @@ The first test is the slow one of the suite (about 15 s here: twenty-two real su
 deselect it with ``-m "not slow"``. The second checks the same guarantee in-process, for every
 fetching command, by stopping a fetch exactly between saving a page and analysing it.
 
-The kill points are deterministic (a seeded RNG) and anchored to the sync's progress rather than
-to wall-clock time alone, so they land in the same phases on a fast or a slow machine: either a
-delay after start-up (imports, opening the database, recovering the runs of killed syncs), or a
-short delay after the k-th request of that run was answered (while the page is converted and
-written, while exchanges, mentions and topics are computed, or in the next request).
+The kill points are chosen by the sync's progress, never by wall time alone: each run is killed
+after the k-th request of that run was answered (k from a seeded RNG, 0 to 3) and before the
+(k+1)-th is: the fake server holds request k+1 until the child is dead. Within that window a short
+random delay decides the phase (start-up, converting and writing the page, computing exchanges,
+mentions and topics, or waiting for the next answer), but not whether the kill lands: every run is
+killed, on a fast machine or a loaded one. A thread costs two requests, so a run completes at most
+one thread and twenty runs cannot finish the twenty-four.
 """
 
 from __future__ import annotations
@@ -54,38 +56,58 @@ JOINED = {
 
 
 class Server:
-    """The fake ForumMagnum, counting the requests answered in the current run."""
+    """The fake ForumMagnum, counting the requests of the current run; it holds every request
+    after the ``hold_after``-th unanswered until :meth:`release`."""
 
     def __init__(self, forum: fm.FakeForum):
         self.forum = forum
-        self.answered = 0
+        self.arrived = self.answered = 0
+        self.hold_after: int | None = None
+        self.holding = 0
         self.started = self.first = 0.0
         self.lock = threading.Condition()
 
     def handler(self, request):
+        with self.lock:
+            self.arrived += 1
+            if self.arrived == 1:
+                self.first = time.monotonic()
+            if self.hold_after is not None and self.arrived > self.hold_after:
+                self.holding += 1
+                self.lock.notify_all()
+                while self.hold_after is not None:
+                    self.lock.wait()
+                self.holding -= 1
+                self.lock.notify_all()
         response = self.forum.handler(request)
         with self.lock:
-            if not self.answered:
-                self.first = time.monotonic()
             self.answered += 1
             self.lock.notify_all()
         return response
 
-    def reset(self) -> None:
+    def reset(self, hold_after: int | None = None) -> None:
         with self.lock:
-            self.answered = 0
+            self.arrived = self.answered = 0
+            self.hold_after = hold_after
             self.started = time.monotonic()
+
+    def release(self) -> None:
+        """Let held requests through (their client is dead) and wait until none is held."""
+        with self.lock:
+            self.hold_after = None
+            self.lock.notify_all()
+            self.lock.wait_for(lambda: self.holding == 0, timeout=20)
 
     @property
     def startup(self) -> float:
         """Seconds from the start of the run to its first request."""
         return self.first - self.started
 
-    def wait_for(self, count: int, process: subprocess.Popen, timeout: float = 20) -> bool:
-        """True once ``count`` requests were answered; False if the process ended first."""
+    def wait_until(self, condition, process: subprocess.Popen, timeout: float = 60) -> bool:
+        """True once ``condition()`` holds; False if the process ended first or on timeout."""
         deadline = time.monotonic() + timeout
         with self.lock:
-            while self.answered < count:
+            while not condition():
                 if process.poll() is not None or time.monotonic() > deadline:
                     return False
                 self.lock.wait(0.01)
@@ -143,22 +165,24 @@ def count(db_path: Path, sql: str) -> int:
 
 def kill_somewhere(server: Server, folder: Path, rng: random.Random,
                    startup: float) -> int | None:
-    """Start a sync and SIGKILL it at the next random point; its exit code (None if killed)."""
-    after_requests = rng.randint(0, 4)
-    delay = rng.uniform(0.2, 1.0) * startup if after_requests == 0 else rng.uniform(0.0, 0.04)
-    server.reset()
+    """Start a sync and SIGKILL it between its k-th and (k+1)-th answer; its exit code (None if
+    killed, as it always should be)."""
+    after = rng.randint(0, 3)
+    delay = rng.uniform(0.2, 1.0) * startup if after == 0 else rng.uniform(0.0, 0.04)
+    server.reset(hold_after=after)
     process = subprocess.Popen(**sync_command(folder), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
-        if after_requests:
-            server.wait_for(after_requests, process)
-        time.sleep(delay)
+        server.wait_until(lambda: server.answered >= after, process)
+        # The phase: a short delay, cut short when request k+1 arrives (and is held there).
+        server.wait_until(lambda: server.holding > 0, process, timeout=delay)
         process.send_signal(signal.SIGKILL)
         code = process.wait(20)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(5)
+        server.release()
     return None if code == -signal.SIGKILL else code
 
 
@@ -176,6 +200,7 @@ def test_twenty_sigkills_then_one_clean_sync_equal_a_single_clean_sync(httpserve
     reference = clean_sync(clean)
     startup = server.startup
     assert reference.returncode == 0, reference.stderr
+    assert server.answered == 2 * len(THREADS)  # a post, then its comments: see the docstring
     expected = snapshot(clean / "archive.db")
     assert len(expected["comments"]) == sum(COMMENTS.values())
     assert expected["exchanges"], "the fake threads quote their parents"
@@ -193,7 +218,7 @@ def test_twenty_sigkills_then_one_clean_sync_equal_a_single_clean_sync(httpserve
         archived.append(count(db, "SELECT COUNT(*) FROM comments"))
         # Nothing already archived is ever lost, whatever the kill interrupted.
         assert archived == sorted(archived)
-    assert killed >= KILLS * 3 // 4, "most runs should really have been killed"
+    assert killed == KILLS, "every run should have been killed before it could finish"
     assert 0 < archived[len(archived) // 2] and archived[0] < sum(COMMENTS.values()), \
         f"the kills should land while the archive fills up: {archived}"
 

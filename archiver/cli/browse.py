@@ -52,7 +52,7 @@ def serve(host, port):
     st = state()
     for warning in ds.check_installed():
         info(f"warning: {warning}")
-    code = ds.serve(st.database_path(), host, port,
+    code = ds.serve(st.database_path(), host, port, quiet=st.quiet,
                     on_start=lambda url: info(f"serving {url} (Ctrl-C to stop)"))
     click.get_current_context().exit(code)
 
