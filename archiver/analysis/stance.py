@@ -1,0 +1,92 @@
+"""The stance of a reply towards the text it quotes: agrees, disputes, asks or refines.
+
+Rules over the reply's opening, where forum and e-mail writers say how they take what they quote
+("Agreed.", "I don't think that follows.", "Which tokenizer did you use?", "One caveat: ..."). In
+the order they are tried:
+
+1. A concession that turns ("Right, but", "Fair, but", "Sure, but") disputes.
+2. Agreement that turns ("I agree about X, but", "Agreed, although") refines.
+3. Dispute cues in the first sentence ("I disagree", "overstates", "too strong", "Only if",
+   "Actually,", "That's not", a rhetorical "Is that really ...?" / "Doesn't ...?") dispute.
+4. A first sentence that is a question asks.
+5. Agreement cues at the start ("Agreed", "+1", "Exactly", "This is the key point") agree.
+6. Anything else (a caveat, an addition, an emoticon) refines: it adds to the quote without
+   taking a side. Only "disputes" counts as pushback; agreement never does.
+
+Measured on tests/data/stance_labelled.jsonl (hand-labelled replies from forum, e-mail, Reddit and
+Hacker News styles; rules written on its ``dev`` half, figures reported on ``test``):
+``python scripts/eval_digests.py --stance``.
+"""
+
+from __future__ import annotations
+
+import re
+
+STANCES = ("agrees", "disputes", "asks", "refines")
+
+_CONCEDE_TURN = re.compile(
+    r"^(?:right|fair|sure|true|yes|yeah|ok|okay|granted|perhaps|maybe|fair enough|fair point|"
+    r"i see|i get that|i understand)\s*[,;:.]?\s*(?:but|however|yet)\b")
+_AGREE = (r"(?:agreed|i (?:fully |strongly |completely |totally |mostly )?agree|(?:fully |strongly |"
+          r"completely |totally )agree|agree|yes|yep|yeah|exactly|indeed|true|\+1|same here|"
+          r"seconded|well (?:said|put)|good (?:point|catch)|nice catch|great point|correct|"
+          r"confirmed|makes sense|couldn'?t agree more|that is my (?:guess|view|take) too|"
+          r"that'?s my (?:guess|view|take) too|this is the key point|that matches|"
+          r"(?:i think )?you'?re right|you are right|this is right|spot on|precisely)")
+_AGREE_START = re.compile(rf"^(?:{_AGREE})\b|^\+1")
+_AGREE_TURN = re.compile(rf"^(?:{_AGREE})\b[^.!?]*?\b(?:but|although|though|however|except|"
+                         r"with the caveat)\b")
+_DISPUTE = re.compile(
+    r"\b(?:i (?:strongly |respectfully )?disagree|hard disagree|disagree|i don'?t think|"
+    r"i do not think|i'?m not (?:convinced|sure that|sure this)|not convinced|overstat\w*|"
+    r"too strong|seems wrong|is wrong|wrong\b|that'?s false|is false|not true|isn'?t true|"
+    r"that'?s not|that is not|this is not (?:true|right|correct)|it doesn'?t\b|it does not\b|"
+    r"not really|nothing of the sort|citation needed|push back|i doubt|doubtful|incorrect|"
+    r"misleading|mistaken|not the case|the opposite|that doesn'?t follow|does not follow|"
+    r"doesn'?t follow|no evidence)")
+_DISPUTE_START = re.compile(
+    r"^(?:no\b[.,!:;]|nope\b|nah\b|actually\b|only if\b|not (?:so|quite|exactly)\b|"
+    r"is (?:that|this|it) really\b|are you sure\b|really\?|"
+    r"(?:doesn'?t|don'?t|isn'?t|aren'?t|wouldn'?t|shouldn'?t|can'?t|won'?t)\b[^.!]*\?)")
+_QUESTION_START = re.compile(
+    r"^(?:how|what|which|why|when|where|who|whom|whose|is|are|was|were|do|does|did|can|could|"
+    r"would|will|should|have|has|any|out of curiosity|just curious|curious)\b")
+
+
+def classify(reply: str | None, quote: str | None = None) -> str:
+    """One of STANCES for ``reply`` (the writer's own text after a quote)."""
+    first = _first_sentence(reply)
+    if not first:
+        return "refines"
+    if _CONCEDE_TURN.match(first):
+        return "disputes"
+    if _AGREE_TURN.match(first):
+        return "refines"
+    if _DISPUTE_START.match(first) or _DISPUTE.search(first):
+        return "disputes"
+    if first.endswith("?") or (_QUESTION_START.match(first) and "?" in (reply or "")[:300]):
+        return "asks"
+    if _AGREE_START.match(first):
+        return "agrees"
+    return "refines"
+
+
+def is_pushback(stance: str | None) -> bool:
+    return stance == "disputes"
+
+
+def _first_sentence(reply: str | None) -> str:
+    """The opening sentence, lower case, quotes and attribution lines left out."""
+    lines = [line for line in (reply or "").splitlines()
+             if line.strip() and not line.lstrip().startswith(">")]
+    text = re.sub(r"\s+", " ", " ".join(lines)).strip().lower()
+    text = text.replace("\u2019", "'")
+    match = re.search(r"[.!?](?=\s|$)", text)
+    if match is None:
+        return text
+    head, rest = text[:match.end()], text[match.end():].strip()
+    # "Agreed." or "No." alone: the next sentence says how far, so it is read too.
+    if len(head.split()) <= 2 and rest:
+        nxt = re.search(r"[.!?](?=\s|$)", rest)
+        return head + " " + (rest[:nxt.end()] if nxt else rest)
+    return head
