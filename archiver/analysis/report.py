@@ -20,8 +20,10 @@ from datetime import date, timedelta
 
 import sqlite_utils
 
+from archiver.analysis import quotes as Q
+from archiver.analysis import sentences as splitter
+from archiver.analysis import stance, topics
 from archiver.analysis import summarize as summ
-from archiver.analysis import topics
 from archiver.analysis.period import period_sql
 from archiver.errors import UsageError
 from archiver.records import now_utc
@@ -81,6 +83,9 @@ def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
     data["created_at"] = now_utc()
     data["threads"] = active_threads(db, scope, summary.since, summary.until)
     data["exchanges"] = key_exchanges(db, scope, summary.since, summary.until)
+    data["debates"] = debates(db, scope, summary.since, summary.until)
+    mark_disputed(db, data["summary"], _scope_exchanges(db, scope, summary.since,
+                                                        summary.until) or [])
     data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
     data["contributors"] = top_contributors(db, scope, summary.since, summary.until)
     data["activity"] = activity(db, scope, summary.since, summary.until)
@@ -197,35 +202,170 @@ def _has(db, table: str, columns: set[str]) -> bool:
 
 
 def key_exchanges(db, scope, since, until, limit: int = 5) -> dict:
-    """The most replied-to quotes and who pushed back on whom, if exchanges were extracted."""
+    """The most replied-to quotes and who disputed whom, if exchanges were extracted.
+
+    Only replies classified as disputing (archiver.analysis.stance) count as pushback: "Agreed
+    with Chen here" or ":-|" is not pushback."""
     empty = {"quotes": [], "pairs": []}
+    rows = _scope_exchanges(db, scope, since, until)
+    if rows is None:
+        return empty
+    by_quote: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_quote.setdefault((row["source_id"], row["quote"]), []).append(row)
+    ranked = sorted(by_quote.values(), key=lambda rs: (-len(rs), rs[0]["source_id"] or ""))
+    urls = _urls(db, [rs[0]["item_id"] for rs in ranked[:limit]])
+    quotes = [{"source_id": rs[0]["source_id"], "source_author": rs[0]["source_author"],
+               "quote": rs[0]["quote"], "replies": len(rs),
+               "repliers": sorted({r["quoter_author"] or "" for r in rs}),
+               "reply_id": min(r["item_id"] for r in rs),
+               "reply_url": urls.get(min(r["item_id"] for r in rs)), "kind": rs[0]["kind"],
+               "stances": sorted({r["stance"] for r in rs})} for rs in ranked[:limit]]
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        quoter, quoted = row["quoter_author"], row["source_author"]
+        if quoter and quoted and quoter != quoted and stance.is_pushback(row["stance"]):
+            counts[(quoter, quoted)] = counts.get((quoter, quoted), 0) + 1
+    pairs = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return {"quotes": quotes,
+            "pairs": [{"replier": q, "quoted": s, "times": n} for (q, s), n in pairs]}
+
+
+EXCHANGE_FIELDS = ("id", "item_id", "quoter_author", "quote", "reply", "source_id",
+                   "source_author", "kind", "posted_at")
+
+
+def _scope_exchanges(db, scope, since, until) -> list[dict] | None:
+    """The exchanges in scope (the reply, its source or its thread's post is), each with its
+    reply's stance; None without the table. A topic's debate runs in comments that need not
+    match the topic themselves."""
     if not _has(db, "exchanges", {"item_id", "quote", "source_id", "source_author",
                                   "quoter_author"}):
-        return empty
+        return None
     cte, params = _items_cte(scope, since, until)
     columns = set(db["exchanges"].columns_dict)
-    kind = "e.kind" if "kind" in columns else "NULL"
-    quotes = db.execute(f"""{cte}
-        SELECT e.source_id, e.source_author, e.quote, count(*) AS replies,
-               group_concat(DISTINCT e.quoter_author), min(e.item_id), {kind}
-        FROM exchanges e JOIN items i ON i.item_id = e.item_id
-        WHERE e.quote IS NOT NULL
-        GROUP BY e.source_id, e.quote ORDER BY replies DESC, e.source_id LIMIT ?""",
-                        [*params, limit]).fetchall()
-    pairs = db.execute(f"""{cte}
-        SELECT e.quoter_author, e.source_author, count(*) AS n FROM exchanges e
-        JOIN items i ON i.item_id = e.item_id
-        WHERE e.quoter_author IS NOT NULL AND e.source_author IS NOT NULL
-              AND e.quoter_author != e.source_author
-        GROUP BY e.quoter_author, e.source_author ORDER BY n DESC, 1, 2 LIMIT ?""",
-                       [*params, limit]).fetchall()
-    urls = _urls(db, [q[5] for q in quotes])
-    return {
-        "quotes": [{"source_id": s, "source_author": a, "quote": q, "replies": n,
-                    "repliers": sorted(set((who or "").split(","))), "reply_id": r,
-                    "reply_url": urls.get(r), "kind": k} for s, a, q, n, who, r, k in quotes],
-        "pairs": [{"replier": q, "quoted": s, "times": n} for q, s, n in pairs],
-    }
+    picked = ", ".join(f"e.{c}" if c in columns else "NULL" for c in EXCHANGE_FIELDS)
+    rows = db.execute(f"""{cte}
+        SELECT {picked} FROM exchanges e
+        WHERE e.quote IS NOT NULL AND (e.item_id IN (SELECT item_id FROM items)
+              OR e.source_id IN (SELECT item_id FROM items)
+              OR e.post_id IN (SELECT item_id FROM items WHERE item_table = 'posts'))
+        ORDER BY e.posted_at, e.id""", params).fetchall()
+    return [_with_stance(dict(zip(EXCHANGE_FIELDS, r))) for r in rows]
+
+
+def _with_stance(row: dict) -> dict:
+    row["stance"] = stance.classify(row.get("reply"), row.get("quote"))
+    return row
+
+
+def debates(db, scope, since, until, limit: int = 5) -> list[dict]:
+    """Claim -> rebuttal -> response: a quoted passage, the replies to it (disputes first), and
+    the replies to those replies (quoting them, or answering them as child comments)."""
+    rows = _scope_exchanges(db, scope, since, until)
+    if not rows:
+        return []
+    claims: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row["quoter_author"] and row["quoter_author"] == row["source_author"]:
+            continue  # a writer quoting themselves is not a debate
+        claims.setdefault((row["source_id"], row["quote"]), []).append(row)
+    built = []
+    for (source_id, quote), replies in claims.items():
+        replies.sort(key=lambda r: (r["stance"] != "disputes", r["posted_at"] or "", r["id"]))
+        turns = [_turn(db, r, _responses(db, r["item_id"])) for r in replies[:3]]
+        built.append({"claim": quote, "claim_author": replies[0]["source_author"],
+                      "claim_id": source_id, "claim_kind": replies[0]["kind"],
+                      "claim_url": _urls(db, [source_id]).get(source_id) if source_id else None,
+                      "claim_title": _title(db, source_id), "replies": turns})
+    # Most contested first: disputes, then the number of turns.
+    built.sort(key=lambda d: (-sum(_count(t, "disputes") for t in d["replies"]),
+                              -sum(_count(t, None) for t in d["replies"]), d["claim_id"] or ""))
+    shown: set[str] = set()
+    out = []
+    for debate in built:
+        ids = {t["id"] for t in debate["replies"]}
+        if ids <= shown:
+            continue  # already shown as a response within a bigger debate
+        shown |= ids | {r["id"] for t in debate["replies"] for r in t["responses"]}
+        out.append(debate)
+    return out[:limit]
+
+
+def _count(turn: dict, which: str | None) -> int:
+    own = 1 if which is None or turn["stance"] == which else 0
+    return own + sum(_count(r, which) for r in turn.get("responses", []))
+
+
+def _turn(db, row: dict, responses: list[dict]) -> dict:
+    url = _urls(db, [row["item_id"]]).get(row["item_id"])
+    return {"author": row["quoter_author"], "id": row["item_id"], "url": url,
+            "stance": row["stance"], "text": _opening(row["reply"]),
+            "responses": [_turn(db, r, []) for r in responses]}
+
+
+def _responses(db, item_id: str, limit: int = 3) -> list[dict]:
+    """Replies to ``item_id``: exchanges quoting it, then child comments that do not quote."""
+    found = []
+    if _has(db, "exchanges", {"source_id"}):
+        columns = set(db["exchanges"].columns_dict)
+        picked = ", ".join(c if c in columns else "NULL" for c in EXCHANGE_FIELDS)
+        found = [_with_stance(dict(zip(EXCHANGE_FIELDS, r))) for r in db.execute(
+            f"SELECT {picked} FROM exchanges WHERE source_id = ? AND quote IS NOT NULL "
+            "ORDER BY posted_at, id", [item_id])]
+    seen = {r["item_id"] for r in found}
+    for cid, author, body, posted in db.execute(
+            "SELECT id, author, body_text, posted_at FROM comments WHERE parent_id = ? "
+            "AND body_text IS NOT NULL ORDER BY posted_at, id", [item_id]):
+        if cid not in seen:
+            own = Q.own_text(body)
+            found.append(_with_stance({"id": 0, "item_id": cid, "quoter_author": author,
+                                       "reply": own, "posted_at": posted}))
+    return found[:limit]
+
+
+def _opening(text: str | None, limit: int = 280) -> str:
+    """The start of a reply: its first sentences, up to ``limit`` characters."""
+    parts, used = [], 0
+    for sentence in splitter.split(text):
+        if sentence.kind in ("quote", "code", "heading"):
+            continue
+        if parts and used + len(sentence.text) > limit:
+            break
+        parts.append(sentence.text)
+        used += len(sentence.text) + 1
+    return _short(" ".join(parts), limit)
+
+
+def _title(db, item_id: str | None) -> str | None:
+    if not item_id:
+        return None
+    row = db.execute("SELECT title FROM posts WHERE id = ? UNION ALL SELECT p.title FROM "
+                     "comments c JOIN posts p ON p.id = c.post_id WHERE c.id = ?",
+                     [item_id, item_id]).fetchone()
+    return row[0] if row else None
+
+
+def mark_disputed(db, sentences: list[dict], rows: list[dict]) -> None:
+    """Add ``disputed_by`` (author, id, url) to each summary sentence a disputing reply quoted."""
+    for sentence in sentences:
+        text = _norm(sentence["text"])
+        sentence["disputed_by"] = []
+        for row in rows:
+            if row["source_id"] != sentence["source_id"] or row["stance"] != "disputes":
+                continue
+            quote = _norm(row["quote"])
+            if quote and (quote in text or text in quote):
+                sentence["disputed_by"].append({"author": row["quoter_author"],
+                                                "id": row["item_id"]})
+    urls = _urls(db, [d["id"] for s in sentences for d in s["disputed_by"]])
+    for sentence in sentences:
+        for disputer in sentence["disputed_by"]:
+            disputer["url"] = urls.get(disputer["id"])
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"\W+", " ", (text or "").lower()).strip()
 
 
 def _urls(db, ids: list[str]) -> dict[str, str]:
@@ -344,9 +484,7 @@ def to_markdown(data: dict, image: str | None) -> str:
     if not data["summary"]:
         lines += ["_Nothing to summarise in this period._", ""]
     for i, s in enumerate(data["summary"], 1):
-        link = f"[{_md(s['author'] or 'source')}]({s['source_url']})" if s["source_url"] else \
-            _md(s["author"] or s["source_id"])
-        lines.append(f"{i}. {_md(s['text'])} — {link}")
+        lines.append(f"{i}. {_md(s['text'])} — {_md_source(s)}{_md_disputed(s)}")
     lines.append("")
     if data["threads"]:
         lines += ["## Most active threads", "", "| Thread | Comments | People | Latest |",
@@ -358,17 +496,13 @@ def to_markdown(data: dict, image: str | None) -> str:
                          f"{(t['latest'] or '')[:10]} |")
         lines.append("")
     exchanges = data["exchanges"]
-    if exchanges["quotes"] or exchanges["pairs"]:
+    if data.get("debates") or exchanges["pairs"]:
         lines += ["## Key exchanges", ""]
-        for q in exchanges["quotes"]:
-            replies = f"{q['replies']} repl{'y' if q['replies'] == 1 else 'ies'}"
-            who = ", ".join(_md(r) for r in q["repliers"] if r)
-            reply = f" ([reply]({q['reply_url']}))" if q.get("reply_url") else ""
-            lines += [f"> {_md(_short(q['quote']))}", "",
-                      f"— {_md(q['source_author'] or 'unknown')}, quoted in {replies} by {who}"
-                      f"{reply}", ""]
+        for debate in data.get("debates", []):
+            lines += _md_debate(debate)
         if exchanges["pairs"]:
-            lines += ["Who pushed back on whom:", "", "| Replier | Quoted | Times |", "|---|---|---|"]
+            lines += ["Who disputed whom (replies classified as disputing):", "",
+                      "| Replier | Disputed | Times |", "|---|---|---|"]
             lines += [f"| {_md(p['replier'])} | {_md(p['quoted'])} | {p['times']} |"
                       for p in exchanges["pairs"]]
             lines.append("")
@@ -391,6 +525,41 @@ def to_markdown(data: dict, image: str | None) -> str:
     return "\n".join(lines)
 
 
+def _md_link(text: str, url: str | None) -> str:
+    return f"[{_md(text)}]({url})" if url else _md(text)
+
+
+def _md_source(s: dict) -> str:
+    """"Ada Quint, in [Post title](url)": who said it and where, with the link."""
+    author = _md(s.get("author") or "unknown")
+    title = s.get("title")
+    if not title:
+        return _md_link(s.get("author") or s["source_id"], s.get("source_url"))
+    where = "in" if s.get("source_kind") == "post" else "commenting on"
+    return f"{author}, {where} {_md_link(_short(title, 90), s.get('source_url'))}"
+
+
+def _md_disputed(s: dict) -> str:
+    who = [_md_link(d["author"] or "someone", d.get("url")) for d in s.get("disputed_by", [])]
+    return f" **(disputed by {', '.join(who)})**" if who else ""
+
+
+def _md_debate(debate: dict) -> list[str]:
+    where = f", in {_md_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
+        if debate.get("claim_title") else ""
+    lines = [f"> {_md(_short(debate['claim']))}", "",
+             f"— {_md(debate['claim_author'] or 'unknown')}{where}", ""]
+    for turn in debate["replies"]:
+        lines.append(f"- {_md_turn(turn)}")
+        lines += [f"  - {_md_turn(r)}" for r in turn["responses"]]
+    return lines + [""]
+
+
+def _md_turn(turn: dict) -> str:
+    who = _md_link(turn["author"] or "unknown", turn.get("url"))
+    return f"**{who}** _{turn['stance']}_: {_md(turn['text'])}"
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = re.sub(r"\s+", " ", text or "").strip()
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
@@ -401,6 +570,40 @@ color:#222}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom
 .meta{color:#666;font-size:.9rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;
 border-bottom:1px solid #eee;text-align:left}blockquote{border-left:3px solid #ccc;margin:.5rem 0;
 padding-left:.8rem;color:#444}.src{font-size:.85rem;color:#666}img{max-width:100%}"""
+
+
+def _html_link(text: str, url: str | None) -> str:
+    return f"<a href='{html.escape(url)}'>{html.escape(text)}</a>" if url else html.escape(text)
+
+
+def _html_source(s: dict) -> str:
+    title = s.get("title")
+    if not title:
+        return _html_link(s.get("author") or s["source_id"], s.get("source_url"))
+    where = "in" if s.get("source_kind") == "post" else "commenting on"
+    return (f"{html.escape(s.get('author') or 'unknown')}, {where} "
+            f"{_html_link(_short(title, 90), s.get('source_url'))}")
+
+
+def _html_disputed(s: dict) -> str:
+    who = [_html_link(d["author"] or "someone", d.get("url")) for d in s.get("disputed_by", [])]
+    return f" <strong>(disputed by {', '.join(who)})</strong>" if who else ""
+
+
+def _html_debate(debate: dict) -> str:
+    where = f", in {_html_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
+        if debate.get("claim_title") else ""
+    items = []
+    for turn in debate["replies"]:
+        inner = "".join(f"<li>{_html_turn(r)}</li>" for r in turn["responses"])
+        items.append(f"<li>{_html_turn(turn)}" + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
+    return (f"<blockquote>{html.escape(_short(debate['claim']))}</blockquote><p class='src'>— "
+            f"{html.escape(debate['claim_author'] or 'unknown')}{where}</p><ul>{''.join(items)}</ul>")
+
+
+def _html_turn(turn: dict) -> str:
+    return (f"<strong>{_html_link(turn['author'] or 'unknown', turn.get('url'))}</strong> "
+            f"<em>{html.escape(turn['stance'])}</em>: {html.escape(turn['text'])}")
 
 
 def to_html(data: dict, png: bytes | None) -> str:
@@ -421,10 +624,8 @@ def to_html(data: dict, png: bytes | None) -> str:
         parts.append("<p><em>Nothing to summarise in this period.</em></p>")
     parts.append("<ol>")
     for s in data["summary"]:
-        who = e(s["author"] or "source")
-        link = f"<a class='src' href='{e(s['source_url'])}'>{who}</a>" if s["source_url"] else \
-            f"<span class='src'>{who}</span>"
-        parts.append(f"<li>{e(s['text'])} — {link}</li>")
+        parts.append(f"<li>{e(s['text'])} — <span class='src'>{_html_source(s)}</span>"
+                     f"{_html_disputed(s)}</li>")
     parts.append("</ol>")
     if data["threads"]:
         parts.append("<h2>Most active threads</h2><table><tr><th>Thread</th><th>Comments</th>"
@@ -436,16 +637,12 @@ def to_html(data: dict, png: bytes | None) -> str:
                          f"<td>{e((t['latest'] or '')[:10])}</td></tr>")
         parts.append("</table>")
     exchanges = data["exchanges"]
-    if exchanges["quotes"] or exchanges["pairs"]:
+    if data.get("debates") or exchanges["pairs"]:
         parts.append("<h2>Key exchanges</h2>")
-        for q in exchanges["quotes"]:
-            reply = f" (<a href='{e(q['reply_url'])}'>reply</a>)" if q.get("reply_url") else ""
-            parts.append(f"<blockquote>{e(_short(q['quote']))}</blockquote><p class='src'>— "
-                         f"{e(q['source_author'] or 'unknown')}, quoted in {q['replies']} "
-                         f"replies by {e(', '.join(r for r in q['repliers'] if r))}{reply}</p>")
+        parts += [_html_debate(d) for d in data.get("debates", [])]
         if exchanges["pairs"]:
-            parts.append("<p>Who pushed back on whom:</p><table><tr><th>Replier</th>"
-                         "<th>Quoted</th><th>Times</th></tr>")
+            parts.append("<p>Who disputed whom (replies classified as disputing):</p><table>"
+                         "<tr><th>Replier</th><th>Disputed</th><th>Times</th></tr>")
             parts += [f"<tr><td>{e(p['replier'])}</td><td>{e(p['quoted'])}</td>"
                       f"<td>{p['times']}</td></tr>" for p in exchanges["pairs"]]
             parts.append("</table>")

@@ -67,10 +67,13 @@ class Unit:
     position: int = 0  # index among its item's candidate sentences
     weight: float = 1.0  # prior from the item (votes, topic score, post vs comment)
     order: int = 0  # reading order
+    title: str | None = None  # the title of the post it came from (or that it comments on)
+    is_post: bool = False  # from the post itself, not a comment
 
     def as_dict(self) -> dict:
         return {"text": self.text, "source_id": self.source_id, "source_url": self.source_url,
-                "author": self.author, "posted_at": self.posted_at}
+                "author": self.author, "posted_at": self.posted_at, "title": self.title,
+                "source_kind": "post" if self.is_post else "comment"}
 
 
 @dataclass
@@ -253,7 +256,7 @@ def find_post(db: sqlite_utils.Database, post: str) -> dict:
 
 
 ITEM_COLUMNS = ("table", "id", "url", "author", "posted_at", "votes", "body_text", "post_id",
-                "topic_score")
+                "topic_score", "title")
 
 
 def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
@@ -262,12 +265,12 @@ def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
     sql = f"""
         SELECT * FROM (
           SELECT 'posts' AS kind, p.id AS id, p.url, p.author, p.posted_at, p.score AS votes,
-                 p.body_text, p.id, ti.score AS topic_score
+                 p.body_text, p.id, ti.score AS topic_score, p.title
           FROM topic_items ti JOIN posts p ON p.id = ti.item_id
           WHERE ti.topic_id = ? AND ti.item_table = 'posts' AND p.stub = 0 {pwhere}
           UNION ALL
           SELECT 'comments', c.id, COALESCE(c.url, p.url), c.author, c.posted_at, c.score,
-                 c.body_text, c.post_id, ti.score
+                 c.body_text, c.post_id, ti.score, p.title
           FROM topic_items ti JOIN comments c ON c.id = ti.item_id
           LEFT JOIN posts p ON p.id = c.post_id
           WHERE ti.topic_id = ? AND ti.item_table = 'comments' {cwhere}
@@ -278,11 +281,11 @@ def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
 
 def _thread_items(db, post_id: str, since, until, cap: int) -> list[dict]:
     cwhere, cparams = period_sql("c.posted_at", since, until)
-    post = db.execute("SELECT 'posts', id, url, author, posted_at, score, body_text, id, 1.0 "
-                      "FROM posts WHERE id = ?", [post_id]).fetchall()
+    post = db.execute("SELECT 'posts', id, url, author, posted_at, score, body_text, id, 1.0, "
+                      "title FROM posts WHERE id = ?", [post_id]).fetchall()
     comments = db.execute(
         f"SELECT 'comments', c.id, COALESCE(c.url, p.url), c.author, c.posted_at, c.score, "
-        f"c.body_text, c.post_id, 1.0 FROM comments c LEFT JOIN posts p ON p.id = c.post_id "
+        f"c.body_text, c.post_id, 1.0, p.title FROM comments c LEFT JOIN posts p ON p.id = c.post_id "
         f"WHERE c.post_id = ? {cwhere} ORDER BY COALESCE(c.score, 0) DESC, c.path LIMIT ?",
         [post_id, *cparams, cap]).fetchall()
     return [dict(zip(ITEM_COLUMNS, r)) for r in post + comments]
@@ -298,7 +301,8 @@ def _units(items: list[dict]) -> list[Unit]:
         if item["table"] == "posts":
             weight *= 1.2  # the post frames the discussion
         meta = {"source_url": item["url"], "author": item["author"],
-                "posted_at": item["posted_at"], "weight": weight}
+                "posted_at": item["posted_at"], "weight": weight, "title": item["title"],
+                "is_post": item["table"] == "posts"}
         for unit in units_from_text(item["body_text"] or "", item["id"], **meta):
             unit.order = len(units)
             units.append(unit)
