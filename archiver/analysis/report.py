@@ -86,6 +86,8 @@ def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
     data["debates"] = debates(db, scope, summary.since, summary.until)
     mark_disputed(db, data["summary"], _scope_exchanges(db, scope, summary.since,
                                                         summary.until) or [])
+    for number, source in (data.get("abstract") or {}).get("citations", {}).items():
+        source.update(data["summary"][int(number) - 1])  # the same sentence, disputes and all
     data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
     data["contributors"] = top_contributors(db, scope, summary.since, summary.until)
     data["activity"] = activity(db, scope, summary.since, summary.until)
@@ -350,18 +352,16 @@ def mark_disputed(db, sentences: list[dict], rows: list[dict]) -> None:
     """Add ``disputed_by`` (author, id, url) to each summary sentence a disputing reply quoted."""
     for sentence in sentences:
         text = _norm(sentence["text"])
-        sentence["disputed_by"] = []
-        for row in rows:
-            if row["source_id"] != sentence["source_id"] or row["stance"] != "disputes":
-                continue
-            quote = _norm(row["quote"])
-            if quote and (quote in text or text in quote):
-                sentence["disputed_by"].append({"author": row["quoter_author"],
-                                                "id": row["item_id"]})
-    urls = _urls(db, [d["id"] for s in sentences for d in s["disputed_by"]])
-    for sentence in sentences:
-        for disputer in sentence["disputed_by"]:
-            disputer["url"] = urls.get(disputer["id"])
+        found = [{"author": row["quoter_author"], "id": row["item_id"]} for row in rows
+                 if row["source_id"] == sentence["source_id"] and row["stance"] == "disputes"
+                 and _overlaps(_norm(row["quote"]), text)]
+        if found:
+            urls = _urls(db, [d["id"] for d in found])
+            sentence["disputed_by"] = [{**d, "url": urls.get(d["id"])} for d in found]
+
+
+def _overlaps(quote: str, text: str) -> bool:
+    return bool(quote and text) and (quote in text or text in quote)
 
 
 def _norm(text: str | None) -> str:

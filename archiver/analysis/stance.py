@@ -43,7 +43,8 @@ _DISPUTE = re.compile(
     r"that'?s not|that is not|this is not (?:true|right|correct)|it doesn'?t\b|it does not\b|"
     r"not really|nothing of the sort|citation needed|push back|i doubt|doubtful|incorrect|"
     r"misleading|mistaken|not the case|the opposite|that doesn'?t follow|does not follow|"
-    r"doesn'?t follow|no evidence)")
+    r"doesn'?t follow|no evidence|far from|fails? to|doesn'?t hold|does not hold|"
+    r"not (?:so|that) simple|more complicated than|the problem with|counter-?example)")
 _DISPUTE_START = re.compile(
     r"^(?:no\b[.,!:;]|nope\b|nah\b|actually\b|only if\b|not (?:so|quite|exactly)\b|"
     r"is (?:that|this|it) really\b|are you sure\b|really\?|"

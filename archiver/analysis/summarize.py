@@ -43,6 +43,7 @@ DUPLICATE = 0.6  # cosine above which two sentences say the same thing
 LINK = 0.1  # cosine above which two sentences are linked in the LexRank graph
 DAMPING = 0.85
 LAMBDA = 0.6  # MMR: relevance vs. novelty
+SAME_SOURCE = 0.7  # MMR: relevance kept by a source's sentences for each one already picked
 # Prior bonus for an item's opening sentences: 1 + WEIGHT * exp(-position / DECAY). Tuned on
 # held-apart dev documents (scripts/eval_summaries.py): writers state their point first.
 POSITION_WEIGHT = 1.0
@@ -53,6 +54,69 @@ PLEASANTRY = re.compile(
     r"^(thanks|thank you|great|nice|good|interesting|excellent|awesome|cool|agreed|i agree|"
     r"strong(ly)? upvoted?|upvoted?|\+1|this is (great|good|interesting|a great)|"
     r"well (said|written|put)|edit|update|disclaimer)\b", re.I)
+
+
+# -- what a sentence says (cues tuned for discussions, not news) --------------------------------
+# Results and claims: what a reader of a digest wants.
+RESULT = re.compile(
+    r"\b(?:we (?:find|found|show|showed|shown|demonstrate\w*|observe\w*|estimate\w*|conclude\w*|"
+    r"measure\w*|report\w*)|(?:i|they|this|it|results?|data|evidence|analysis|experiments?) "
+    r"(?:find|found|show|shows|showed|suggests?|implies|indicates?|demonstrates?)|"
+    r"results? (?:is|are|was|were)|turns out|the (?:key|main|central|core) (?:point|result|"
+    r"finding|claim|idea)|in short|overall|therefore|which means|this means|outperform\w*|"
+    r"reduc\w*|increas\w*|improv\w*|less than|more than|fewer|faster|slower|cheaper|"
+    r"compared (?:to|with)|by a factor|moves? from|from \d+ to \d+|median)\b", re.I)
+NUMBER = re.compile(r"\d|\b(?:half|twice|double|triple|tenfold|hundred|thousand|million|"
+                    r"billion)\b", re.I)
+# Setup and framing: how a post starts, not what it found.
+SETUP = re.compile(
+    r"^(?:in this (?:post|paper|essay|piece|article|newsletter)|this (?:post|essay|piece) "
+    r"(?:is|will|tries|aims|describes|explores)|i (?:want|wanted|will|'ll|am going) to|"
+    r"we (?:will|'ll)|let me|let's|here(?:,)? (?:i|we)|i've been (?:thinking|wondering)|"
+    r"to (?:understand|see|explain) (?:this|these|that|why|how)|(?:the|a) (?:question|"
+    r"motivation|background|goal) (?:is|here)|first,|recently,|as (?:many|some) of you|"
+    r"(?:imagine|suppose|consider)\b)", re.I)
+BOILERPLATE = re.compile(
+    r"\b(?:demo data|fictional|cross-?posted|subscribe|unsubscribe|sign up|click here|"
+    r"thanks for reading|all rights reserved|originally (?:published|posted)|epistemic status|"
+    r"this (?:newsletter|email|issue) (?:is|was)|read more|view (?:this|in) (?:email|browser)|"
+    r"sponsored|share this|follow (?:us|me) on|content warning|tl;?dr)\b", re.I)
+HEDGE = re.compile(r"^(?:i(?:'m| am) not sure|i don'?t know|maybe|perhaps|possibly|it might be|"
+                   r"i guess|not sure|hard to say|who knows)\b", re.I)
+# Openings that lean on the sentence before: kept only together with it.
+ANAPHOR = re.compile(
+    r"^(?:they|them|these|those|this|that|it|its|he|she|his|her|such|both|so|thus|hence|also|"
+    r"but|and|or|however|therefore|then|there|here|to understand these|as a result|in turn|"
+    r"instead|otherwise|similarly|likewise|moreover|furthermore|still|yet)\b(?![-'])", re.I)
+# "This paper shows ..." names its subject: the title is shown beside the sentence.
+NAMED = re.compile(r"^(?:this|that|the) (?:paper|post|work|article|study|essay|report|"
+                   r"preprint|book|talk|result|model|method)\b", re.I)
+RESULT_BONUS, NUMBER_BONUS = 0.5, 0.25
+SETUP_PENALTY, QUESTION_PENALTY, HEDGE_PENALTY = 0.35, 0.3, 0.5
+PAIR_CHARS = 420  # a dangling sentence and its predecessor, shown together, at most this long
+
+
+def cue_weight(text: str) -> float:
+    """How much a sentence reads like a finding or claim (>1) or like setup/filler (<1)."""
+    if BOILERPLATE.search(text):
+        return 0.0
+    weight = 1.0
+    if RESULT.search(text):
+        weight += RESULT_BONUS
+    if NUMBER.search(text):
+        weight += NUMBER_BONUS
+    if SETUP.match(text):
+        weight *= SETUP_PENALTY
+    if text.rstrip().endswith("?"):
+        weight *= QUESTION_PENALTY
+    if HEDGE.match(text):
+        weight *= HEDGE_PENALTY
+    return weight
+
+
+def dangling(text: str) -> bool:
+    """Does the sentence open with a word that needs the sentence before it?"""
+    return bool(ANAPHOR.match(text)) and not NAMED.match(text)
 
 
 @dataclass
@@ -126,7 +190,8 @@ def rank(units: list[Unit], count: int = 7, max_chars: int | None = 1500,
     similarity = (matrix @ matrix.T).toarray().astype(np.float64)
     # Erkan & Radev's thresholded graph: weak lexical overlaps are noise, not endorsement.
     relevance = lexrank((similarity > LINK).astype(np.float64)) * prior
-    picked = mmr(relevance, similarity, [len(u.text) for u in units], count, max_chars)
+    picked = mmr(relevance, similarity, [len(u.text) for u in units], count, max_chars,
+                 groups=[u.source_id for u in units])
     return sorted((units[i] for i in picked), key=lambda u: u.order)
 
 
@@ -149,13 +214,19 @@ def lexrank(similarity: np.ndarray, damping: float = DAMPING, iterations: int = 
 
 
 def mmr(relevance: np.ndarray, similarity: np.ndarray, lengths: list[int], count: int,
-        max_chars: int | None, lam: float | None = None) -> list[int]:
-    """Maximal marginal relevance with near-duplicate suppression and a character budget."""
+        max_chars: int | None, lam: float | None = None,
+        groups: list[str] | None = None) -> list[int]:
+    """Maximal marginal relevance with near-duplicate suppression and a character budget.
+
+    With ``groups`` (the source of each sentence), each sentence already taken from a source
+    scales the relevance of that source's other sentences by SAME_SOURCE, so a digest quotes
+    several sources when several have something to say."""
     lam = LAMBDA if lam is None else lam
     chosen: list[int] = []
     used = 0
     available = np.ones(len(relevance), dtype=bool)
     redundancy = np.zeros(len(relevance))
+    relevance = relevance.copy()
     while len(chosen) < count and available.any():
         scores = np.where(available, lam * relevance - (1 - lam) * redundancy, -np.inf)
         best = int(np.argmax(scores))
@@ -164,6 +235,8 @@ def mmr(relevance: np.ndarray, similarity: np.ndarray, lengths: list[int], count
             continue  # too long for what is left of the budget; a shorter one may fit
         chosen.append(best)
         used += lengths[best]
+        if groups is not None:
+            relevance *= np.where([g == groups[best] for g in groups], SAME_SOURCE, 1.0)
         redundancy = np.maximum(redundancy, similarity[best])
         available &= similarity[best] < DUPLICATE
     return chosen
@@ -180,7 +253,7 @@ def _preselect(matrix, prior: np.ndarray, size: int) -> np.ndarray:
 def _prior(unit: Unit) -> float:
     position = 1.0 + POSITION_WEIGHT * math.exp(-unit.position / POSITION_DECAY)
     brevity = min(1.0, len(unit.text.split()) / SHORT_WORDS) ** 0.5
-    return unit.weight * position * brevity
+    return unit.weight * position * brevity * cue_weight(unit.text)
 
 
 def _unique(units: list[Unit]) -> list[Unit]:
@@ -195,12 +268,34 @@ def _unique(units: list[Unit]) -> list[Unit]:
 
 
 def units_from_text(text: str, source_id: str, **meta) -> list[Unit]:
-    """Candidate sentences of one body (quotes, code and fragments left out)."""
+    """Candidate sentences of one body (quotes, code, signatures, boilerplate and fragments left
+    out), each standing alone: a sentence opening with "They", "So", "These" ... is joined to
+    the sentence before it in the same paragraph, or left out when it has none."""
     found = [s for s in splitter.candidates(text)
-             if not (s.words < 12 and PLEASANTRY.match(s.text))]
-    if len(found) > HEAD + TAIL:
-        found = found[:HEAD] + found[-TAIL:]
-    return [Unit(s.text, source_id, position=i, **meta) for i, s in enumerate(found)]
+             if not (s.words < 12 and PLEASANTRY.match(s.text))
+             and not BOILERPLATE.search(s.text)]
+    texts = _standalone(found, splitter.split(text))
+    if len(texts) > HEAD + TAIL:
+        texts = texts[:HEAD] + texts[-TAIL:]
+    return [Unit(t, source_id, position=i, **meta) for i, t in enumerate(texts)]
+
+
+def _standalone(found: list[splitter.Sentence], every: list[splitter.Sentence]) -> list[str]:
+    """The candidates' texts; a dangling one is prefixed with its predecessor, or dropped."""
+    out: list[str] = []
+    for sentence in found:
+        if not dangling(sentence.text):
+            out.append(sentence.text)
+            continue
+        before = every[sentence.position - 1] if sentence.position > 0 else None
+        if before is None or before.block != sentence.block or dangling(before.text):
+            continue
+        pair = f"{before.text} {sentence.text}"
+        if len(pair) <= PAIR_CHARS:
+            if out and out[-1] == before.text:
+                out.pop()  # shown inside the pair instead
+            out.append(pair)
+    return out
 
 
 # -- reading the archive -----------------------------------------------------------------------
