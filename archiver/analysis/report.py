@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -150,15 +151,46 @@ def _items_cte(scope: tuple[str, str | int], since: str | None, until: str | Non
 
 
 def active_threads(db, scope, since, until, limit: int = 10) -> list[dict]:
+    """The threads of the scope, most important first, each with a one-line gist.
+
+    Importance adds (in logs) the post's score, all its comments (not only those on topic), the
+    exchanges in it and its topic weight (the topic scores of its items); a new post with no
+    comments ranks below a discussed one. ``on_topic`` counts the comments that match."""
     cte, params = _items_cte(scope, since, until)
+    has_exchanges = _has(db, "exchanges", {"post_id"})
+    exchanges = ("(SELECT count(*) FROM exchanges x WHERE x.post_id = p.id)" if has_exchanges
+                 else "0")
+    weight = ("(SELECT COALESCE(sum(ti.score), 0) FROM topic_items ti JOIN items j "
+              "ON j.item_id = ti.item_id WHERE j.post_id = p.id AND ti.topic_id = ?)"
+              if scope[0] == "topic" else "1.0")
     rows = db.execute(f"""{cte}
-        SELECT p.id, p.title, p.url, p.author, sum(i.item_table = 'comments') AS comments,
-               count(DISTINCT i.author) AS people, max(i.posted_at) AS latest
+        SELECT p.id, p.title, p.url, p.author, sum(i.item_table = 'comments') AS on_topic,
+               count(DISTINCT i.author) AS people, max(i.posted_at) AS latest,
+               (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comments,
+               COALESCE(p.score, 0), {exchanges}, {weight}, p.body_text
         FROM items i JOIN posts p ON p.id = i.post_id
-        GROUP BY p.id ORDER BY comments DESC, latest DESC, p.id LIMIT ?""",
-                      [*params, limit]).fetchall()
-    keys = ("id", "title", "url", "author", "comments", "people", "latest")
-    return [dict(zip(keys, r)) for r in rows]
+        GROUP BY p.id""", [*params, *([scope[1]] if scope[0] == "topic" else [])]).fetchall()
+    keys = ("id", "title", "url", "author", "on_topic", "people", "latest", "comments", "score",
+            "exchanges", "topic_weight")
+    threads = []
+    for row in rows:
+        thread = dict(zip(keys, row))
+        thread["importance"] = round(
+            math.log1p(max(thread["score"], 0)) + math.log1p(thread["comments"])
+            + 0.5 * math.log1p(thread["exchanges"]) + math.log1p(thread["topic_weight"] or 0), 3)
+        thread["gist"] = _gist(row[-1])
+        threads.append(thread)
+    threads.sort(key=lambda t: (-t["importance"], t["id"]))
+    return threads[:limit]
+
+
+def _gist(body: str | None) -> str | None:
+    """The one sentence of a post that best says what it is about (its summary of one)."""
+    units = summ.units_from_text(body or "", "gist")
+    for i, unit in enumerate(units):
+        unit.order = i
+    picked = summ.rank(units, 1, max_chars=None)
+    return _short(picked[0].text, 200) if picked else None
 
 
 def top_contributors(db, scope, since, until, limit: int = 10) -> list[dict]:
@@ -487,12 +519,15 @@ def to_markdown(data: dict, image: str | None) -> str:
         lines.append(f"{i}. {_md(s['text'])} — {_md_source(s)}{_md_disputed(s)}")
     lines.append("")
     if data["threads"]:
-        lines += ["## Most active threads", "", "| Thread | Comments | People | Latest |",
-                  "|---|---|---|---|"]
+        lines += ["## Threads, most important first", "",
+                  "_Importance: score, comments, exchanges and topic weight. Comments: all in "
+                  "the thread (on topic: those matching)._", "",
+                  "| Thread | Gist | Comments (on topic) | People | Latest |", "|---|---|---|---|---|"]
         for t in data["threads"]:
             title = _md(t["title"] or t["id"])
             cell = f"[{title}]({t['url']})" if t["url"] else title
-            lines.append(f"| {cell} | {t['comments']} | {t['people']} | "
+            lines.append(f"| {cell} | {_md(t.get('gist') or '')} | {t['comments']} "
+                         f"({t.get('on_topic', t['comments'])}) | {t['people']} | "
                          f"{(t['latest'] or '')[:10]} |")
         lines.append("")
     exchanges = data["exchanges"]
@@ -628,13 +663,16 @@ def to_html(data: dict, png: bytes | None) -> str:
                      f"{_html_disputed(s)}</li>")
     parts.append("</ol>")
     if data["threads"]:
-        parts.append("<h2>Most active threads</h2><table><tr><th>Thread</th><th>Comments</th>"
-                     "<th>People</th><th>Latest</th></tr>")
+        parts.append("<h2>Threads, most important first</h2><p class='meta'>Importance: score, "
+                     "comments, exchanges and topic weight. Comments: all in the thread (on "
+                     "topic: those matching).</p><table><tr><th>Thread</th><th>Gist</th>"
+                     "<th>Comments (on topic)</th><th>People</th><th>Latest</th></tr>")
         for t in data["threads"]:
             title = e(t["title"] or t["id"])
             cell = f"<a href='{e(t['url'])}'>{title}</a>" if t["url"] else title
-            parts.append(f"<tr><td>{cell}</td><td>{t['comments']}</td><td>{t['people']}</td>"
-                         f"<td>{e((t['latest'] or '')[:10])}</td></tr>")
+            parts.append(f"<tr><td>{cell}</td><td>{e(t.get('gist') or '')}</td>"
+                         f"<td>{t['comments']} ({t.get('on_topic', t['comments'])})</td>"
+                         f"<td>{t['people']}</td><td>{e((t['latest'] or '')[:10])}</td></tr>")
         parts.append("</table>")
     exchanges = data["exchanges"]
     if data.get("debates") or exchanges["pairs"]:
