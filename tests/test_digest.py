@@ -152,3 +152,29 @@ def test_findings_beat_setup_questions_and_boilerplate():
                       "the forecast assumed, moving the median from 2050 to 2035."]
     assert not any("fictional" in u.text for u in units)
     assert S.cue_weight(units[0].text) < 1.0 < S.cue_weight(picked[0])
+
+
+def test_reddit_comment_without_permalink_is_cited_by_its_own_link(tmp_path):
+    from archiver.ingest import ingest
+    from archiver.records import Comment, Page, Post, Site
+
+    db = open_db(str(tmp_path / "r.db"))
+    site = Site(id="reddit", name="Reddit", url="https://www.reddit.com", kind="reddit")
+    post_url = "https://www.reddit.com/r/MachineLearning/comments/abc123/gated_saes/"
+    page = Page(sites=[site], posts=[Post(
+        id="reddit:abc123", site_id="reddit", source_id="abc123", title="Gated SAEs",
+        url=post_url, author="op", posted_at="2024-01-01T00:00:00Z",
+        body_html="<p>We find gated SAEs reduce shrinkage by 30% at matched sparsity.</p>")],
+        comments=[Comment(
+            id="reddit:k9x", site_id="reddit", source_id="k9x", post_id="reddit:abc123",
+            author="critic", url=None, posted_at="2024-01-02T00:00:00Z",
+            body_html="<p>The 30% figure drops to 10% once the threshold is trained jointly.</p>")])
+    ingest(db, [page], "test", "test")
+    summary = S.summarize_thread(db, "reddit:abc123", sentences=2)
+    urls = {u.source_id: u.source_url for u in summary.sentences}
+    assert urls["reddit:k9x"] == post_url + "k9x/"
+    assert urls["reddit:abc123"] == post_url
+    assert S.permalink("reddit", "https://www.reddit.com/comments/abc123/", "k9x") == \
+        "https://www.reddit.com/comments/abc123/_/k9x/"
+    assert S.permalink("lesswrong", "https://www.lesswrong.com/posts/x", "k9x") == \
+        "https://www.lesswrong.com/posts/x"

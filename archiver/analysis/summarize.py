@@ -351,7 +351,7 @@ def find_post(db: sqlite_utils.Database, post: str) -> dict:
 
 
 ITEM_COLUMNS = ("table", "id", "url", "author", "posted_at", "votes", "body_text", "post_id",
-                "topic_score", "title")
+                "topic_score", "title", "site_id", "source_id")
 
 
 def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
@@ -360,30 +360,52 @@ def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
     sql = f"""
         SELECT * FROM (
           SELECT 'posts' AS kind, p.id AS id, p.url, p.author, p.posted_at, p.score AS votes,
-                 p.body_text, p.id, ti.score AS topic_score, p.title
+                 p.body_text, p.id, ti.score AS topic_score, p.title, p.site_id, p.source_id
           FROM topic_items ti JOIN posts p ON p.id = ti.item_id
           WHERE ti.topic_id = ? AND ti.item_table = 'posts' AND p.stub = 0 {pwhere}
           UNION ALL
           SELECT 'comments', c.id, COALESCE(c.url, p.url), c.author, c.posted_at, c.score,
-                 c.body_text, c.post_id, ti.score, p.title
+                 c.body_text, c.post_id, ti.score, p.title, c.site_id,
+                 CASE WHEN c.url IS NULL THEN c.source_id END
           FROM topic_items ti JOIN comments c ON c.id = ti.item_id
           LEFT JOIN posts p ON p.id = c.post_id
           WHERE ti.topic_id = ? AND ti.item_table = 'comments' {cwhere}
                 ) ORDER BY topic_score DESC, COALESCE(votes, 0) DESC, kind DESC, id LIMIT ?"""
     rows = db.execute(sql, [topic_id, *pparams, topic_id, *cparams, cap]).fetchall()
-    return [dict(zip(ITEM_COLUMNS, r)) for r in rows]
+    return [_with_permalink(dict(zip(ITEM_COLUMNS, r))) for r in rows]
+
+
+def _with_permalink(item: dict) -> dict:
+    """A Reddit comment archived without its permalink gets one built from its post's URL,
+    so a citation opens the comment, not the whole thread."""
+    if item["table"] == "comments" and item["source_id"]:
+        item["url"] = permalink(item["site_id"], item["url"], item["source_id"])
+    return item
+
+
+def permalink(site_id: str | None, post_url: str | None, comment_source_id: str) -> str | None:
+    """``post_url`` made into the comment's own link where the site has a known form."""
+    if site_id != "reddit" or not post_url:
+        return post_url
+    match = re.match(r"^(https://(?:www|old)\.reddit\.com(?:/r/\w+)?/comments/\w+)(/[^/?#]+)?",
+                     post_url)
+    if not match:
+        return post_url
+    return f"{match.group(1)}{match.group(2) or '/_'}/{comment_source_id}/"
 
 
 def _thread_items(db, post_id: str, since, until, cap: int) -> list[dict]:
     cwhere, cparams = period_sql("c.posted_at", since, until)
     post = db.execute("SELECT 'posts', id, url, author, posted_at, score, body_text, id, 1.0, "
-                      "title FROM posts WHERE id = ?", [post_id]).fetchall()
+                      "title, site_id, source_id FROM posts WHERE id = ?", [post_id]).fetchall()
     comments = db.execute(
         f"SELECT 'comments', c.id, COALESCE(c.url, p.url), c.author, c.posted_at, c.score, "
-        f"c.body_text, c.post_id, 1.0, p.title FROM comments c LEFT JOIN posts p ON p.id = c.post_id "
+        f"c.body_text, c.post_id, 1.0, p.title, c.site_id, "
+        f"CASE WHEN c.url IS NULL THEN c.source_id END FROM comments c "
+        f"LEFT JOIN posts p ON p.id = c.post_id "
         f"WHERE c.post_id = ? {cwhere} ORDER BY COALESCE(c.score, 0) DESC, c.path LIMIT ?",
         [post_id, *cparams, cap]).fetchall()
-    return [dict(zip(ITEM_COLUMNS, r)) for r in post + comments]
+    return [_with_permalink(dict(zip(ITEM_COLUMNS, r))) for r in post + comments]
 
 
 def _units(items: list[dict]) -> list[Unit]:
