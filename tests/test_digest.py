@@ -178,3 +178,20 @@ def test_reddit_comment_without_permalink_is_cited_by_its_own_link(tmp_path):
         "https://www.reddit.com/comments/abc123/_/k9x/"
     assert S.permalink("lesswrong", "https://www.lesswrong.com/posts/x", "k9x") == \
         "https://www.lesswrong.com/posts/x"
+
+
+def test_summarize_stores_a_row_only_when_asked_and_replaces_the_same_period(tmp_path, cli_run):
+    path = str(tmp_path / "demo.db")
+    build_demo(path, report_dir=None)
+    db = open_db(path)
+    before = db["summaries"].count
+    assert cli_run("--db", path, "summarize", "Sparse autoencoders").exit_code == 0
+    assert db["summaries"].count == before  # printing only: nothing stored
+    for _ in range(2):
+        result = cli_run("--db", path, "summarize", "Sparse autoencoders", "--save",
+                         "--since", "2024-05-01")
+        assert result.exit_code == 0, result.output
+    assert db["summaries"].count == before + 1  # the same topic and period: one row, updated
+    result = cli_run("--db", path, "summarize", "Sparse autoencoders", "--out",
+                     str(tmp_path / "out"), "--since", "2024-05-02")
+    assert db["summaries"].count == before + 2

@@ -516,7 +516,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 def save_summary(db: sqlite_utils.Database, summary: Summary, markdown: str, html: str,
                  data: dict) -> int:
-    """Store one report; every run adds a row, so earlier digests stay readable."""
+    """Store one report: a new row per topic (or thread) and period; a digest of the same topic
+    and period replaces its row, so "the latest summary per topic" is never a throwaway run."""
     ensure_schema(db)
     row = {
         "title": summary.title, "topic_id": (summary.topic or {}).get("id"),
@@ -526,8 +527,16 @@ def save_summary(db: sqlite_utils.Database, summary: Summary, markdown: str, htm
         "created_at": now_utc(), "sentences": len(summary.sentences), "markdown": markdown,
         "html": html, "json": json.dumps(data, ensure_ascii=False, default=str),
     }
+    same = db.execute(
+        "SELECT id FROM summaries WHERE topic_id IS ? AND post_id IS ? AND period_start IS ? "
+        "AND period_end IS ? ORDER BY id DESC LIMIT 1",
+        [row["topic_id"], row["post_id"], row["period_start"], row["period_end"]]).fetchone()
     try:
         with db.conn:
+            if same:
+                db.conn.execute(f"UPDATE summaries SET {', '.join(f'{k} = ?' for k in row)} "
+                                "WHERE id = ?", [*row.values(), same[0]])
+                return same[0]
             cursor = db.conn.execute(
                 f"INSERT INTO summaries ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                 list(row.values()))
