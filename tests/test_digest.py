@@ -185,7 +185,9 @@ def test_summarize_stores_a_row_only_when_asked_and_replaces_the_same_period(tmp
     build_demo(path, report_dir=None)
     db = open_db(path)
     before = db["summaries"].count
-    assert cli_run("--db", path, "summarize", "Sparse autoencoders").exit_code == 0
+    for fmt in ("markdown", "json"):
+        assert cli_run("--db", path, "summarize", "Sparse autoencoders", "--format", fmt,
+                       "--since", "2024-05-03").exit_code == 0
     assert db["summaries"].count == before  # printing only: nothing stored
     for _ in range(2):
         result = cli_run("--db", path, "summarize", "Sparse autoencoders", "--save",
