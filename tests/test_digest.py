@@ -197,3 +197,30 @@ def test_summarize_stores_a_row_only_when_asked_and_replaces_the_same_period(tmp
     result = cli_run("--db", path, "summarize", "Sparse autoencoders", "--out",
                      str(tmp_path / "out"), "--since", "2024-05-02")
     assert db["summaries"].count == before + 2
+
+
+def test_thread_digest_is_claim_then_answers_and_objections(demo):
+    db, _ = demo
+    summary = S.summarize_thread(db, "lesswrong:demoPostGated001")
+    structure = summary.structure
+    assert structure["opening"]["kind"] == "claim" and structure["opening"]["author"] == "Ada Quint"
+    objections = {o["author"]: o for o in structure["objections"]}
+    assert objections["Chen Wei"]["url"].endswith("commentId=demoCmtP1a000003")
+    assert all(o["stance"] == "disputes" for o in structure["objections"])
+    answers = {(a["author"], a["stance"]) for a in structure["answers"]}
+    assert ("Ben Okoro", "agrees") in answers  # "Agreed with Chen here." is no objection
+    asked = [a for a in structure["answers"] if a["stance"] == "asks"]
+    assert asked and asked[0]["text"].endswith("?")
+    report = R.build(db, summary)
+    assert "## The discussion" in report.markdown and "Objections:" in report.markdown
+
+
+def test_thread_sentences_never_signatures_headers_or_flattened_quotes():
+    body = ("On Tue, Jan 2, 2024 at 9:00 AM Eve Stone <eve@example.org> wrote:\n"
+            "> The release should wait for the ARM fix.\n\n"
+            "We measured the ARM build and it is 40% slower with the fix applied.\n"
+            "Bob said > the fix is small and we should ship it anyway today.\n"
+            "Regrets, I cannot make the meeting on Thursday afternoon this week.\n\n"
+            "Best regards,\nCarol Diaz\n\n-- \nCarol Diaz, release manager at Example Corp\n")
+    texts = [u.text for u in S.units_from_text(body, "m:1")]
+    assert texts == ["We measured the ARM build and it is 40% slower with the fix applied."]

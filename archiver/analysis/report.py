@@ -518,6 +518,8 @@ def to_markdown(data: dict, image: str | None) -> str:
     for i, s in enumerate(data["summary"], 1):
         lines.append(f"{i}. {_md(s['text'])} — {_md_source(s)}{_md_disputed(s)}")
     lines.append("")
+    if data.get("structure"):
+        lines += _md_structure(data["structure"])
     if data["threads"]:
         lines += ["## Threads, most important first", "",
                   "_Importance: score, comments, exchanges and topic weight. Comments: all in "
@@ -579,6 +581,22 @@ def _md_disputed(s: dict) -> str:
     return f" **(disputed by {', '.join(who)})**" if who else ""
 
 
+def _md_structure(structure: dict) -> list[str]:
+    """A thread's question or claim, then its main answers and objections."""
+    lines = ["## The discussion", ""]
+    opening = structure.get("opening")
+    if opening:
+        who = _md_link(opening["author"] or "unknown", opening.get("url"))
+        lines += [f"**{opening['kind'].capitalize()}** ({who}): {_md(opening['text'])}", ""]
+    for name, key in (("Answers", "answers"), ("Objections", "objections")):
+        if structure.get(key):
+            lines += [f"{name}:", ""]
+            lines += [f"- **{_md_link(a['author'] or 'unknown', a.get('url'))}** _{a['stance']}_: "
+                      f"{_md(a['text'])}" for a in structure[key]]
+            lines.append("")
+    return lines
+
+
 def _md_debate(debate: dict) -> list[str]:
     where = f", in {_md_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
         if debate.get("claim_title") else ""
@@ -625,6 +643,22 @@ def _html_disputed(s: dict) -> str:
     return f" <strong>(disputed by {', '.join(who)})</strong>" if who else ""
 
 
+def _html_structure(structure: dict) -> str:
+    parts = ["<h2>The discussion</h2>"]
+    opening = structure.get("opening")
+    if opening:
+        parts.append(f"<p><strong>{html.escape(opening['kind'].capitalize())}</strong> "
+                     f"({_html_link(opening['author'] or 'unknown', opening.get('url'))}): "
+                     f"{html.escape(opening['text'])}</p>")
+    for name, key in (("Answers", "answers"), ("Objections", "objections")):
+        if structure.get(key):
+            items = "".join(f"<li><strong>{_html_link(a['author'] or 'unknown', a.get('url'))}"
+                            f"</strong> <em>{html.escape(a['stance'])}</em>: "
+                            f"{html.escape(a['text'])}</li>" for a in structure[key])
+            parts.append(f"<p>{name}:</p><ul>{items}</ul>")
+    return "".join(parts)
+
+
 def _html_debate(debate: dict) -> str:
     where = f", in {_html_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
         if debate.get("claim_title") else ""
@@ -662,6 +696,8 @@ def to_html(data: dict, png: bytes | None) -> str:
         parts.append(f"<li>{e(s['text'])} — <span class='src'>{_html_source(s)}</span>"
                      f"{_html_disputed(s)}</li>")
     parts.append("</ol>")
+    if data.get("structure"):
+        parts.append(_html_structure(data["structure"]))
     if data["threads"]:
         parts.append("<h2>Threads, most important first</h2><p class='meta'>Importance: score, "
                      "comments, exchanges and topic weight. Comments: all in the thread (on "

@@ -30,7 +30,9 @@ import numpy as np
 import sqlite_utils
 
 from archiver.analysis import sentences as splitter
+from archiver.analysis import stance
 from archiver.analysis.period import period_sql
+from archiver.analysis.quotes import own_text, strip_signature
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 
@@ -80,7 +82,9 @@ BOILERPLATE = re.compile(
     r"\b(?:demo data|fictional|cross-?posted|subscribe|unsubscribe|sign up|click here|"
     r"thanks for reading|all rights reserved|originally (?:published|posted)|epistemic status|"
     r"this (?:newsletter|email|issue) (?:is|was)|read more|view (?:this|in) (?:email|browser)|"
-    r"sponsored|share this|follow (?:us|me) on|content warning|tl;?dr)\b", re.I)
+    r"sponsored|share this|follow (?:us|me) on|content warning|tl;?dr|regrets|"
+    r"apologies for (?:the|my)|sorry for the (?:delay|late)|out of (?:the )?office|wrote:)\b"
+    r"|(?:^|\s)>\s", re.I)  # "> " mid-sentence: quoted text flattened into a line
 HEDGE = re.compile(r"^(?:i(?:'m| am) not sure|i don'?t know|maybe|perhaps|possibly|it might be|"
                    r"i guess|not sure|hard to say|who knows)\b", re.I)
 # Openings that lean on the sentence before: kept only together with it.
@@ -153,6 +157,8 @@ class Summary:
     candidates: int = 0  # sentences considered
     abstract: dict | None = None  # {"model", "text", "citations"} from --llm
     warnings: list[str] = field(default_factory=list)
+    # A thread: {"opening": {...}, "answers": [...], "objections": [...]} (see thread_structure)
+    structure: dict | None = None
 
     def as_dict(self) -> dict:
         out = {
@@ -163,6 +169,8 @@ class Summary:
         }
         if self.abstract:
             out["abstract"] = self.abstract
+        if self.structure:
+            out["structure"] = self.structure
         return out
 
 
@@ -271,6 +279,7 @@ def units_from_text(text: str, source_id: str, **meta) -> list[Unit]:
     """Candidate sentences of one body (quotes, code, signatures, boilerplate and fragments left
     out), each standing alone: a sentence opening with "They", "So", "These" ... is joined to
     the sentence before it in the same paragraph, or left out when it has none."""
+    text = strip_signature(text or "")
     found = [s for s in splitter.candidates(text)
              if not (s.words < 12 and PLEASANTRY.match(s.text))
              and not BOILERPLATE.search(s.text)]
@@ -324,7 +333,60 @@ def summarize_thread(db: sqlite_utils.Database, post: str, since: str | None = N
     units = _units(items)
     picked = rank(units, sentences, max_chars or CHARS_PER_SENTENCE * sentences)
     return Summary(title=row["title"] or row["id"], sentences=picked, post_id=row["id"],
-                   since=since, until=until, items=len(items), candidates=len(units))
+                   since=since, until=until, items=len(items), candidates=len(units),
+                   structure=thread_structure(row, items))
+
+
+ANSWERS = 5  # replies shown under a thread's question or claim, per side
+
+
+def thread_structure(post: dict, items: list[dict]) -> dict:
+    """Question or claim -> the main answers and objections, each with its speaker and link.
+
+    The opening is the post's title when it asks a question, else the post's best sentence.
+    Replies (best received first) are classified by their opening (archiver.analysis.stance):
+    disputing ones are objections, the rest answers; each is shown by its best sentence, never a
+    quote, a signature, a header or code."""
+    body = next((i for i in items if i["table"] == "posts"), None)
+    title = post.get("title") or ""
+    if title.rstrip().endswith("?"):
+        opening = {"kind": "question", "text": title, "author": body and body["author"],
+                   "url": body and body["url"]}
+    else:
+        best = _best_sentence(body)
+        opening = best and {"kind": "claim", "text": best, "author": body["author"],
+                            "url": body["url"]}
+    answers, objections = [], []
+    for item in items:
+        if item["table"] != "comments" or len(answers) + len(objections) >= 2 * ANSWERS:
+            continue
+        position = stance.classify(own_text(item["body_text"]))
+        best = _question(item) if position == "asks" else _best_sentence(item)
+        if not best:
+            continue
+        entry = {"author": item["author"], "text": best, "url": item["url"],
+                 "stance": position, "id": item["id"]}
+        side = objections if position == "disputes" else answers
+        if len(side) < ANSWERS:
+            side.append(entry)
+    return {"opening": opening, "answers": answers, "objections": objections}
+
+
+def _question(item: dict) -> str | None:
+    """The question a reply asks (its first sentence ending in "?")."""
+    asked = [s.text for s in splitter.candidates(own_text(item["body_text"]))
+             if s.text.endswith("?")]
+    return asked[0] if asked else _best_sentence(item)
+
+
+def _best_sentence(item: dict | None) -> str | None:
+    if not item:
+        return None
+    units = units_from_text(item["body_text"] or "", item["id"])
+    for i, unit in enumerate(units):
+        unit.order = i
+    picked = rank(units, 1, max_chars=None)
+    return picked[0].text if picked else None
 
 
 def summarize_all(db: sqlite_utils.Database, since: str | None = None, until: str | None = None,
