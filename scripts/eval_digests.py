@@ -7,6 +7,7 @@ Parts (each optional; all run by default)::
     python scripts/eval_digests.py --rouge         # BIG-bench summary sets (see eval_summaries)
     python scripts/eval_digests.py --digests       # the demo archive's topic and thread digests
     python scripts/eval_digests.py --digests --db db/archive.db
+    python scripts/eval_digests.py --topics        # NMI against BIG-bench task labels
 
 Data: the stance set is hand-labelled (78 replies in forum, e-mail, Reddit and Hacker News style;
 ``split`` dev/test: the rules were written looking at dev, test is reported apart). ROUGE uses the
@@ -32,13 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from archiver.analysis import stance  # noqa: E402
-from archiver.analysis import summarize as S  # noqa: E402
-
 LABELLED = ROOT / "tests" / "data" / "stance_labelled.jsonl"
 
 
 def eval_stance() -> None:
+    from archiver.analysis import stance
+
     rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
     print("| split | n | accuracy | agreement taken for pushback |")
     print("|---|---|---|---|")
@@ -55,6 +55,8 @@ def eval_stance() -> None:
 
 
 def standalone_share(sentences: list[str]) -> float:
+    from archiver.analysis import summarize as S
+
     return sum(not S.dangling(s) for s in sentences) / max(len(sentences), 1)
 
 
@@ -81,6 +83,7 @@ def eval_rouge(limit: int, skip: int, data: Path | None) -> None:
 
 def eval_digests(db_path: str | None) -> None:
     from archiver.analysis import report as R
+    from archiver.analysis import summarize as S
     from archiver.analysis import topics as T
     from archiver.store import open_db
 
@@ -106,23 +109,80 @@ def eval_digests(db_path: str | None) -> None:
               f"{sum('disputed_by' in s for s in summary)} | {len(report.data['debates'])} |")
 
 
+# BIG-bench tasks whose inputs are about one subject each: the task is the item's label. A proxy
+# for human categories (no labelled topic set ships in a package the registries serve offline).
+TOPIC_TASKS = ("hindu_knowledge", "moral_permissibility", "movie_recommendation", "physics",
+               "sports_understanding", "code_line_description", "social_support")
+
+
+def eval_topics(data: Path | None, per_task: int) -> None:
+    """NMI of discovered topics (each item's best discovered theme) against the task labels,
+    and the share of items given a theme at all; --k the number of labels and auto."""
+    import eval_summaries as E
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from archiver.analysis import topics as T
+    from archiver.ingest import ingest
+    from archiver.records import Page, Post, Site
+    from archiver.store import open_db
+
+    root = data or (E.CACHE / "bigbench-1.0.0")
+    docs = []
+    for task in TOPIC_TASKS:
+        path = root / "bigbench" / "benchmark_tasks" / task / "task.json"
+        examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
+        texts = [e["input"] for e in examples if len(e["input"].split()) >= 5]
+        docs += [(task, text) for text in texts[:per_task]]
+    db = open_db(str(Path(tempfile.mkdtemp()) / "topics.db"))
+    site = Site(id="eval", name="eval", url="https://eval.example", kind="blog")
+    posts = [Post(id=f"eval:{i}", site_id="eval", source_id=str(i), title=None,
+                  url=f"https://eval.example/{i}", body_html=f"<p>{html_escape(text)}</p>",
+                  posted_at="2024-01-01T00:00:00Z") for i, (_task, text) in enumerate(docs)]
+    ingest(db, [Page(sites=[site], posts=posts)], "eval", "eval")
+    labels = {f"eval:{i}": task for i, (task, _text) in enumerate(docs)}
+    print("| k | topics | items | assigned | NMI |\n|---|---|---|---|---|")
+    for k in (len(TOPIC_TASKS), 2 * len(TOPIC_TASKS), "auto"):
+        found = T.discover(db, k=k)
+        ids = ", ".join(str(t["id"]) for t in found)
+        best = dict(db.execute(f"""SELECT item_id, topic_id FROM (SELECT item_id, topic_id,
+            row_number() OVER (PARTITION BY item_id ORDER BY score DESC, topic_id) AS r
+            FROM topic_items WHERE topic_id IN ({ids})) WHERE r = 1""").fetchall())
+        truth = [labels[i] for i in labels]
+        guess = [best.get(i, -1) for i in labels]
+        nmi = normalized_mutual_info_score(truth, guess)
+        print(f"| {k} | {len(found)} | {len(labels)} | "
+              f"{100 * sum(g != -1 for g in guess) / len(guess):.1f}% | {nmi:.3f} |", flush=True)
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stance", action="store_true")
     parser.add_argument("--rouge", action="store_true")
     parser.add_argument("--digests", action="store_true")
+    parser.add_argument("--topics", action="store_true",
+                        help="topic discovery NMI on BIG-bench task labels")
+    parser.add_argument("--per-task", type=int, default=200, help="items per task for --topics")
     parser.add_argument("--db", help="an archive for --digests (default: a fresh demo archive)")
     parser.add_argument("--data", type=Path, help="an unpacked bigbench-1.0.0 folder")
     parser.add_argument("--limit", type=int, default=300, help="documents per data set")
     parser.add_argument("--skip", type=int, default=100,
                         help="leave out the first N documents (the ones used to tune)")
     args = parser.parse_args()
-    every = not (args.stance or args.rouge or args.digests)
+    every = not (args.stance or args.rouge or args.digests or args.topics)
     if args.stance or every:
         eval_stance()
     if args.digests or every:
         print()
         eval_digests(args.db)
+    if args.topics or every:
+        print()
+        eval_topics(args.data, args.per_task)
     if args.rouge or every:
         print()
         eval_rouge(args.limit, args.skip, args.data)
