@@ -83,10 +83,10 @@ def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
     data = summary.as_dict()
     data["created_at"] = now_utc()
     data["threads"] = active_threads(db, scope, summary.since, summary.until)
-    data["exchanges"] = key_exchanges(db, scope, summary.since, summary.until)
-    data["debates"] = debates(db, scope, summary.since, summary.until)
-    mark_disputed(db, data["summary"], _scope_exchanges(db, scope, summary.since,
-                                                        summary.until) or [])
+    rows = _scope_exchanges(db, scope, summary.since, summary.until)
+    data["exchanges"] = key_exchanges(db, scope, summary.since, summary.until, rows=rows)
+    data["debates"] = debates(db, scope, summary.since, summary.until, rows=rows)
+    mark_disputed(db, data["summary"], rows or [])
     for number, source in (data.get("abstract") or {}).get("citations", {}).items():
         source.update(data["summary"][int(number) - 1])  # the same sentence, disputes and all
     data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
@@ -160,16 +160,14 @@ def active_threads(db, scope, since, until, limit: int = 10) -> list[dict]:
     has_exchanges = _has(db, "exchanges", {"post_id"})
     exchanges = ("(SELECT count(*) FROM exchanges x WHERE x.post_id = p.id)" if has_exchanges
                  else "0")
-    weight = ("(SELECT COALESCE(sum(ti.score), 0) FROM topic_items ti JOIN items j "
-              "ON j.item_id = ti.item_id WHERE j.post_id = p.id AND ti.topic_id = ?)"
-              if scope[0] == "topic" else "1.0")
+    # The topic weight of a thread: how many of its items are in the scope.
     rows = db.execute(f"""{cte}
         SELECT p.id, p.title, p.url, p.author, sum(i.item_table = 'comments') AS on_topic,
                count(DISTINCT i.author) AS people, max(i.posted_at) AS latest,
                (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comments,
-               COALESCE(p.score, 0), {exchanges}, {weight}, p.body_text
+               COALESCE(p.score, 0), {exchanges}, count(*)
         FROM items i JOIN posts p ON p.id = i.post_id
-        GROUP BY p.id""", [*params, *([scope[1]] if scope[0] == "topic" else [])]).fetchall()
+        GROUP BY p.id""", params).fetchall()
     keys = ("id", "title", "url", "author", "on_topic", "people", "latest", "comments", "score",
             "exchanges", "topic_weight")
     threads = []
@@ -178,9 +176,11 @@ def active_threads(db, scope, since, until, limit: int = 10) -> list[dict]:
         thread["importance"] = round(
             math.log1p(max(thread["score"], 0)) + math.log1p(thread["comments"])
             + 0.5 * math.log1p(thread["exchanges"]) + math.log1p(thread["topic_weight"] or 0), 3)
-        thread["gist"] = _gist(row[-1])
         threads.append(thread)
     threads.sort(key=lambda t: (-t["importance"], t["id"]))
+    for thread in threads[:limit]:
+        body = db.execute("SELECT body_text FROM posts WHERE id = ?", [thread["id"]]).fetchone()
+        thread["gist"] = _gist(body[0] if body else None)
     return threads[:limit]
 
 
@@ -235,15 +235,16 @@ def _has(db, table: str, columns: set[str]) -> bool:
     return db[table].exists() and columns <= set(db[table].columns_dict)
 
 
-def key_exchanges(db, scope, since, until, limit: int = 5) -> dict:
+def key_exchanges(db, scope, since, until, limit: int = 5, rows: list[dict] | None = None
+                  ) -> dict:
     """The most replied-to quotes and who disputed whom, if exchanges were extracted.
 
     Only replies classified as disputing (archiver.analysis.stance) count as pushback: "Agreed
     with Chen here" or ":-|" is not pushback."""
-    empty = {"quotes": [], "pairs": []}
-    rows = _scope_exchanges(db, scope, since, until)
     if rows is None:
-        return empty
+        rows = _scope_exchanges(db, scope, since, until)
+    if not rows:
+        return {"quotes": [], "pairs": []}
     by_quote: dict[tuple, list[dict]] = {}
     for row in rows:
         by_quote.setdefault((row["source_id"], row["quote"]), []).append(row)
@@ -293,10 +294,12 @@ def _with_stance(row: dict) -> dict:
     return row
 
 
-def debates(db, scope, since, until, limit: int = 5) -> list[dict]:
+def debates(db, scope, since, until, limit: int = 5, rows: list[dict] | None = None
+            ) -> list[dict]:
     """Claim -> rebuttal -> response: a quoted passage, the replies to it (disputes first), and
     the replies to those replies (quoting them, or answering them as child comments)."""
-    rows = _scope_exchanges(db, scope, since, until)
+    if rows is None:
+        rows = _scope_exchanges(db, scope, since, until)
     if not rows:
         return []
     claims: dict[tuple, list[dict]] = {}
@@ -304,8 +307,11 @@ def debates(db, scope, since, until, limit: int = 5) -> list[dict]:
         if row["quoter_author"] and row["quoter_author"] == row["source_author"]:
             continue  # a writer quoting themselves is not a debate
         claims.setdefault((row["source_id"], row["quote"]), []).append(row)
+    # Only the most contested claims are built out (their responses cost queries).
+    ranked = sorted(claims.items(), key=lambda kv: (
+        -sum(r["stance"] == "disputes" for r in kv[1]), -len(kv[1]), kv[0][0] or ""))
     built = []
-    for (source_id, quote), replies in claims.items():
+    for (source_id, quote), replies in ranked[:4 * limit]:
         replies.sort(key=lambda r: (r["stance"] != "disputes", r["posted_at"] or "", r["id"]))
         turns = [_turn(db, r, _responses(db, r["item_id"])) for r in replies[:3]]
         built.append({"claim": quote, "claim_author": replies[0]["source_author"],
