@@ -279,11 +279,11 @@ def units_from_text(text: str, source_id: str, **meta) -> list[Unit]:
     """Candidate sentences of one body (quotes, code, signatures, boilerplate and fragments left
     out), each standing alone: a sentence opening with "They", "So", "These" ... is joined to
     the sentence before it in the same paragraph, or left out when it has none."""
-    text = strip_signature(text or "")
-    found = [s for s in splitter.candidates(text)
-             if not (s.words < 12 and PLEASANTRY.match(s.text))
+    every = splitter.split(strip_signature(text or ""))
+    found = [s for s in every if splitter.is_candidate(s)
+             and not (s.words < 12 and PLEASANTRY.match(s.text))
              and not BOILERPLATE.search(s.text)]
-    texts = _standalone(found, splitter.split(text))
+    texts = _standalone(found, every)
     if len(texts) > HEAD + TAIL:
         texts = texts[:HEAD] + texts[-TAIL:]
     return [Unit(t, source_id, position=i, **meta) for i, t in enumerate(texts)]
