@@ -224,3 +224,11 @@ def test_thread_sentences_never_signatures_headers_or_flattened_quotes():
             "Best regards,\nCarol Diaz\n\n-- \nCarol Diaz, release manager at Example Corp\n")
     texts = [u.text for u in S.units_from_text(body, "m:1")]
     assert texts == ["We measured the ARM build and it is 40% slower with the fix applied."]
+
+
+def test_papers_say_who_discussed_them(demo):
+    _, report = demo
+    gated = next(p for p in report.data["papers"]
+                 if p["title"] == "Gated Sparse Autoencoders for Cleaner Features")
+    assert gated["discussed_by"] and "Ada Quint" in gated["discussed_by"]
+    assert "discussed by" in report.markdown

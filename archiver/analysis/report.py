@@ -90,6 +90,7 @@ def build(db: sqlite_utils.Database, summary: summ.Summary) -> Report:
     for number, source in (data.get("abstract") or {}).get("citations", {}).items():
         source.update(data["summary"][int(number) - 1])  # the same sentence, disputes and all
     data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
+    add_discussers(db, scope, summary.since, summary.until, data["papers"])
     data["contributors"] = top_contributors(db, scope, summary.since, summary.until)
     data["activity"] = activity(db, scope, summary.since, summary.until)
     report = Report(summary, data, slug=slug(("thread-" if summary.post_id else "") + summary.title))
@@ -443,6 +444,24 @@ def papers_discussed(db, scope, since, until, limit: int = 10) -> list[dict]:
              "authors": authors.get(p, [])} for p in top if p in rows]
 
 
+def add_discussers(db, scope, since, until, papers: list[dict], limit: int = 5) -> None:
+    """``discussed_by``: who (in the scope and period) mentioned each paper, most often first."""
+    if not papers or not _has(db, "mentions", {"item_table", "item_id", "paper_id"}):
+        return
+    cte, params = _items_cte(scope, since, until)
+    marks = ", ".join("?" for _ in papers)
+    who: dict[str, list[str]] = {}
+    for paper_id, author, _n in db.execute(f"""{cte}
+            SELECT m.paper_id, i.author, count(*) AS n FROM mentions m
+            JOIN items i ON i.item_table = m.item_table AND i.item_id = m.item_id
+            WHERE i.author IS NOT NULL AND m.paper_id IN ({marks})
+            GROUP BY m.paper_id, i.author ORDER BY n DESC, i.author""",
+                                           [*params, *[p["id"] for p in papers]]):
+        who.setdefault(paper_id, []).append(author)
+    for paper in papers:
+        paper["discussed_by"] = who.get(paper["id"], [])[:limit]
+
+
 def _paper_authors(db, paper_ids: list[str]) -> dict[str, list[str]]:
     if not _has(db, "paper_authors", {"paper_id", "name"}):
         return {}
@@ -555,7 +574,7 @@ def to_markdown(data: dict, image: str | None) -> str:
             title = f"[{_md(p['title'])}]({p['url']})" if p.get("url") else _md(p["title"])
             authors = ", ".join(p["authors"][:6]) + (" et al." if len(p["authors"]) > 6 else "")
             lines.append(f"- {title}" + (f" — {_md(authors)}" if authors else "")
-                         + f" ({p['mentions']} mentions)")
+                         + f" ({p['mentions']} mentions)" + _md_discussers(p))
         lines.append("")
     if data["contributors"]:
         lines += ["## Top contributors", "", "| Author | Posts | Comments | Score |",
@@ -601,6 +620,13 @@ def _md_structure(structure: dict) -> list[str]:
                       f"{_md(a['text'])}" for a in structure[key]]
             lines.append("")
     return lines
+
+
+def _md_discussers(paper: dict, plain: bool = False) -> str:
+    names = paper.get("discussed_by") or []
+    if not names:
+        return ""
+    return "; discussed by " + ", ".join(names if plain else [_md(n) for n in names])
 
 
 def _md_debate(debate: dict) -> list[str]:
@@ -732,7 +758,7 @@ def to_html(data: dict, png: bytes | None) -> str:
             title = f"<a href='{e(p['url'])}'>{e(p['title'])}</a>" if p.get("url") else e(p["title"])
             authors = e(", ".join(p["authors"][:6]) + (" et al." if len(p["authors"]) > 6 else ""))
             parts.append(f"<li>{title}{' — ' + authors if authors else ''} "
-                         f"({p['mentions']} mentions)</li>")
+                         f"({p['mentions']} mentions){e(_md_discussers(p, plain=True))}</li>")
         parts.append("</ul>")
     if data["contributors"]:
         parts.append("<h2>Top contributors</h2><table><tr><th>Author</th><th>Posts</th>"
