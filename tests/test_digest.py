@@ -72,6 +72,10 @@ def test_demo_digest_shows_the_gating_debate_as_a_debate(demo):
     # Each reply appears once: the nested exchanges are not repeated as debates of their own.
     shown = [t["id"] for d in report.data["debates"] for t in d["replies"]]
     assert len(shown) == len(set(shown))
+    # Two replies quoting more or less of one sentence argue about one claim.
+    gating = [d for d in report.data["debates"] if "Gating removes" in d["claim"]]
+    assert len(gating) == 1 and gating[0]["claim"].endswith("at the same sparsity.")
+    assert {t["author"] for t in gating[0]["replies"]} == {"Chen Wei"}
     assert "**[Chen Wei](" in report.markdown and "_disputes_: I think this overstates it" \
         in report.markdown
 

@@ -304,10 +304,11 @@ def debates(db, scope, since, until, limit: int = 5, rows: list[dict] | None = N
     if not rows:
         return []
     claims: dict[tuple, list[dict]] = {}
+    by_source: dict[str, list[tuple]] = {}
     for row in rows:
         if row["quoter_author"] and row["quoter_author"] == row["source_author"]:
             continue  # a writer quoting themselves is not a debate
-        claims.setdefault((row["source_id"], row["quote"]), []).append(row)
+        claims.setdefault(_claim_key(claims, by_source, row), []).append(row)
     # Only the most contested claims are built out (their responses cost queries).
     ranked = sorted(claims.items(), key=lambda kv: (
         -sum(r["stance"] == "disputes" for r in kv[1]), -len(kv[1]), kv[0][0] or ""))
@@ -331,6 +332,22 @@ def debates(db, scope, since, until, limit: int = 5, rows: list[dict] | None = N
         shown |= ids | {r["id"] for t in debate["replies"] for r in t["responses"]}
         out.append(debate)
     return out[:limit]
+
+
+def _claim_key(claims: dict, by_source: dict, row: dict) -> tuple:
+    """The claim a quote belongs to: one already seen from the same source whose text holds
+    this quote or is held by it (two replies quoting more or less of one sentence), else its
+    own; the longer quote is kept as the claim's text."""
+    source, quote = row["source_id"], _norm(row["quote"])
+    keys = by_source.setdefault(source, []) if source else []
+    for index, key in enumerate(keys):
+        if _overlaps(_norm(key[1]), quote):
+            if len(row["quote"] or "") > len(key[1] or ""):
+                claims[(source, row["quote"])] = claims.pop(key)
+                keys[index] = (source, row["quote"])
+            return keys[index]
+    keys.append((source, row["quote"]))
+    return (source, row["quote"])
 
 
 def _count(turn: dict, which: str | None) -> int:
