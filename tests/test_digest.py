@@ -236,3 +236,15 @@ def test_papers_say_who_discussed_them(demo):
                  if p["title"] == "Gated Sparse Autoencoders for Cleaner Features")
     assert gated["discussed_by"] and "Ada Quint" in gated["discussed_by"]
     assert "discussed by" in report.markdown
+
+
+def test_new_digest_links_are_http_only_and_text_is_escaped():
+    turn = {"author": "x](javascript:alert(1))", "url": "javascript:alert(1)", "stance": "disputes",
+            "text": "<script>alert(1)</script> *bold*", "responses": []}
+    debate = {"claim": "<img src=x onerror=alert(1)>", "claim_author": "a", "claim_url":
+              "https://ok.example/a b", "claim_title": "T", "replies": [turn]}
+    markdown = "\n".join(R._md_debate(debate))
+    assert "javascript:" not in markdown.replace("x\\](javascript:alert(1))", "")
+    assert "](https://ok.example/a b)" not in markdown
+    page = R._html_debate(debate)
+    assert "<script>" not in page and "<img" not in page and "href='javascript" not in page

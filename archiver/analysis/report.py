@@ -604,7 +604,15 @@ def to_markdown(data: dict, image: str | None) -> str:
     return "\n".join(lines)
 
 
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links become links; anything else ("javascript:", a space, a ")") is text."""
+    if url and re.match(r"^https?://[^\s()<>\"']+$", url, re.I):
+        return url
+    return None
+
+
 def _md_link(text: str, url: str | None) -> str:
+    url = _safe_url(url)
     return f"[{_md(text)}]({url})" if url else _md(text)
 
 
@@ -675,6 +683,7 @@ padding-left:.8rem;color:#444}.src{font-size:.85rem;color:#666}img{max-width:100
 
 
 def _html_link(text: str, url: str | None) -> str:
+    url = _safe_url(url)
     return f"<a href='{html.escape(url)}'>{html.escape(text)}</a>" if url else html.escape(text)
 
 
