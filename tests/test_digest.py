@@ -248,3 +248,16 @@ def test_new_digest_links_are_http_only_and_text_is_escaped():
     assert "](https://ok.example/a b)" not in markdown
     page = R._html_debate(debate)
     assert "<script>" not in page and "<img" not in page and "href='javascript" not in page
+
+
+def test_a_claim_quoted_with_a_cut_is_still_marked_disputed():
+    sentence = {"text": "Gating removes shrinkage entirely for features above threshold, and it "
+                        "does so at the same sparsity.", "source_id": "p:1"}
+    rows = [{"source_id": "p:1", "stance": "disputes", "quoter_author": "Chen Wei",
+             "item_id": "c:3", "quote": "Gating removes shrinkage entirely [...] at the same "
+                                        "sparsity"},
+            {"source_id": "p:1", "stance": "agrees", "quoter_author": "Ben Okoro",
+             "item_id": "c:5", "quote": "Gating removes shrinkage entirely"}]
+
+    R.mark_disputed(open_db(":memory:"), [sentence], rows)
+    assert [d["author"] for d in sentence["disputed_by"]] == ["Chen Wei"]

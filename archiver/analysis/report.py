@@ -410,10 +410,17 @@ def mark_disputed(db, sentences: list[dict], rows: list[dict]) -> None:
         text = _norm(sentence["text"])
         found = [{"author": row["quoter_author"], "id": row["item_id"]} for row in rows
                  if row["source_id"] == sentence["source_id"] and row["stance"] == "disputes"
-                 and _overlaps(_norm(row["quote"]), text)]
+                 and (_overlaps(_norm(row["quote"]), text)
+                      or _shares_fragment(row["quote"], sentence["text"]))]
         if found:
             urls = _urls(db, [d["id"] for d in found])
             sentence["disputed_by"] = [{**d, "url": urls.get(d["id"])} for d in found]
+
+
+def _shares_fragment(quote: str | None, sentence: str) -> bool:
+    """A quote with cuts ("[...]", "...") or edits: one of its long pieces is in the sentence."""
+    norm = Q.normalize(sentence)
+    return any(len(f) >= Q.MIN_FRAGMENT and f in norm for f in Q.fragments(quote or ""))
 
 
 def _overlaps(quote: str, text: str) -> bool:
