@@ -689,7 +689,7 @@ GENERIC = frozenset(EXTRA_STOP_WORDS) | frozenset("""
 et al fig figure table section paper papers work result results approach approaches method
 methods model models data example examples question questions answer answers problem problems
 """.split())
-PHRASE_DOCS = 300  # member documents per theme read for its label phrases
+PHRASE_DOCS = 120  # member documents read per theme for its label (their first 3,000 chars)
 
 
 def _phrases(docs, labels: np.ndarray, n_topics: int, keywords) -> dict[int, list[str]]:
@@ -703,7 +703,7 @@ def _phrases(docs, labels: np.ndarray, n_topics: int, keywords) -> dict[int, lis
         weight = {w: score for w, score in keywords[t]}
         top = {w for w, _ in keywords[t][:5]}
         members = np.where(labels == t)[0][:PHRASE_DOCS]
-        texts = [docs[i][2] for i in members]
+        texts = [docs[i][2][:3000] for i in members]
         if not weight or len(texts) < 1:
             continue
         counter = CountVectorizer(ngram_range=(2, 3), token_pattern=VECTORIZER["token_pattern"],
