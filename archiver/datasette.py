@@ -337,10 +337,19 @@ TABLES: dict[str, dict] = {
         "columns": {"score": "Membership score (higher = more central).",
                     "assigned_at": "When it was assigned."},
     },
+    "primary_topics": {
+        "description": "Each item's primary topic: its highest-scoring membership (on a tie a "
+                       "user topic, then a tag or blog section, an arXiv category, a discovered "
+                       "theme).",
+        "facets": ["kind", "name", "item_table"],
+        "columns": {"score": "The membership score of the primary topic.",
+                    "kind": "The topic's kind.", "name": "The topic's label or name."},
+    },
     "summaries": {
         "description": "Topic and thread reports: an extractive summary with a source after each "
-                       "sentence, active threads, key exchanges, papers, contributors. Every run "
-                       "adds a row, so earlier digests stay readable.",
+                       "sentence, debates, threads by importance, papers, contributors. A row is "
+                       "stored by `summarize --out/--save`; the same topic and period replaces "
+                       "its row.",
         "label": "title",
         "sort": ("created_at", True),
         "facets": ["topic_name", "method"],

@@ -389,3 +389,26 @@ def test_labelled_set_meets_precision_and_recall_targets():
         "parent", "ancestor", "post", "thread", "archive", "external", "unresolved"}
     assert result["precision"] >= TARGETS["precision"], result["mistakes"]
     assert result["recall"] >= TARGETS["recall"], result["mistakes"]
+
+
+# -- e-mail style: a passage quoted line by line is one exchange --------------------------------
+
+
+def test_a_passage_quoted_paragraph_by_paragraph_is_one_exchange():
+    """E-mail and Reddit quote each paragraph (or line) with its own "> ": one quote, one row;
+    a quote of another source stacked on it stays apart."""
+    db = open_db(":memory:")
+    stacked = ("<blockquote><p>Corrigibility is the property of an agent that lets its overseers "
+               "correct it.</p></blockquote><blockquote><p>Because a goal-directed agent wants "
+               "to keep its goal, and being corrected threatens that goal.</p></blockquote>"
+               "<blockquote><p>Trust is learnable over repeated interactions.</p></blockquote>"
+               "<p>Neither holds for a myopic agent.</p>")
+    archive(db, comments=DEBATE[:3] + [comment("c9", "dan", stacked, day=9)])
+    rows = db.execute("SELECT quote, source_id, reply, source_start, source_end FROM exchanges "
+                      "WHERE item_id = 'lesswrong:c9' ORDER BY position").fetchall()
+    assert [r[1] for r in rows] == [POST, "lesswrong:c3"]
+    quote, _source, reply, start, end = rows[0]
+    assert quote.count("\n\n") == 1 and reply == "Neither holds for a myopic agent."
+    post_text = db["posts"].get(POST)["body_text"]
+    assert post_text[start:end].startswith("Corrigibility is") and \
+        post_text[start:end].endswith("threatens that goal")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -234,3 +235,29 @@ def test_elided_quote_pieces_are_found_in_order():
     match = Q.find_exact(frags, norm)
     assert match is not None
     assert norm[match.start:match.end] == "we start here and then the end is near"
+
+
+def test_email_headers_and_signatures_are_neither_quote_nor_reply():
+    text = ("On Mon, Jan 1, 2024 at 10:00 AM Alice Smith <alice@example.org> wrote:\n"
+            "> On Sun, Dec 31, 2023 Bob Jones <bob@example.org> wrote:\n"
+            "> > The patch breaks the build on ARM.\n"
+            "> It builds fine here with the new toolchain.\n\n"
+            "That matches what I see on CI.\n\nBest,\nCarol\n\n"
+            "> And the tests pass too.\n\n"
+            "Not on 32-bit.\n\n-- \nCarol Diaz\nhttps://example.org/carol\n")
+    first, second = Q.quotes_in_text(text)
+    assert first.attribution == "Alice Smith"
+    assert "wrote:" not in first.text and "wrote:" not in first.own_text
+    assert first.own_text == "It builds fine here with the new toolchain."
+    assert first.reply == "That matches what I see on CI."  # no "Best, Carol"
+    assert second.reply == "Not on 32-bit."  # no "-- " signature block
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("Sounds right.\n\nThanks,\nBob", "Sounds right."),
+    ("Sounds right.\nSent from my iPhone", "Sounds right."),
+    ("Thanks, that fixed it.", "Thanks, that fixed it."),  # a thank-you that says something
+    ("Agreed.\n\nOn Tue, Jan 2, 2024 at 9:00 AM Eve <e@x.org> wrote:", "Agreed."),
+])
+def test_strip_signature(reply, expected):
+    assert Q.strip_signature(reply) == expected

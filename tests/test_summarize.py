@@ -144,7 +144,7 @@ def test_report_markdown_html_png_and_summaries_row(db, tmp_path):
     summary_lines = [line for line in markdown.splitlines() if line[:2] in ("1.", "2.")]
     assert summary_lines and all("](https://www.lesswrong.com/" in line for line in summary_lines)
     assert "![Activity over time](thread-a-bold-claim-activity.png)" in markdown
-    assert "## Top contributors" in markdown and "## Most active threads" in markdown
+    assert "## Top contributors" in markdown and "## Threads, most important first" in markdown
     page = (out / "thread-a-bold-claim.html").read_text()
     encoded = page.split("data:image/png;base64,")[1].split("'")[0]
     assert base64.b64decode(encoded)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from archiver.analysis import topics as T
@@ -202,3 +203,59 @@ def test_config_topics_are_loaded(cli_run, tmp_path):
               cli_run("topics", "--kind", "user", "--json", "--config", str(config))
               .output.splitlines()]
     assert [(t["name"], t["items"] > 0) for t in listed] == [("Timelines", True)]
+
+
+def test_discover_k_gives_k_nonempty_topics_and_every_item_a_primary_topic(db):
+    # Comments that mix all three themes: NMF leaves some components without an item of their
+    # own, and spreads these items so thinly that no theme holds a quarter of their weight.
+    sentences = [s for _tag, texts in threads.THEMES.values() for s in texts]
+    threads.add(db, comments=[Comment(
+        id=f"lesswrong:mix{i}", site_id="lesswrong", source_id=f"mix{i}",
+        post_id="lesswrong:interp0", author="mixer", posted_at="2024-03-01T00:00:00Z",
+        body_html="<p>" + " ".join(sentences[(i * 5 + j * 7) % len(sentences)]
+                                   for j in range(6)) + "</p>") for i in range(12)])
+    for k in (3, 9, 13):
+        found = T.discover(db, k=k)
+        assert len(found) == k and all(t["items"] for t in found), k
+    discovered = {t["id"] for t in found}
+    texts = db.execute("SELECT count(*) FROM posts WHERE stub = 0").fetchone()[0] + \
+        db.execute("SELECT count(*) FROM comments WHERE length(body_text) >= ?",
+                   [T.MIN_COMMENT_CHARS]).fetchone()[0]
+    members = db.execute("SELECT count(DISTINCT item_table || item_id) FROM topic_items WHERE "
+                         f"topic_id IN ({', '.join(map(str, discovered))})").fetchone()[0]
+    assert members >= 0.99 * texts  # no fixed share leaves items out
+    primary = db.execute("SELECT item_table, item_id, count(*) FROM primary_topics "
+                         "GROUP BY 1, 2").fetchall()
+    assert primary and all(n == 1 for *_key, n in primary)  # exactly one per item
+    tagged = db.execute("SELECT kind FROM primary_topics WHERE item_id = 'lesswrong:interp0'")
+    assert tagged.fetchone()[0] == "tag"  # a tagged post: its tag (1.0) beats a theme share
+
+
+def test_labels_are_phrases_in_natural_order_without_url_debris():
+    docs = [("posts", f"p{i}", text) for i, text in enumerate([
+        "Iterated amplification trains a model to imitate a team of copies. See "
+        "https://jack-clark.net/import-ai and mailchi.mp/x for more.",
+        "With iterated amplification the overseer stays in the loop; debate is the rival plan.",
+        "Iterated amplification and AI safety via debate both scale oversight.",
+        "AI safety via debate pits two models against each other before a judge."])]
+    docs = [(t, i, T._strip_quotes(x)) for t, i, x in docs]
+    labels = np.zeros(len(docs), dtype=int)
+    keywords = [[("amplification", 0.9), ("iterated", 0.8), ("debate", 0.7), ("safety", 0.3)]]
+    phrases = T._phrases(docs, labels, 1, keywords)[0]
+    assert phrases[0] == "iterated amplification"
+    label = T.label_from_phrases(phrases, [k for k, _ in keywords[0]])
+    assert label.startswith("Iterated amplification") and " " in label
+    assert not any(w in label.lower() for w in ("mailchi", "jack-clark", "import", "net"))
+
+
+def test_user_topics_include_papers(db):
+    from archiver.records import Paper
+    from archiver.store.papers import save_papers
+
+    save_papers(db, [Paper(source="arxiv", source_id="2404.16014", arxiv_id="2404.16014",
+                           title="Improving Dictionary Learning with Gated Sparse Autoencoders",
+                           abstract="Gated SAEs reduce shrinkage at matched sparsity.")])
+    topic = T.add_topic(db, "Gated SAEs", ["gated sparse autoencoders?", "gated SAEs?"])
+    tables = {r[0] for r in db.execute("SELECT item_table FROM topic_items WHERE topic_id = ?",
+                                       [topic["id"]])}
+    assert "papers" in tables

@@ -608,13 +608,50 @@ def _extract_chunk(db, resolver: Resolver, chunk: list[tuple[str, str]]):
         item = thread.post if table == "posts" else thread.comments.get(item_id)
         if item is None:
             continue
-        for quote in found:
-            resolution = resolver.resolve(item, quote)
+        resolved = [(quote, resolver.resolve(item, quote)) for quote in found]
+        for quote, resolution in merge_stacked(resolved):
             rows.append(_row(item, quote, resolution, now))
             turns.append([(t.speaker, _user_id(item, t.user_id), t.text) for t in quote.turns])
             stats.kinds[resolution.kind] = stats.kinds.get(resolution.kind, 0) + 1
     stats.exchanges = len(rows)
     return rows, turns, scans, stats
+
+
+def merge_stacked(resolved: list[tuple[Q.Quote, Resolution]]
+                  ) -> list[tuple[Q.Quote, Resolution]]:
+    """Stacked quotes of one passage become one exchange.
+
+    E-mail and Reddit quote a passage paragraph by paragraph or line by line ("> a", blank,
+    "> b"), which parses as several quotes answered by one reply. Consecutive quotes with the
+    same reply and the same source (the same item, or the same named outside source) are one
+    quote: one exchange, its span covering both. Quotes of different sources stay apart."""
+    out: list[tuple[Q.Quote, Resolution]] = []
+    for quote, res in resolved:
+        if out and _same_passage(out[-1], (quote, res)):
+            first, first_res = out[-1]
+            merged = Q.Quote(text=f"{first.text}\n\n{quote.text}",
+                             own_text=f"{first.match_text}\n\n{quote.match_text}",
+                             reply=quote.reply, position=first.position,
+                             attribution=first.attribution, cite=first.cite,
+                             lead_in=first.lead_in, discourse=first.discourse)
+            start = first_res.start if first_res.start is not None else res.start
+            end = max((e for e in (first_res.end, res.end) if e is not None), default=None)
+            scores = [x for x in (first_res.score, res.score) if x is not None]
+            out[-1] = (merged, Resolution(first_res.kind, first_res.source,
+                                          min(scores) if scores else None, start, end,
+                                          first_res.source_author))
+            continue
+        out.append((quote, res))
+    return out
+
+
+def _same_passage(a: tuple[Q.Quote, Resolution], b: tuple[Q.Quote, Resolution]) -> bool:
+    (qa, ra), (qb, rb) = a, b
+    if qa.turns or qb.turns or qa.dialogue or qb.dialogue or qa.reply != qb.reply:
+        return False
+    if ra.source is not None or rb.source is not None:
+        return ra.source is not None and rb.source is not None and ra.source.id == rb.source.id
+    return ra.kind == rb.kind and ra.source_author == rb.source_author
 
 
 # -- using more than one core for large extractions --------------------------------------------

@@ -591,7 +591,10 @@ def _line_segments(value: str, plain: bool = False) -> list:
 
 
 def _marked_quote(lines: list[str]) -> Quote | None:
-    inner = "\n".join(re.sub(r"^[ \t]*> ?", "", line) for line in lines).strip()
+    inner = "\n".join(re.sub(r"^[ \t]*> ?", "", line) for line in lines)
+    # A nested "On ... wrote:" header names the quote's own source; it is not quoted text.
+    inner = "\n".join(line for line in inner.split("\n")
+                      if not _WROTE.match(strip_quote_marks(line).strip())).strip()
     if not inner or inner.startswith("!"):  # a Markdown ">!" spoiler rendered as a quote
         return None
     own = "\n".join(line for line in inner.split("\n") if not is_quote_line(line)).strip()
@@ -675,9 +678,36 @@ def _assemble(segments: list) -> list[Quote]:
             quote.reply = ""
             continue
         # Quotes stacked with nothing in between are answered together by the next reply.
-        quote.reply = reply or following
+        quote.reply = strip_signature(reply) or following
         following = quote.reply
     return quotes
+
+
+# A signature: "-- " (RFC 3676) or a closing ("Best,", "Thanks,") with a short name after it.
+_SIG_DASHES = re.compile(r"(?m)^(?:--|__+|-- )[ \t]*$")
+_CLOSING = re.compile(
+    r"^(?:best|best regards|kind regards|warm regards|regards|cheers|thanks|thanks again|"
+    r"many thanks|thank you|thx|ta|sincerely|yours|all the best|hth|cordially|greetings|"
+    r"best wishes|bw|rgds)[,.!]*$", re.I)
+_SENT_FROM = re.compile(r"^sent from my \w+", re.I)
+
+
+def strip_signature(reply: str) -> str:
+    """The reply without its sign-off, signature block or a stray "X wrote:" header line."""
+    lines = [line for line in reply.split("\n") if not _WROTE.match(line.strip())]
+    text = "\n".join(lines)
+    dashes = _SIG_DASHES.search(text)
+    if dashes:
+        text = text[:dashes.start()]
+    lines = text.rstrip().split("\n")
+    # From the end: a name line or two, then the closing word itself.
+    for back in range(1, min(4, len(lines)) + 1):
+        line = lines[-back].strip()
+        if _CLOSING.match(line) or _SENT_FROM.match(line):
+            if all(len(rest.split()) <= 4 for rest in lines[-back + 1:] if back > 1):
+                lines = lines[:-back]
+            break
+    return "\n".join(lines).strip()
 
 
 def _split_attribution(value: str) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ import base64
 import functools
 import io
 import logging
+import math
 import os
 import re
 import sqlite3
@@ -22,8 +23,10 @@ from datetime import date, timedelta
 
 import sqlite_utils
 
+from archiver.analysis import quotes as Q
+from archiver.analysis import sentences as splitter
+from archiver.analysis import stance, topics
 from archiver.analysis import summarize as summ
-from archiver.analysis import topics
 from archiver.analysis.period import period_sql
 from archiver.display import (
     html_escape,
@@ -32,7 +35,6 @@ from archiver.display import (
     md_link,
     md_url,
     safe_json,
-    safe_url,
 )
 from archiver.errors import ArchiverError, PartialFailure, UsageError
 from archiver.records import now_utc
@@ -141,8 +143,14 @@ def build(db: sqlite_utils.Database, summary: summ.Summary,
     data = summary.as_dict()
     data["created_at"] = now_utc()
     data["threads"] = active_threads(db, scope, summary.since, summary.until)
-    data["exchanges"] = key_exchanges(db, scope, summary.since, summary.until)
+    rows = _scope_exchanges(db, scope, summary.since, summary.until)
+    data["exchanges"] = key_exchanges(db, scope, summary.since, summary.until, rows=rows)
+    data["debates"] = debates(db, scope, summary.since, summary.until, rows=rows)
+    mark_disputed(db, data["summary"], rows or [])
+    for number, source in (data.get("abstract") or {}).get("citations", {}).items():
+        source.update(data["summary"][int(number) - 1])  # the same sentence, disputes and all
     data["papers"] = papers_discussed(db, scope, summary.since, summary.until)
+    add_discussers(db, scope, summary.since, summary.until, data["papers"])
     data["contributors"] = top_contributors(db, scope, summary.since, summary.until)
     data["activity"] = activity(db, scope, summary.since, summary.until)
     name = slug(("thread-" if summary.post_id else "") + summary.title)
@@ -209,15 +217,46 @@ def _items_cte(scope: tuple[str, str | int], since: str | None, until: str | Non
 
 
 def active_threads(db, scope, since, until, limit: int = 10) -> list[dict]:
+    """The threads of the scope, most important first, each with a one-line gist.
+
+    Importance adds (in logs) the post's score, all its comments (not only those on topic), the
+    exchanges in it and its topic weight (the topic scores of its items); a new post with no
+    comments ranks below a discussed one. ``on_topic`` counts the comments that match."""
     cte, params = _items_cte(scope, since, until)
+    has_exchanges = _has(db, "exchanges", {"post_id"})
+    exchanges = ("(SELECT count(*) FROM exchanges x WHERE x.post_id = p.id)" if has_exchanges
+                 else "0")
+    # The topic weight of a thread: how many of its items are in the scope.
     rows = db.execute(f"""{cte}
-        SELECT p.id, p.title, p.url, p.author, sum(i.item_table = 'comments') AS comments,
-               count(DISTINCT i.author) AS people, max(i.posted_at) AS latest
+        SELECT p.id, p.title, p.url, p.author, sum(i.item_table = 'comments') AS on_topic,
+               count(DISTINCT i.author) AS people, max(i.posted_at) AS latest,
+               (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comments,
+               COALESCE(p.score, 0), {exchanges}, count(*)
         FROM items i JOIN posts p ON p.id = i.post_id
-        GROUP BY p.id ORDER BY comments DESC, latest DESC, p.id LIMIT ?""",
-                      [*params, limit]).fetchall()
-    keys = ("id", "title", "url", "author", "comments", "people", "latest")
-    return [dict(zip(keys, r)) for r in rows]
+        GROUP BY p.id""", params).fetchall()
+    keys = ("id", "title", "url", "author", "on_topic", "people", "latest", "comments", "score",
+            "exchanges", "topic_weight")
+    threads = []
+    for row in rows:
+        thread = dict(zip(keys, row))
+        thread["importance"] = round(
+            math.log1p(max(thread["score"], 0)) + math.log1p(thread["comments"])
+            + 0.5 * math.log1p(thread["exchanges"]) + math.log1p(thread["topic_weight"] or 0), 3)
+        threads.append(thread)
+    threads.sort(key=lambda t: (-t["importance"], t["id"]))
+    for thread in threads[:limit]:
+        body = db.execute("SELECT body_text FROM posts WHERE id = ?", [thread["id"]]).fetchone()
+        thread["gist"] = _gist(body[0] if body else None)
+    return threads[:limit]
+
+
+def _gist(body: str | None) -> str | None:
+    """The one sentence of a post that best says what it is about (its summary of one)."""
+    units = summ.units_from_text(body or "", "gist")
+    for i, unit in enumerate(units):
+        unit.order = i
+    picked = summ.rank(units, 1, max_chars=None)
+    return _short(picked[0].text, 200) if picked else None
 
 
 def top_contributors(db, scope, since, until, limit: int = 10) -> list[dict]:
@@ -262,36 +301,199 @@ def _has(db, table: str, columns: set[str]) -> bool:
     return db[table].exists() and columns <= set(db[table].columns_dict)
 
 
-def key_exchanges(db, scope, since, until, limit: int = 5) -> dict:
-    """The most replied-to quotes and who pushed back on whom, if exchanges were extracted."""
-    empty = {"quotes": [], "pairs": []}
+def key_exchanges(db, scope, since, until, limit: int = 5, rows: list[dict] | None = None
+                  ) -> dict:
+    """The most replied-to quotes and who disputed whom, if exchanges were extracted.
+
+    Only replies classified as disputing (archiver.analysis.stance) count as pushback: "Agreed
+    with Chen here" or ":-|" is not pushback."""
+    if rows is None:
+        rows = _scope_exchanges(db, scope, since, until)
+    if not rows:
+        return {"quotes": [], "pairs": []}
+    by_quote: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_quote.setdefault((row["source_id"], row["quote"]), []).append(row)
+    ranked = sorted(by_quote.values(), key=lambda rs: (-len(rs), rs[0]["source_id"] or ""))
+    urls = _urls(db, [rs[0]["item_id"] for rs in ranked[:limit]])
+    quotes = [{"source_id": rs[0]["source_id"], "source_author": rs[0]["source_author"],
+               "quote": rs[0]["quote"], "replies": len(rs),
+               "repliers": sorted({r["quoter_author"] or "" for r in rs}),
+               "reply_id": min(r["item_id"] for r in rs),
+               "reply_url": urls.get(min(r["item_id"] for r in rs)), "kind": rs[0]["kind"],
+               "stances": sorted({r["stance"] for r in rs})} for rs in ranked[:limit]]
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        quoter, quoted = row["quoter_author"], row["source_author"]
+        if quoter and quoted and quoter != quoted and stance.is_pushback(row["stance"]):
+            counts[(quoter, quoted)] = counts.get((quoter, quoted), 0) + 1
+    pairs = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return {"quotes": quotes,
+            "pairs": [{"replier": q, "quoted": s, "times": n} for (q, s), n in pairs]}
+
+
+EXCHANGE_FIELDS = ("id", "item_id", "quoter_author", "quote", "reply", "source_id",
+                   "source_author", "kind", "posted_at")
+
+
+def _scope_exchanges(db, scope, since, until) -> list[dict] | None:
+    """The exchanges in scope (the reply, its source or its thread's post is), each with its
+    reply's stance; None without the table. A topic's debate runs in comments that need not
+    match the topic themselves."""
     if not _has(db, "exchanges", {"item_id", "quote", "source_id", "source_author",
                                   "quoter_author"}):
-        return empty
+        return None
     cte, params = _items_cte(scope, since, until)
     columns = set(db["exchanges"].columns_dict)
-    kind = "e.kind" if "kind" in columns else "NULL"
-    quotes = db.execute(f"""{cte}
-        SELECT e.source_id, e.source_author, e.quote, count(*) AS replies,
-               group_concat(DISTINCT e.quoter_author), min(e.item_id), {kind}
-        FROM exchanges e JOIN items i ON i.item_id = e.item_id
-        WHERE e.quote IS NOT NULL
-        GROUP BY e.source_id, e.quote ORDER BY replies DESC, e.source_id LIMIT ?""",
-                        [*params, limit]).fetchall()
-    pairs = db.execute(f"""{cte}
-        SELECT e.quoter_author, e.source_author, count(*) AS n FROM exchanges e
-        JOIN items i ON i.item_id = e.item_id
-        WHERE e.quoter_author IS NOT NULL AND e.source_author IS NOT NULL
-              AND e.quoter_author != e.source_author
-        GROUP BY e.quoter_author, e.source_author ORDER BY n DESC, 1, 2 LIMIT ?""",
-                       [*params, limit]).fetchall()
-    urls = _urls(db, [q[5] for q in quotes])
-    return {
-        "quotes": [{"source_id": s, "source_author": a, "quote": q, "replies": n,
-                    "repliers": sorted(set((who or "").split(","))), "reply_id": r,
-                    "reply_url": urls.get(r), "kind": k} for s, a, q, n, who, r, k in quotes],
-        "pairs": [{"replier": q, "quoted": s, "times": n} for q, s, n in pairs],
-    }
+    picked = ", ".join(f"e.{c}" if c in columns else "NULL" for c in EXCHANGE_FIELDS)
+    rows = db.execute(f"""{cte}
+        SELECT {picked} FROM exchanges e
+        WHERE e.quote IS NOT NULL AND (e.item_id IN (SELECT item_id FROM items)
+              OR e.source_id IN (SELECT item_id FROM items)
+              OR e.post_id IN (SELECT item_id FROM items WHERE item_table = 'posts'))
+        ORDER BY e.posted_at, e.id""", params).fetchall()
+    return [_with_stance(dict(zip(EXCHANGE_FIELDS, r))) for r in rows]
+
+
+def _with_stance(row: dict) -> dict:
+    row["stance"] = stance.classify(row.get("reply"), row.get("quote"))
+    return row
+
+
+def debates(db, scope, since, until, limit: int = 5, rows: list[dict] | None = None
+            ) -> list[dict]:
+    """Claim -> rebuttal -> response: a quoted passage, the replies to it (disputes first), and
+    the replies to those replies (quoting them, or answering them as child comments)."""
+    if rows is None:
+        rows = _scope_exchanges(db, scope, since, until)
+    if not rows:
+        return []
+    claims: dict[tuple, list[dict]] = {}
+    by_source: dict[str, list[tuple]] = {}
+    for row in rows:
+        if row["quoter_author"] and row["quoter_author"] == row["source_author"]:
+            continue  # a writer quoting themselves is not a debate
+        claims.setdefault(_claim_key(claims, by_source, row), []).append(row)
+    # Only the most contested claims are built out (their responses cost queries).
+    ranked = sorted(claims.items(), key=lambda kv: (
+        -sum(r["stance"] == "disputes" for r in kv[1]), -len(kv[1]), kv[0][0] or ""))
+    built = []
+    for (source_id, quote), replies in ranked[:4 * limit]:
+        replies.sort(key=lambda r: (r["stance"] != "disputes", r["posted_at"] or "", r["id"]))
+        turns = [_turn(db, r, _responses(db, r["item_id"])) for r in replies[:3]]
+        built.append({"claim": quote, "claim_author": replies[0]["source_author"],
+                      "claim_id": source_id, "claim_kind": replies[0]["kind"],
+                      "claim_url": _urls(db, [source_id]).get(source_id) if source_id else None,
+                      "claim_title": _title(db, source_id), "replies": turns})
+    # Most contested first: disputes, then the number of turns.
+    built.sort(key=lambda d: (-sum(_count(t, "disputes") for t in d["replies"]),
+                              -sum(_count(t, None) for t in d["replies"]), d["claim_id"] or ""))
+    shown: set[str] = set()
+    out = []
+    for debate in built:
+        ids = {t["id"] for t in debate["replies"]}
+        if ids <= shown:
+            continue  # already shown as a response within a bigger debate
+        shown |= ids | {r["id"] for t in debate["replies"] for r in t["responses"]}
+        out.append(debate)
+    return out[:limit]
+
+
+def _claim_key(claims: dict, by_source: dict, row: dict) -> tuple:
+    """The claim a quote belongs to: one already seen from the same source whose text holds
+    this quote or is held by it (two replies quoting more or less of one sentence), else its
+    own; the longer quote is kept as the claim's text."""
+    source, quote = row["source_id"], _norm(row["quote"])
+    keys = by_source.setdefault(source, []) if source else []
+    for index, key in enumerate(keys):
+        if _overlaps(_norm(key[1]), quote):
+            if len(row["quote"] or "") > len(key[1] or ""):
+                claims[(source, row["quote"])] = claims.pop(key)
+                keys[index] = (source, row["quote"])
+            return keys[index]
+    keys.append((source, row["quote"]))
+    return (source, row["quote"])
+
+
+def _count(turn: dict, which: str | None) -> int:
+    own = 1 if which is None or turn["stance"] == which else 0
+    return own + sum(_count(r, which) for r in turn.get("responses", []))
+
+
+def _turn(db, row: dict, responses: list[dict]) -> dict:
+    url = _urls(db, [row["item_id"]]).get(row["item_id"])
+    return {"author": row["quoter_author"], "id": row["item_id"], "url": url,
+            "stance": row["stance"], "text": _opening(row["reply"]),
+            "responses": [_turn(db, r, []) for r in responses]}
+
+
+def _responses(db, item_id: str, limit: int = 3) -> list[dict]:
+    """Replies to ``item_id``: exchanges quoting it, then child comments that do not quote."""
+    found = []
+    if _has(db, "exchanges", {"source_id"}):
+        columns = set(db["exchanges"].columns_dict)
+        picked = ", ".join(c if c in columns else "NULL" for c in EXCHANGE_FIELDS)
+        found = [_with_stance(dict(zip(EXCHANGE_FIELDS, r))) for r in db.execute(
+            f"SELECT {picked} FROM exchanges WHERE source_id = ? AND quote IS NOT NULL "
+            "ORDER BY posted_at, id", [item_id])]
+    seen = {r["item_id"] for r in found}
+    for cid, author, body, posted in db.execute(
+            "SELECT id, author, body_text, posted_at FROM comments WHERE parent_id = ? "
+            "AND body_text IS NOT NULL ORDER BY posted_at, id", [item_id]):
+        if cid not in seen:
+            own = Q.own_text(body)
+            found.append(_with_stance({"id": 0, "item_id": cid, "quoter_author": author,
+                                       "reply": own, "posted_at": posted}))
+    return found[:limit]
+
+
+def _opening(text: str | None, limit: int = 280) -> str:
+    """The start of a reply: its first sentences, up to ``limit`` characters."""
+    parts, used = [], 0
+    for sentence in splitter.split(text):
+        if sentence.kind in ("quote", "code", "heading"):
+            continue
+        if parts and used + len(sentence.text) > limit:
+            break
+        parts.append(sentence.text)
+        used += len(sentence.text) + 1
+    return _short(" ".join(parts), limit)
+
+
+def _title(db, item_id: str | None) -> str | None:
+    if not item_id:
+        return None
+    row = db.execute("SELECT title FROM posts WHERE id = ? UNION ALL SELECT p.title FROM "
+                     "comments c JOIN posts p ON p.id = c.post_id WHERE c.id = ?",
+                     [item_id, item_id]).fetchone()
+    return row[0] if row else None
+
+
+def mark_disputed(db, sentences: list[dict], rows: list[dict]) -> None:
+    """Add ``disputed_by`` (author, id, url) to each summary sentence a disputing reply quoted."""
+    for sentence in sentences:
+        text = _norm(sentence["text"])
+        found = [{"author": row["quoter_author"], "id": row["item_id"]} for row in rows
+                 if row["source_id"] == sentence["source_id"] and row["stance"] == "disputes"
+                 and (_overlaps(_norm(row["quote"]), text)
+                      or _shares_fragment(row["quote"], sentence["text"]))]
+        if found:
+            urls = _urls(db, [d["id"] for d in found])
+            sentence["disputed_by"] = [{**d, "url": urls.get(d["id"])} for d in found]
+
+
+def _shares_fragment(quote: str | None, sentence: str) -> bool:
+    """A quote with cuts ("[...]", "...") or edits: one of its long pieces is in the sentence."""
+    norm = Q.normalize(sentence)
+    return any(len(f) >= Q.MIN_FRAGMENT and f in norm for f in Q.fragments(quote or ""))
+
+
+def _overlaps(quote: str, text: str) -> bool:
+    return bool(quote and text) and (quote in text or text in quote)
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"\W+", " ", (text or "").lower()).strip()
 
 
 def _urls(db, ids: list[str]) -> dict[str, str]:
@@ -344,6 +546,24 @@ def paper_label(paper_id: str, title: str | None, arxiv_id: str | None = None,
     if doi:
         return f"doi:{doi}"
     return paper_id
+
+
+def add_discussers(db, scope, since, until, papers: list[dict], limit: int = 5) -> None:
+    """``discussed_by``: who (in the scope and period) mentioned each paper, most often first."""
+    if not papers or not _has(db, "mentions", {"item_table", "item_id", "paper_id"}):
+        return
+    cte, params = _items_cte(scope, since, until)
+    marks = ", ".join("?" for _ in papers)
+    who: dict[str, list[str]] = {}
+    for paper_id, author, _n in db.execute(f"""{cte}
+            SELECT m.paper_id, i.author, count(*) AS n FROM mentions m
+            JOIN items i ON i.item_table = m.item_table AND i.item_id = m.item_id
+            WHERE i.author IS NOT NULL AND m.paper_id IN ({marks})
+            GROUP BY m.paper_id, i.author ORDER BY n DESC, i.author""",
+                                           [*params, *[p["id"] for p in papers]]):
+        who.setdefault(paper_id, []).append(author)
+    for paper in papers:
+        paper["discussed_by"] = who.get(paper["id"], [])[:limit]
 
 
 def _paper_authors(db, paper_ids: list[str]) -> dict[str, list[str]]:
@@ -455,40 +675,38 @@ def to_markdown(data: dict, image: str | None) -> str:
     if not data["summary"]:
         lines += ["_Nothing to summarise in this period._", ""]
     for i, s in enumerate(data["summary"], 1):
-        link = md_link(s["author"] or "source", s["source_url"]) if md_url(s["source_url"]) \
-            else md_escape(s["author"] or s["source_id"])
-        lines.append(f"{i}. {md_escape(s['text'])} — {link}")
+        lines.append(f"{i}. {_md(s['text'])} — {_md_source(s)}{_md_disputed(s)}")
     lines.append("")
+    if data.get("structure"):
+        lines += _md_structure(data["structure"])
     if data["threads"]:
-        lines += ["## Most active threads", "", "| Thread | Comments | People | Latest |",
-                  "|---|---|---|---|"]
+        lines += ["## Threads, most important first", "",
+                  "_Importance: score, comments, exchanges and topic weight. Comments: all in "
+                  "the thread (on topic: those matching)._", "",
+                  "| Thread | Gist | Comments (on topic) | People | Latest |", "|---|---|---|---|---|"]
         for t in data["threads"]:
-            lines.append(f"| {md_link(t['title'] or t['id'], t['url'])} | {t['comments']} | "
-                         f"{t['people']} | {md_escape((t['latest'] or '')[:10])} |")
+            cell = md_link(t["title"] or t["id"], t["url"])
+            lines.append(f"| {cell} | {_md(t.get('gist') or '')} | {t['comments']} "
+                         f"({t.get('on_topic', t['comments'])}) | {t['people']} | "
+                         f"{(t['latest'] or '')[:10]} |")
         lines.append("")
     exchanges = data["exchanges"]
-    if exchanges["quotes"] or exchanges["pairs"]:
+    if data.get("debates") or exchanges["pairs"]:
         lines += ["## Key exchanges", ""]
-        for q in exchanges["quotes"]:
-            replies = f"{q['replies']} repl{'y' if q['replies'] == 1 else 'ies'}"
-            who = ", ".join(md_escape(r) for r in q["repliers"] if r)
-            target = md_url(q.get("reply_url"))
-            reply = f" ([reply]({target}))" if target else ""
-            lines += [f"> {md_escape(_short(q['quote']))}", "",
-                      f"— {md_escape(q['source_author'] or 'unknown')}, quoted in {replies} by "
-                      f"{who}{reply}", ""]
+        for debate in data.get("debates", []):
+            lines += _md_debate(debate)
         if exchanges["pairs"]:
-            lines += ["Who pushed back on whom:", "", "| Replier | Quoted | Times |", "|---|---|---|"]
-            lines += [f"| {md_escape(p['replier'])} | {md_escape(p['quoted'])} | {p['times']} |"
+            lines += ["Who disputed whom (replies classified as disputing):", "",
+                      "| Replier | Disputed | Times |", "|---|---|---|"]
+            lines += [f"| {_md(p['replier'])} | {_md(p['quoted'])} | {p['times']} |"
                       for p in exchanges["pairs"]]
             lines.append("")
     if data["papers"]:
         lines += ["## Papers discussed", ""]
         for p in data["papers"]:
             authors = _authors(p)
-            lines.append(f"- {md_link(p['label'], p.get('url'))}"
-                         + (f" — {md_escape(authors)}" if authors else "")
-                         + f" ({p['mentions']} mentions)")
+            lines.append(f"- {md_link(p['label'], p.get('url'))}" + (f" — {_md(authors)}" if authors else "")
+                         + f" ({p['mentions']} mentions)" + _md_discussers(p))
         lines.append("")
     if data["contributors"]:
         lines += ["## Top contributors", "", "| Author | Posts | Comments | Score |",
@@ -501,6 +719,64 @@ def to_markdown(data: dict, image: str | None) -> str:
     return "\n".join(lines)
 
 
+_md = md_escape
+_md_link = md_link
+
+
+def _md_source(s: dict) -> str:
+    """"Ada Quint, in [Post title](url)": who said it and where, with the link."""
+    author = _md(s.get("author") or "unknown")
+    title = s.get("title")
+    if not title:
+        return _md_link(s.get("author") or s["source_id"], s.get("source_url"))
+    where = "in" if s.get("source_kind") == "post" else "commenting on"
+    return f"{author}, {where} {_md_link(_short(title, 90), s.get('source_url'))}"
+
+
+def _md_disputed(s: dict) -> str:
+    who = [_md_link(d["author"] or "someone", d.get("url")) for d in s.get("disputed_by", [])]
+    return f" **(disputed by {', '.join(who)})**" if who else ""
+
+
+def _md_structure(structure: dict) -> list[str]:
+    """A thread's question or claim, then its main answers and objections."""
+    lines = ["## The discussion", ""]
+    opening = structure.get("opening")
+    if opening:
+        who = _md_link(opening["author"] or "unknown", opening.get("url"))
+        lines += [f"**{opening['kind'].capitalize()}** ({who}): {_md(opening['text'])}", ""]
+    for name, key in (("Answers", "answers"), ("Objections", "objections")):
+        if structure.get(key):
+            lines += [f"{name}:", ""]
+            lines += [f"- **{_md_link(a['author'] or 'unknown', a.get('url'))}** _{a['stance']}_: "
+                      f"{_md(a['text'])}" for a in structure[key]]
+            lines.append("")
+    return lines
+
+
+def _md_discussers(paper: dict, plain: bool = False) -> str:
+    names = paper.get("discussed_by") or []
+    if not names:
+        return ""
+    return "; discussed by " + ", ".join(names if plain else [_md(n) for n in names])
+
+
+def _md_debate(debate: dict) -> list[str]:
+    where = f", in {_md_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
+        if debate.get("claim_title") else ""
+    lines = [f"> {_md(_short(debate['claim']))}", "",
+             f"— {_md(debate['claim_author'] or 'unknown')}{where}", ""]
+    for turn in debate["replies"]:
+        lines.append(f"- {_md_turn(turn)}")
+        lines += [f"  - {_md_turn(r)}" for r in turn["responses"]]
+    return lines + [""]
+
+
+def _md_turn(turn: dict) -> str:
+    who = _md_link(turn["author"] or "unknown", turn.get("url"))
+    return f"**{who}** _{turn['stance']}_: {_md(turn['text'])}"
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = re.sub(r"\s+", " ", text or "").strip()
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
@@ -511,6 +787,56 @@ color:#222}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom
 .meta{color:#666;font-size:.9rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;
 border-bottom:1px solid #eee;text-align:left}blockquote{border-left:3px solid #ccc;margin:.5rem 0;
 padding-left:.8rem;color:#444}.src{font-size:.85rem;color:#666}img{max-width:100%}"""
+
+
+def _html_link(text: str, url: str | None) -> str:
+    return html_link(html_escape(text), url)
+
+
+def _html_source(s: dict) -> str:
+    title = s.get("title")
+    if not title:
+        return _html_link(s.get("author") or s["source_id"], s.get("source_url"))
+    where = "in" if s.get("source_kind") == "post" else "commenting on"
+    return (f"{html_escape(s.get('author') or 'unknown')}, {where} "
+            f"{_html_link(_short(title, 90), s.get('source_url'))}")
+
+
+def _html_disputed(s: dict) -> str:
+    who = [_html_link(d["author"] or "someone", d.get("url")) for d in s.get("disputed_by", [])]
+    return f" <strong>(disputed by {', '.join(who)})</strong>" if who else ""
+
+
+def _html_structure(structure: dict) -> str:
+    parts = ["<h2>The discussion</h2>"]
+    opening = structure.get("opening")
+    if opening:
+        parts.append(f"<p><strong>{html_escape(opening['kind'].capitalize())}</strong> "
+                     f"({_html_link(opening['author'] or 'unknown', opening.get('url'))}): "
+                     f"{html_escape(opening['text'])}</p>")
+    for name, key in (("Answers", "answers"), ("Objections", "objections")):
+        if structure.get(key):
+            items = "".join(f"<li><strong>{_html_link(a['author'] or 'unknown', a.get('url'))}"
+                            f"</strong> <em>{html_escape(a['stance'])}</em>: "
+                            f"{html_escape(a['text'])}</li>" for a in structure[key])
+            parts.append(f"<p>{name}:</p><ul>{items}</ul>")
+    return "".join(parts)
+
+
+def _html_debate(debate: dict) -> str:
+    where = f", in {_html_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
+        if debate.get("claim_title") else ""
+    items = []
+    for turn in debate["replies"]:
+        inner = "".join(f"<li>{_html_turn(r)}</li>" for r in turn["responses"])
+        items.append(f"<li>{_html_turn(turn)}" + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
+    return (f"<blockquote>{html_escape(_short(debate['claim']))}</blockquote><p class='src'>— "
+            f"{html_escape(debate['claim_author'] or 'unknown')}{where}</p><ul>{''.join(items)}</ul>")
+
+
+def _html_turn(turn: dict) -> str:
+    return (f"<strong>{_html_link(turn['author'] or 'unknown', turn.get('url'))}</strong> "
+            f"<em>{html_escape(turn['stance'])}</em>: {html_escape(turn['text'])}")
 
 
 def to_html(data: dict, png: bytes | None) -> str:
@@ -529,31 +855,29 @@ def to_html(data: dict, png: bytes | None) -> str:
         parts.append("<p><em>Nothing to summarise in this period.</em></p>")
     parts.append("<ol>")
     for s in data["summary"]:
-        who = e(s["author"] or "source")
-        link = html_link(who, s["source_url"], "src") if safe_url(s["source_url"]) else \
-            f"<span class='src'>{who}</span>"
-        parts.append(f"<li>{e(s['text'])} — {link}</li>")
+        parts.append(f"<li>{e(s['text'])} — <span class='src'>{_html_source(s)}</span>"
+                     f"{_html_disputed(s)}</li>")
     parts.append("</ol>")
+    if data.get("structure"):
+        parts.append(_html_structure(data["structure"]))
     if data["threads"]:
-        parts.append("<h2>Most active threads</h2><table><tr><th>Thread</th><th>Comments</th>"
-                     "<th>People</th><th>Latest</th></tr>")
+        parts.append("<h2>Threads, most important first</h2><p class='meta'>Importance: score, "
+                     "comments, exchanges and topic weight. Comments: all in the thread (on "
+                     "topic: those matching).</p><table><tr><th>Thread</th><th>Gist</th>"
+                     "<th>Comments (on topic)</th><th>People</th><th>Latest</th></tr>")
         for t in data["threads"]:
             cell = html_link(e(t["title"] or t["id"]), t["url"])
-            parts.append(f"<tr><td>{cell}</td><td>{t['comments']}</td><td>{t['people']}</td>"
-                         f"<td>{e((t['latest'] or '')[:10])}</td></tr>")
+            parts.append(f"<tr><td>{cell}</td><td>{e(t.get('gist') or '')}</td>"
+                         f"<td>{t['comments']} ({t.get('on_topic', t['comments'])})</td>"
+                         f"<td>{t['people']}</td><td>{e((t['latest'] or '')[:10])}</td></tr>")
         parts.append("</table>")
     exchanges = data["exchanges"]
-    if exchanges["quotes"] or exchanges["pairs"]:
+    if data.get("debates") or exchanges["pairs"]:
         parts.append("<h2>Key exchanges</h2>")
-        for q in exchanges["quotes"]:
-            reply = f" ({html_link('reply', q['reply_url'])})" if safe_url(q.get("reply_url")) \
-                else ""
-            parts.append(f"<blockquote>{e(_short(q['quote']))}</blockquote><p class='src'>— "
-                         f"{e(q['source_author'] or 'unknown')}, quoted in {q['replies']} "
-                         f"replies by {e(', '.join(r for r in q['repliers'] if r))}{reply}</p>")
+        parts += [_html_debate(d) for d in data.get("debates", [])]
         if exchanges["pairs"]:
-            parts.append("<p>Who pushed back on whom:</p><table><tr><th>Replier</th>"
-                         "<th>Quoted</th><th>Times</th></tr>")
+            parts.append("<p>Who disputed whom (replies classified as disputing):</p><table>"
+                         "<tr><th>Replier</th><th>Disputed</th><th>Times</th></tr>")
             parts += [f"<tr><td>{e(p['replier'])}</td><td>{e(p['quoted'])}</td>"
                       f"<td>{p['times']}</td></tr>" for p in exchanges["pairs"]]
             parts.append("</table>")
@@ -562,7 +886,7 @@ def to_html(data: dict, png: bytes | None) -> str:
         for p in data["papers"]:
             authors = e(_authors(p))
             parts.append(f"<li>{html_link(e(p['label']), p.get('url'))}"
-                         f"{' — ' + authors if authors else ''} ({p['mentions']} mentions)</li>")
+                         f"{' — ' + authors if authors else ''} ({p['mentions']} mentions){e(_md_discussers(p, plain=True))}</li>")
         parts.append("</ul>")
     if data["contributors"]:
         parts.append("<h2>Top contributors</h2><table><tr><th>Author</th><th>Posts</th>"

@@ -30,7 +30,9 @@ import numpy as np
 import sqlite_utils
 
 from archiver.analysis import sentences as splitter
+from archiver.analysis import stance
 from archiver.analysis.period import period_sql
+from archiver.analysis.quotes import own_text, strip_signature
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 
@@ -43,6 +45,7 @@ DUPLICATE = 0.6  # cosine above which two sentences say the same thing
 LINK = 0.1  # cosine above which two sentences are linked in the LexRank graph
 DAMPING = 0.85
 LAMBDA = 0.6  # MMR: relevance vs. novelty
+SAME_SOURCE = 0.7  # MMR: relevance kept by a source's sentences for each one already picked
 # Prior bonus for an item's opening sentences: 1 + WEIGHT * exp(-position / DECAY). Tuned on
 # held-apart dev documents (scripts/eval_summaries.py): writers state their point first.
 POSITION_WEIGHT = 1.0
@@ -53,6 +56,71 @@ PLEASANTRY = re.compile(
     r"^(thanks|thank you|great|nice|good|interesting|excellent|awesome|cool|agreed|i agree|"
     r"strong(ly)? upvoted?|upvoted?|\+1|this is (great|good|interesting|a great)|"
     r"well (said|written|put)|edit|update|disclaimer)\b", re.I)
+
+
+# -- what a sentence says (cues tuned for discussions, not news) --------------------------------
+# Results and claims: what a reader of a digest wants.
+RESULT = re.compile(
+    r"\b(?:we (?:find|found|show|showed|shown|demonstrate\w*|observe\w*|estimate\w*|conclude\w*|"
+    r"measure\w*|report\w*)|(?:i|they|this|it|results?|data|evidence|analysis|experiments?) "
+    r"(?:find|found|show|shows|showed|suggests?|implies|indicates?|demonstrates?)|"
+    r"results? (?:is|are|was|were)|turns out|the (?:key|main|central|core) (?:point|result|"
+    r"finding|claim|idea)|in short|overall|therefore|which means|this means|outperform\w*|"
+    r"reduc\w*|increas\w*|improv\w*|less than|more than|fewer|faster|slower|cheaper|"
+    r"compared (?:to|with)|by a factor|moves? from|from \d+ to \d+|median)\b", re.I)
+NUMBER = re.compile(r"\d|\b(?:half|twice|double|triple|tenfold|hundred|thousand|million|"
+                    r"billion)\b", re.I)
+# Setup and framing: how a post starts, not what it found.
+SETUP = re.compile(
+    r"^(?:in this (?:post|paper|essay|piece|article|newsletter)|this (?:post|essay|piece) "
+    r"(?:is|will|tries|aims|describes|explores)|i (?:want|wanted|will|'ll|am going) to|"
+    r"we (?:will|'ll)|let me|let's|here(?:,)? (?:i|we)|i've been (?:thinking|wondering)|"
+    r"to (?:understand|see|explain) (?:this|these|that|why|how)|(?:the|a) (?:question|"
+    r"motivation|background|goal) (?:is|here)|first,|recently,|as (?:many|some) of you|"
+    r"(?:imagine|suppose|consider)\b)", re.I)
+BOILERPLATE = re.compile(
+    r"\b(?:demo data|fictional|cross-?posted|subscribe|unsubscribe|sign up|click here|"
+    r"thanks for reading|all rights reserved|originally (?:published|posted)|epistemic status|"
+    r"this (?:newsletter|email|issue) (?:is|was)|read more|view (?:this|in) (?:email|browser)|"
+    r"sponsored|share this|follow (?:us|me) on|content warning|tl;?dr|regrets|"
+    r"apologies for (?:the|my)|sorry for the (?:delay|late)|out of (?:the )?office|wrote:)\b"
+    r"|(?:^|\s)>\s", re.I)  # "> " mid-sentence: quoted text flattened into a line
+HEDGE = re.compile(r"^(?:i(?:'m| am) not sure|i don'?t know|maybe|perhaps|possibly|it might be|"
+                   r"i guess|not sure|hard to say|who knows)\b", re.I)
+# Openings that lean on the sentence before: kept only together with it.
+ANAPHOR = re.compile(
+    r"^(?:they|them|these|those|this|that|it|its|he|she|his|her|such|both|so|thus|hence|also|"
+    r"but|and|or|however|therefore|then|there|here|to understand these|as a result|in turn|"
+    r"instead|otherwise|similarly|likewise|moreover|furthermore|still|yet)\b(?![-'])", re.I)
+# "This paper shows ..." names its subject: the title is shown beside the sentence.
+NAMED = re.compile(r"^(?:this|that|the) (?:paper|post|work|article|study|essay|report|"
+                   r"preprint|book|talk|result|model|method)\b", re.I)
+RESULT_BONUS, NUMBER_BONUS = 0.5, 0.25
+SETUP_PENALTY, QUESTION_PENALTY, HEDGE_PENALTY = 0.35, 0.3, 0.5
+PAIR_CHARS = 420  # a dangling sentence and its predecessor, shown together, at most this long
+
+
+def cue_weight(text: str) -> float:
+    """How much a sentence reads like a finding or claim (>1) or like setup/filler (<1)."""
+    if BOILERPLATE.search(text):
+        return 0.0
+    weight = 1.0
+    if RESULT.search(text):
+        weight += RESULT_BONUS
+    if NUMBER.search(text):
+        weight += NUMBER_BONUS
+    if SETUP.match(text):
+        weight *= SETUP_PENALTY
+    if text.rstrip().endswith("?"):
+        weight *= QUESTION_PENALTY
+    if HEDGE.match(text):
+        weight *= HEDGE_PENALTY
+    return weight
+
+
+def dangling(text: str) -> bool:
+    """Does the sentence open with a word that needs the sentence before it?"""
+    return bool(ANAPHOR.match(text)) and not NAMED.match(text)
 
 
 @dataclass
@@ -67,10 +135,13 @@ class Unit:
     position: int = 0  # index among its item's candidate sentences
     weight: float = 1.0  # prior from the item (votes, topic score, post vs comment)
     order: int = 0  # reading order
+    title: str | None = None  # the title of the post it came from (or that it comments on)
+    is_post: bool = False  # from the post itself, not a comment
 
     def as_dict(self) -> dict:
         return {"text": self.text, "source_id": self.source_id, "source_url": self.source_url,
-                "author": self.author, "posted_at": self.posted_at}
+                "author": self.author, "posted_at": self.posted_at, "title": self.title,
+                "source_kind": "post" if self.is_post else "comment"}
 
 
 @dataclass
@@ -86,6 +157,8 @@ class Summary:
     candidates: int = 0  # sentences considered
     abstract: dict | None = None  # {"model", "text", "citations"} from --llm
     warnings: list[str] = field(default_factory=list)
+    # A thread: {"opening": {...}, "answers": [...], "objections": [...]} (see thread_structure)
+    structure: dict | None = None
 
     def as_dict(self) -> dict:
         out = {
@@ -96,6 +169,8 @@ class Summary:
         }
         if self.abstract:
             out["abstract"] = self.abstract
+        if self.structure:
+            out["structure"] = self.structure
         return out
 
 
@@ -123,7 +198,8 @@ def rank(units: list[Unit], count: int = 7, max_chars: int | None = 1500,
     similarity = (matrix @ matrix.T).toarray().astype(np.float64)
     # Erkan & Radev's thresholded graph: weak lexical overlaps are noise, not endorsement.
     relevance = lexrank((similarity > LINK).astype(np.float64)) * prior
-    picked = mmr(relevance, similarity, [len(u.text) for u in units], count, max_chars)
+    picked = mmr(relevance, similarity, [len(u.text) for u in units], count, max_chars,
+                 groups=[u.source_id for u in units])
     return sorted((units[i] for i in picked), key=lambda u: u.order)
 
 
@@ -146,13 +222,19 @@ def lexrank(similarity: np.ndarray, damping: float = DAMPING, iterations: int = 
 
 
 def mmr(relevance: np.ndarray, similarity: np.ndarray, lengths: list[int], count: int,
-        max_chars: int | None, lam: float | None = None) -> list[int]:
-    """Maximal marginal relevance with near-duplicate suppression and a character budget."""
+        max_chars: int | None, lam: float | None = None,
+        groups: list[str] | None = None) -> list[int]:
+    """Maximal marginal relevance with near-duplicate suppression and a character budget.
+
+    With ``groups`` (the source of each sentence), each sentence already taken from a source
+    scales the relevance of that source's other sentences by SAME_SOURCE, so a digest quotes
+    several sources when several have something to say."""
     lam = LAMBDA if lam is None else lam
     chosen: list[int] = []
     used = 0
     available = np.ones(len(relevance), dtype=bool)
     redundancy = np.zeros(len(relevance))
+    relevance = relevance.copy()
     while len(chosen) < count and available.any():
         scores = np.where(available, lam * relevance - (1 - lam) * redundancy, -np.inf)
         best = int(np.argmax(scores))
@@ -161,6 +243,8 @@ def mmr(relevance: np.ndarray, similarity: np.ndarray, lengths: list[int], count
             continue  # too long for what is left of the budget; a shorter one may fit
         chosen.append(best)
         used += lengths[best]
+        if groups is not None:
+            relevance *= np.where([g == groups[best] for g in groups], SAME_SOURCE, 1.0)
         redundancy = np.maximum(redundancy, similarity[best])
         available &= similarity[best] < DUPLICATE
     return chosen
@@ -177,7 +261,7 @@ def _preselect(matrix, prior: np.ndarray, size: int) -> np.ndarray:
 def _prior(unit: Unit) -> float:
     position = 1.0 + POSITION_WEIGHT * math.exp(-unit.position / POSITION_DECAY)
     brevity = min(1.0, len(unit.text.split()) / SHORT_WORDS) ** 0.5
-    return unit.weight * position * brevity
+    return unit.weight * position * brevity * cue_weight(unit.text)
 
 
 def _unique(units: list[Unit]) -> list[Unit]:
@@ -192,12 +276,35 @@ def _unique(units: list[Unit]) -> list[Unit]:
 
 
 def units_from_text(text: str, source_id: str, **meta) -> list[Unit]:
-    """Candidate sentences of one body (quotes, code and fragments left out)."""
-    found = [s for s in splitter.candidates(text)
-             if not (s.words < 12 and PLEASANTRY.match(s.text))]
-    if len(found) > HEAD + TAIL:
-        found = found[:HEAD] + found[-TAIL:]
-    return [Unit(s.text, source_id, position=i, **meta) for i, s in enumerate(found)]
+    """Candidate sentences of one body (quotes, code, signatures, boilerplate and fragments left
+    out), each standing alone: a sentence opening with "They", "So", "These" ... is joined to
+    the sentence before it in the same paragraph, or left out when it has none."""
+    every = splitter.split(strip_signature(text or ""))
+    found = [s for s in every if splitter.is_candidate(s)
+             and not (s.words < 12 and PLEASANTRY.match(s.text))
+             and not BOILERPLATE.search(s.text)]
+    texts = _standalone(found, every)
+    if len(texts) > HEAD + TAIL:
+        texts = texts[:HEAD] + texts[-TAIL:]
+    return [Unit(t, source_id, position=i, **meta) for i, t in enumerate(texts)]
+
+
+def _standalone(found: list[splitter.Sentence], every: list[splitter.Sentence]) -> list[str]:
+    """The candidates' texts; a dangling one is prefixed with its predecessor, or dropped."""
+    out: list[str] = []
+    for sentence in found:
+        if not dangling(sentence.text):
+            out.append(sentence.text)
+            continue
+        before = every[sentence.position - 1] if sentence.position > 0 else None
+        if before is None or before.block != sentence.block or dangling(before.text):
+            continue
+        pair = f"{before.text} {sentence.text}"
+        if len(pair) <= PAIR_CHARS:
+            if out and out[-1] == before.text:
+                out.pop()  # shown inside the pair instead
+            out.append(pair)
+    return out
 
 
 # -- reading the archive -----------------------------------------------------------------------
@@ -226,7 +333,60 @@ def summarize_thread(db: sqlite_utils.Database, post: str, since: str | None = N
     units = _units(items)
     picked = rank(units, sentences, max_chars or CHARS_PER_SENTENCE * sentences)
     return Summary(title=row["title"] or row["id"], sentences=picked, post_id=row["id"],
-                   since=since, until=until, items=len(items), candidates=len(units))
+                   since=since, until=until, items=len(items), candidates=len(units),
+                   structure=thread_structure(row, items))
+
+
+ANSWERS = 5  # replies shown under a thread's question or claim, per side
+
+
+def thread_structure(post: dict, items: list[dict]) -> dict:
+    """Question or claim -> the main answers and objections, each with its speaker and link.
+
+    The opening is the post's title when it asks a question, else the post's best sentence.
+    Replies (best received first) are classified by their opening (archiver.analysis.stance):
+    disputing ones are objections, the rest answers; each is shown by its best sentence, never a
+    quote, a signature, a header or code."""
+    body = next((i for i in items if i["table"] == "posts"), None)
+    title = post.get("title") or ""
+    if title.rstrip().endswith("?"):
+        opening = {"kind": "question", "text": title, "author": body and body["author"],
+                   "url": body and body["url"]}
+    else:
+        best = _best_sentence(body)
+        opening = best and {"kind": "claim", "text": best, "author": body["author"],
+                            "url": body["url"]}
+    answers, objections = [], []
+    for item in items:
+        if item["table"] != "comments" or len(answers) + len(objections) >= 2 * ANSWERS:
+            continue
+        position = stance.classify(own_text(item["body_text"]))
+        best = _question(item) if position == "asks" else _best_sentence(item)
+        if not best:
+            continue
+        entry = {"author": item["author"], "text": best, "url": item["url"],
+                 "stance": position, "id": item["id"]}
+        side = objections if position == "disputes" else answers
+        if len(side) < ANSWERS:
+            side.append(entry)
+    return {"opening": opening, "answers": answers, "objections": objections}
+
+
+def _question(item: dict) -> str | None:
+    """The question a reply asks (its first sentence ending in "?")."""
+    asked = [s.text for s in splitter.candidates(own_text(item["body_text"]))
+             if s.text.endswith("?")]
+    return asked[0] if asked else _best_sentence(item)
+
+
+def _best_sentence(item: dict | None) -> str | None:
+    if not item:
+        return None
+    units = units_from_text(item["body_text"] or "", item["id"])
+    for i, unit in enumerate(units):
+        unit.order = i
+    picked = rank(units, 1, max_chars=None)
+    return picked[0].text if picked else None
 
 
 def topics_to_summarize(db: sqlite_utils.Database, since: str | None = None,
@@ -257,7 +417,7 @@ def find_post(db: sqlite_utils.Database, post: str) -> dict:
 
 
 ITEM_COLUMNS = ("table", "id", "url", "author", "posted_at", "votes", "body_text", "post_id",
-                "topic_score")
+                "topic_score", "title", "site_id", "source_id")
 
 
 def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
@@ -266,30 +426,52 @@ def _topic_items(db, topic_id: int, since, until, cap: int) -> list[dict]:
     sql = f"""
         SELECT * FROM (
           SELECT 'posts' AS kind, p.id AS id, p.url, p.author, p.posted_at, p.score AS votes,
-                 p.body_text, p.id, ti.score AS topic_score
+                 p.body_text, p.id, ti.score AS topic_score, p.title, p.site_id, p.source_id
           FROM topic_items ti JOIN posts p ON p.id = ti.item_id
           WHERE ti.topic_id = ? AND ti.item_table = 'posts' AND p.stub = 0 {pwhere}
           UNION ALL
           SELECT 'comments', c.id, COALESCE(c.url, p.url), c.author, c.posted_at, c.score,
-                 c.body_text, c.post_id, ti.score
+                 c.body_text, c.post_id, ti.score, p.title, c.site_id,
+                 CASE WHEN c.url IS NULL THEN c.source_id END
           FROM topic_items ti JOIN comments c ON c.id = ti.item_id
           LEFT JOIN posts p ON p.id = c.post_id
           WHERE ti.topic_id = ? AND ti.item_table = 'comments' {cwhere}
                 ) ORDER BY topic_score DESC, COALESCE(votes, 0) DESC, kind DESC, id LIMIT ?"""
     rows = db.execute(sql, [topic_id, *pparams, topic_id, *cparams, cap]).fetchall()
-    return [dict(zip(ITEM_COLUMNS, r)) for r in rows]
+    return [_with_permalink(dict(zip(ITEM_COLUMNS, r))) for r in rows]
+
+
+def _with_permalink(item: dict) -> dict:
+    """A Reddit comment archived without its permalink gets one built from its post's URL,
+    so a citation opens the comment, not the whole thread."""
+    if item["table"] == "comments" and item["source_id"]:
+        item["url"] = permalink(item["site_id"], item["url"], item["source_id"])
+    return item
+
+
+def permalink(site_id: str | None, post_url: str | None, comment_source_id: str) -> str | None:
+    """``post_url`` made into the comment's own link where the site has a known form."""
+    if site_id != "reddit" or not post_url:
+        return post_url
+    match = re.match(r"^(https://(?:www|old)\.reddit\.com(?:/r/\w+)?/comments/\w+)(/[^/?#]+)?",
+                     post_url)
+    if not match:
+        return post_url
+    return f"{match.group(1)}{match.group(2) or '/_'}/{comment_source_id}/"
 
 
 def _thread_items(db, post_id: str, since, until, cap: int) -> list[dict]:
     cwhere, cparams = period_sql("c.posted_at", since, until)
-    post = db.execute("SELECT 'posts', id, url, author, posted_at, score, body_text, id, 1.0 "
-                      "FROM posts WHERE id = ?", [post_id]).fetchall()
+    post = db.execute("SELECT 'posts', id, url, author, posted_at, score, body_text, id, 1.0, "
+                      "title, site_id, source_id FROM posts WHERE id = ?", [post_id]).fetchall()
     comments = db.execute(
         f"SELECT 'comments', c.id, COALESCE(c.url, p.url), c.author, c.posted_at, c.score, "
-        f"c.body_text, c.post_id, 1.0 FROM comments c LEFT JOIN posts p ON p.id = c.post_id "
+        f"c.body_text, c.post_id, 1.0, p.title, c.site_id, "
+        f"CASE WHEN c.url IS NULL THEN c.source_id END FROM comments c "
+        f"LEFT JOIN posts p ON p.id = c.post_id "
         f"WHERE c.post_id = ? {cwhere} ORDER BY COALESCE(c.score, 0) DESC, c.path LIMIT ?",
         [post_id, *cparams, cap]).fetchall()
-    return [dict(zip(ITEM_COLUMNS, r)) for r in post + comments]
+    return [_with_permalink(dict(zip(ITEM_COLUMNS, r))) for r in post + comments]
 
 
 def _units(items: list[dict]) -> list[Unit]:
@@ -302,7 +484,8 @@ def _units(items: list[dict]) -> list[Unit]:
         if item["table"] == "posts":
             weight *= 1.2  # the post frames the discussion
         meta = {"source_url": item["url"], "author": item["author"],
-                "posted_at": item["posted_at"], "weight": weight}
+                "posted_at": item["posted_at"], "weight": weight, "title": item["title"],
+                "is_post": item["table"] == "posts"}
         for unit in units_from_text(item["body_text"] or "", item["id"], **meta):
             unit.order = len(units)
             units.append(unit)
@@ -399,7 +582,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 def save_summary(db: sqlite_utils.Database, summary: Summary, markdown: str, html: str,
                  data: dict) -> int:
-    """Store one report; every run adds a row, so earlier digests stay readable."""
+    """Store one report: a new row per topic (or thread) and period; a digest of the same topic
+    and period replaces its row, so "the latest summary per topic" is never a throwaway run."""
     ensure_schema(db)
     row = {
         "title": summary.title, "topic_id": (summary.topic or {}).get("id"),
@@ -409,8 +593,16 @@ def save_summary(db: sqlite_utils.Database, summary: Summary, markdown: str, htm
         "created_at": now_utc(), "sentences": len(summary.sentences), "markdown": markdown,
         "html": html, "json": json.dumps(data, ensure_ascii=False, default=str),
     }
+    same = db.execute(
+        "SELECT id FROM summaries WHERE topic_id IS ? AND post_id IS ? AND period_start IS ? "
+        "AND period_end IS ? ORDER BY id DESC LIMIT 1",
+        [row["topic_id"], row["post_id"], row["period_start"], row["period_end"]]).fetchone()
     try:
         with db.conn:
+            if same:
+                db.conn.execute(f"UPDATE summaries SET {', '.join(f'{k} = ?' for k in row)} "
+                                "WHERE id = ?", [*row.values(), same[0]])
+                return same[0]
             cursor = db.conn.execute(
                 f"INSERT INTO summaries ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                 list(row.values()))

@@ -71,6 +71,18 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                                  foreign_keys=[("topic_id", "topics", "id")])
     db["topic_items"].create_index(["item_table", "item_id"], if_not_exists=True)
     db["topic_items"].create_index(["topic_id", "score"], if_not_exists=True)
+    if "primary_topics" not in db.view_names():
+        db.create_view("primary_topics", PRIMARY_SQL)
+
+
+# Each item's primary topic among its memberships: the highest score; on a tie a topic the user
+# defined, then a site tag or blog section, an arXiv category, a discovered theme.
+PRIMARY_SQL = """SELECT item_table, item_id, topic_id, kind, name, score FROM (
+  SELECT ti.item_table, ti.item_id, ti.topic_id, t.kind, COALESCE(t.label, t.name) AS name,
+         ti.score, row_number() OVER (PARTITION BY ti.item_table, ti.item_id ORDER BY ti.score DESC,
+         CASE t.kind WHEN 'user' THEN 0 WHEN 'tag' THEN 1 WHEN 'blog-section' THEN 2
+                     WHEN 'arxiv' THEN 3 ELSE 4 END, ti.topic_id) AS rank
+  FROM topic_items ti JOIN topics t ON t.id = ti.topic_id) WHERE rank = 1"""
 
 
 def _add_missing(db, table: str, columns: dict) -> None:
@@ -440,6 +452,9 @@ def _items_text(db, changed: dict[str, list[str]] | None) -> Iterator[tuple[str,
     queries = {"posts": "SELECT id, COALESCE(title, '') || '\n' || COALESCE(body_text, '') "
                         "FROM posts WHERE stub = 0",
                "comments": "SELECT id, COALESCE(body_text, '') FROM comments WHERE 1"}
+    if db["papers"].exists() and {"title", "abstract"} <= set(db["papers"].columns_dict):
+        queries["papers"] = ("SELECT id, COALESCE(title, '') || '\n' || COALESCE(abstract, '') "
+                             "FROM papers WHERE 1")
     for table, sql in queries.items():
         ids = None if changed is None else changed.get(table) or []
         if changed is not None and not ids:
@@ -489,7 +504,7 @@ def after_fetch(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> Non
             _assign_comments_by_thread(db, comments)
         _assign_arxiv(db, papers or [], {"posts": posts, "comments": comments})
         items = {"posts": posts, "comments": comments}
-        _assign_user(db, None, items)
+        _assign_user(db, None, {**items, "papers": papers})
         _assign_discovered(db, items)
 
 
@@ -500,6 +515,9 @@ think like just don really people thing things way post comment comments https h
 lot does doesn didn isn aren wasn want know good make makes made sure point actually probably
 maybe pretty quite seems say said says going yes agree also even much many well still might
 would could should one two get got use used using time kind sort something anything
+posts import imported newsletter subscribe subscribed email emails issue issues week weeks today
+yesterday year years new read reading click via link links edit edited update updated thanks
+thank pdf html page pages site blog blogs amp nbsp utm
 """.split()
 VECTORIZER = {"max_df": 0.5, "max_features": 20000, "sublinear_tf": True,
               "token_pattern": r"(?u)\b[a-zA-Z][a-zA-Z0-9-]+\b", "dtype": np.float32}
@@ -515,8 +533,13 @@ def _vectorizer(min_df: int):
     return TfidfVectorizer(stop_words=stop, min_df=min_df, **VECTORIZER)
 
 
+# Links, bare domains and e-mail addresses: their pieces ("mailchi", "mp") are not themes.
+URL_DEBRIS = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|\b[\w-]+(?:\.[\w-]+)*\."
+                        r"(?:com|net|org|io|mp|ai|co|uk|de|fr|edu|gov|html?|php|substack)\b", re.I)
+
+
 def _strip_quotes(text: str) -> str:
-    return re.sub(r"(?m)^\s*>.*$", "", text or "")
+    return URL_DEBRIS.sub(" ", re.sub(r"(?m)^\s*>.*$", "", text or ""))
 
 
 def _documents(db, since: str | None, until: str | None, limit: int | None) -> list[tuple]:
@@ -554,7 +577,6 @@ def discover(db: sqlite_utils.Database, k: int | str = "auto", since: str | None
     Replaces the previously discovered topics. Deterministic for a given archive: documents are
     read in id order and NMF starts from a fixed seed.
     """
-    from sklearn.decomposition import NMF
 
     ensure_schema(db)
     since, until = check_date(since, "--since"), check_date(until, "--until")
@@ -570,20 +592,43 @@ def discover(db: sqlite_utils.Database, k: int | str = "auto", since: str | None
         raise UsageError("the items hold too few distinct words to find topics; "
                          "archive more threads first") from exc
     n_topics = min(n_topics, matrix.shape[1] - 1)
-    model = NMF(n_components=n_topics, init="nndsvda", random_state=RANDOM_STATE, max_iter=300,
-                tol=1e-3)
-    if matrix.shape[0] > FIT_SAMPLE:
-        # Themes are learnt from an evenly spaced sample (4x faster at 100k items), then every
-        # item is placed in them.
-        model.fit(matrix[np.linspace(0, matrix.shape[0] - 1, FIT_SAMPLE).astype(int)])
-        weights = model.transform(matrix)
-    else:
-        weights = model.fit_transform(matrix)
+    weights, components = _fit_nonempty(matrix, n_topics)
     terms = vectorizer.get_feature_names_out()
     labels, shares = _memberships(weights)
     keywords = _ctfidf(matrix, labels, n_topics, terms)
-    return _store_discovered(db, docs, labels, shares, keywords, model.components_, terms,
-                             vectorizer, matrix, since, until)
+    phrases = _phrases(docs, labels, n_topics, keywords)
+    return _store_discovered(db, docs, labels, shares, keywords, components, terms,
+                             vectorizer, matrix, since, until, phrases)
+
+
+def _fit_nonempty(matrix, n_topics: int, tries: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """NMF weights and components for exactly ``n_topics`` themes that each lead some item.
+
+    NMF can leave a component that no item prefers (an empty theme); then a model with more
+    components is fitted and its ``n_topics`` most-preferred components kept, each item moving
+    to its best kept theme, so ``--k N`` gives N non-empty topics."""
+    from sklearn.decomposition import NMF
+
+    extra = 0
+    for _ in range(tries):
+        model = NMF(n_components=min(n_topics + extra, matrix.shape[1] - 1), init="nndsvda",
+                    random_state=RANDOM_STATE, max_iter=300, tol=1e-3)
+        if matrix.shape[0] > FIT_SAMPLE:
+            # Themes are learnt from an evenly spaced sample (4x faster at 100k items), then
+            # every item is placed in them.
+            model.fit(matrix[np.linspace(0, matrix.shape[0] - 1, FIT_SAMPLE).astype(int)])
+            weights = model.transform(matrix)
+        else:
+            weights = model.fit_transform(matrix)
+        live = weights.sum(axis=1) > 0
+        sizes = np.bincount(weights[live].argmax(axis=1), minlength=weights.shape[1])
+        keep = np.sort(np.argsort(-sizes, kind="stable")[:n_topics])
+        kept = weights[:, keep]
+        final = np.bincount(kept[live].argmax(axis=1), minlength=len(keep))
+        if len(keep) == n_topics and (final > 0).all():
+            return kept, model.components_[keep]
+        extra += max(1, int((final == 0).sum()) + n_topics - len(keep))
+    return kept, model.components_[keep]
 
 
 def _int_k(k) -> int:
@@ -640,8 +685,67 @@ def name_from_keywords(keywords: list[str], size: int = 3) -> str:
     return text[0].upper() + text[1:]
 
 
+GENERIC = frozenset(EXTRA_STOP_WORDS) | frozenset("""
+et al fig figure table section paper papers work result results approach approaches method
+methods model models data example examples question questions answer answers problem problems
+""".split())
+PHRASE_DOCS = 120  # member documents read per theme for its label (their first 3,000 chars)
+
+
+def _phrases(docs, labels: np.ndarray, n_topics: int, keywords) -> dict[int, list[str]]:
+    """Each theme's best 2-3 word phrases as written ("iterated amplification"), scored by how
+    often they occur in its items times how characteristic their words are (c-TF-IDF)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    generic = GENERIC | ENGLISH_STOP_WORDS
+    out: dict[int, list[str]] = {}
+    for t in range(n_topics):
+        weight = {w: score for w, score in keywords[t]}
+        top = {w for w, _ in keywords[t][:5]}
+        members = np.where(labels == t)[0][:PHRASE_DOCS]
+        texts = [docs[i][2][:3000] for i in members]
+        if not weight or len(texts) < 1:
+            continue
+        counter = CountVectorizer(ngram_range=(2, 3), token_pattern=VECTORIZER["token_pattern"],
+                                  lowercase=True, binary=True)
+        try:
+            counts = counter.fit_transform(texts)
+        except ValueError:
+            continue
+        grams = counter.get_feature_names_out()
+        freq = np.asarray(counts.sum(axis=0)).ravel()
+        scored = []
+        for gram, n in zip(grams, freq):
+            parts = gram.split()
+            if n < 2 or any(p in generic or len(p) < 3 for p in parts):
+                continue
+            if not set(parts) & top:
+                continue  # a phrase must carry one of the theme's defining words
+            # Every word should be characteristic; a third word must earn its place.
+            score = n * sum(weight.get(p, 0.0) for p in parts) / len(parts) ** 0.5
+            scored.append((score * (0.8 if len(parts) == 3 else 1.0), gram))
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        out[t] = [g for _, g in scored[:10]]
+    return out
+
+
+def label_from_phrases(phrases: list[str], keywords: list[str]) -> str:
+    """A name from the best phrases ("Iterated amplification & debate"); keywords otherwise."""
+    chosen: list[str] = []
+    for phrase in phrases:
+        if any(set(phrase.split()) & set(c.split()) for c in chosen):
+            continue  # "sparse autoencoders" after "sparse autoencoder features": say it once
+        chosen.append(phrase)
+        if len(chosen) == 2:
+            break
+    if not chosen:
+        return name_from_keywords([k for k in keywords if k not in GENERIC] or keywords)
+    text = " & ".join(chosen)
+    return text[0].upper() + text[1:]
+
+
 def _store_discovered(db, docs, labels, shares, keywords, components, terms, vectorizer, matrix,
-                      since, until) -> list[dict]:
+                      since, until, phrases=None) -> list[dict]:
     now = now_utc()
     sizes = Counter(int(x) for x in labels if x >= 0)
     order = sorted(range(len(keywords)), key=lambda t: (-sizes.get(t, 0), keywords[t][:1]))
@@ -656,7 +760,7 @@ def _store_discovered(db, docs, labels, shares, keywords, components, terms, vec
             if not sizes.get(t):
                 continue  # a component no item prefers: no theme
             words = [w for w, _ in keywords[t]]
-            name = _unique_name(name_from_keywords(words), used)
+            name = _unique_name(label_from_phrases((phrases or {}).get(t, []), words), used)
             model = _topic_model(components[t], idf, terms, matrix, labels == t)
             topic_id = _upsert_topic(
                 db, "discovered", name, keywords=json.dumps(words[:10]),
@@ -664,7 +768,9 @@ def _store_discovered(db, docs, labels, shares, keywords, components, terms, vec
                     f"Discovered {now[:10]} from {len(docs)} items"
                     + (f" since {since}" if since else "") + (f" until {until}" if until else "")
                     + f" (TF-IDF + NMF, c-TF-IDF terms): {', '.join(words[:10])}"))
-            members = np.where(shares[:, t] >= MIN_SHARE)[0]
+            # Its own items (the theme each prefers: every item has one) and the items
+            # giving it a large share of their weight.
+            members = np.where((shares[:, t] >= MIN_SHARE) | (labels == t))[0]
             db.conn.executemany(
                 "INSERT OR REPLACE INTO topic_items VALUES (?, ?, ?, ?, ?)",
                 [(topic_id, docs[i][0], docs[i][1], round(float(shares[i, t]), 4), now)

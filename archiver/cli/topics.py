@@ -98,10 +98,12 @@ def discover(k, since, until, as_json):
 @click.option("--format", "fmt", type=click.Choice(R.FORMATS), default="markdown",
               show_default=True)
 @click.option("--out", metavar="DIR", help="Write .md, .html, .json and the chart PNG here.")
+@click.option("--save", is_flag=True,
+              help="Store the digest in the summaries table (--out stores it too).")
 @click.option("--llm", "llm_model", metavar="MODEL",
               help="Also write an abstractive summary with this `llm` model (optional extra).")
 @global_options
-def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, llm_model):
+def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, save, llm_model):
     """A digest of a topic or a thread; every sentence links to the comment it came from.
 
     \b
@@ -112,9 +114,9 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, llm_
     """
     failures: list[str] = []
     reports, warnings = R.make_reports(
-        state().db(read=True), topic=topic, thread=thread, all_topics=all_topics, since=since, until=until,
-        sentences=sentences, llm_model=llm_model, out_dir=out, config_topics=_config_topics(),
-        failures=failures)
+        state().db(read=True), topic=topic, thread=thread, all_topics=all_topics, since=since,
+        until=until, sentences=sentences, llm_model=llm_model, out_dir=out,
+        store=bool(out or save), config_topics=_config_topics(), failures=failures)
     for warning in dict.fromkeys(warnings):
         echo(f"warning: {warning}", err=True)
     if not reports and not failures:
