@@ -12,7 +12,8 @@ from archiver.errors import UsageError
 from archiver.http import ChallengeError, HttpStatusError
 from archiver.ingest import ingest
 from archiver.records import Page, iso_utc
-from archiver.sources import resolve_thread, resolve_user
+from archiver.sources import registry
+from archiver.sources.contract import ForumSource
 from archiver.store import Counts
 
 log = logging.getLogger("archiver.forums")
@@ -45,36 +46,49 @@ def _counted(pages: Iterable[Page], on_page: Callable[[int], None] | None) -> It
 def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | None = None,
                    via: str = "api", on_page=None) -> tuple[Counts, str]:
     """Fetch one thread into the archive; returns the counts and the thread's title."""
-    module, ref = resolve_thread(url)
-    if via == "greaterwrong":
-        from archiver.sources import greaterwrong as module
-    pages = module.fetch_thread(http, ref, endpoint=endpoint)
+    source, ref = registry.resolve_thread(url)
+    if via != "api":
+        source = chosen_fallback(source, via)
+    pages = source.fetch_thread(http, ref, endpoint=endpoint)
     try:
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     except (ChallengeError, HttpStatusError) as exc:
-        # LessWrong has answered scripts with 403, 429 or a challenge page: read the same thread
-        # from GreaterWrong's HTML instead (same ids, same rows).
-        refused = isinstance(exc, ChallengeError) or exc.status in (403, 429)
-        if via != "api" or module.NAME != "forummagnum" or not refused:
+        fallback = fallback_after(source, exc, via)
+        if fallback is None:
             raise
-        from archiver.sources import greaterwrong
-
-        log.warning("%s refused the API (%s); fetching %s through GreaterWrong instead",
-                    ref.site, exc, ref.url)
-        pages = greaterwrong.fetch_thread(http, ref)
+        log.warning("%s refused the API (%s); fetching %s through %s instead",
+                    ref.site, exc, ref.url, fallback.title)
+        pages = fallback.fetch_thread(http, ref)
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     row = db.execute("select title from posts where id = ?", [f"{ref.site}:{ref.thread_id}"]).fetchone()
     return counts, (row[0] if row and row[0] else ref.url)
 
 
+def chosen_fallback(source: ForumSource, via: str) -> ForumSource:
+    """``--via NAME``: the source's declared fallback, or a clear error for any other."""
+    if source.fallback != via:
+        raise UsageError(f"--via {via} does not apply to {source.title} threads"
+                         + (f" (use --via {source.fallback})" if source.fallback else ""))
+    return registry.by_name(via)
+
+
+def fallback_after(source: ForumSource, exc: Exception, via: str) -> ForumSource | None:
+    """The one place that decides whether a refused fetch is retried elsewhere: only when the user
+    did not pick a route (--via api), the source declares a fallback, and the API refused us
+    (403, 429 or a challenge page: LessWrong has answered scripts with each)."""
+    refused = isinstance(exc, ChallengeError) or (
+        isinstance(exc, HttpStatusError) and exc.status in (403, 429))
+    if via != "api" or not source.fallback or not refused:
+        return None
+    return registry.by_name(source.fallback)
+
+
 def archive_user(db: sqlite_utils.Database, http, who: str, site: str | None = None,
                  posts: int | None = None, comments: int | None = None, since: str | None = None,
                  endpoint: str | None = None, on_page=None) -> tuple[Counts, str]:
-    module, ref = resolve_user(who, site)
-    fetch = getattr(module, "fetch_user", None)
-    if fetch is None:
-        raise UsageError(f"{who}: archiving users is not supported for this site")
-    pages = fetch(http, ref, posts=posts, comments=comments, since=since, endpoint=endpoint)
+    source, ref = registry.resolve_user(who, site)
+    pages = source.fetch_user(http, ref, posts=posts, comments=comments, since=since,
+                              endpoint=endpoint)
     counts = ingest(db, _counted(pages, on_page), "user", ref.url or who, http)
     row = db.execute("select name from users where site_id = ? and slug = ?",
                      [ref.site, ref.slug]).fetchone()

@@ -207,7 +207,7 @@ def test_quotes_to_blockquotes(text, expected):
 ])
 def test_thread_url_forms(url, item):
     module, ref = resolve_thread(url)
-    assert module is hn and (ref.site, ref.thread_id) == ("hackernews", item)
+    assert module is hn.SOURCE and (ref.site, ref.thread_id) == ("hackernews", item)
 
 
 def test_non_item_url_is_usage_error():

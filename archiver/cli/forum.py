@@ -15,7 +15,7 @@ from archiver.cli.common import (
 )
 from archiver.errors import ArchiverError
 from archiver.forums import archive_thread, archive_user, parse_count, parse_since
-from archiver.sources import resolve_thread
+from archiver.sources import registry
 from archiver.store.search import search as run_search
 
 
@@ -23,8 +23,9 @@ from archiver.store.search import search as run_search
 @click.argument("urls", nargs=-1, required=True, metavar="URL [URL...]")
 @endpoint_option
 @delay_option
-@click.option("--via", type=click.Choice(["api", "greaterwrong"]), default="api",
-              help="Fetch LessWrong/EA Forum threads through the API (default) or GreaterWrong's HTML.")
+@click.option("--via", type=click.Choice(["api", *registry.fallback_names()]), default="api",
+              help="Fetch through the site's API (default) or the source it falls back to, "
+                   "e.g. greaterwrong for LessWrong/EA Forum threads.")
 @global_options
 def thread(urls, endpoint, delay, via):
     """Archive a post and every comment (question posts: answers and replies too).
@@ -34,7 +35,7 @@ def thread(urls, endpoint, delay, via):
     """
     st = state()
     for url in urls:  # every URL is checked before anything is fetched
-        resolve_thread(url)
+        registry.resolve_thread(url)
     http = st.http(delay)
     failed = 0
     for url in urls:
@@ -57,7 +58,7 @@ def thread(urls, endpoint, delay, via):
 
 @click.command()
 @click.argument("who", metavar="URL|SLUG")
-@click.option("--site", type=click.Choice(["lesswrong", "alignmentforum", "eaforum"]),
+@click.option("--site", type=click.Choice(registry.site_names("users")),
               help="Site of a bare slug (default lesswrong).")
 @click.option("--posts", "posts", default="all", metavar="N|all", help="How many posts (default all).")
 @click.option("--comments", "comments", default="all", metavar="N|all",

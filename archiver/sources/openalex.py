@@ -31,6 +31,7 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
+from archiver.sources.contract import ResearcherSource
 from archiver.sources.scholarly import Candidate, ResearcherRef, choose
 from archiver.sources.webapi import error_reason, root
 from archiver.store.papers import normalise_arxiv_id, normalise_doi
@@ -251,3 +252,9 @@ def fetch_work_by_doi(http, doi: str, endpoint: str | None = None) -> Paper | No
     except NotFound:
         return None
     return parse_work(work) if isinstance(work, dict) and work.get("id") else None
+
+
+SOURCE = ResearcherSource(
+    name=NAME, title="OpenAlex", resolve_researcher=resolve_researcher,
+    fetch_researcher=fetch_researcher, description="Authors and works by OpenAlex id, ORCID or name.",
+)
