@@ -14,11 +14,12 @@ from archiver.cli.common import (
     info,
     state,
 )
+from archiver.sources import registry
 
 
 @click.command()
 @click.argument("query", metavar="NAME|ID|URL")
-@click.option("--source", type=click.Choice(list(R.SOURCES)), default="openalex",
+@click.option("--source", type=click.Choice(registry.researcher_names()), default="openalex",
               show_default=True, help="Where to look the researcher up.")
 @click.option("--papers", default="all", show_default=True, metavar="N|all",
               help="How many of their papers to archive (newest first).")

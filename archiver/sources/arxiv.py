@@ -23,6 +23,7 @@ import feedparser
 
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.http import HttpStatusError
+from archiver.paperids import normalise_arxiv_id, normalise_title
 from archiver.records import (
     Page,
     Paper,
@@ -36,7 +37,6 @@ from archiver.records import (
 from archiver.sources.contract import ResearcherSource
 from archiver.sources.scholarly import ResearcherRef, pacer
 from archiver.sources.webapi import root
-from archiver.store.papers import normalise_arxiv_id, normalise_title
 
 NAME = "arxiv"
 API = "http://export.arxiv.org"

@@ -522,7 +522,7 @@ def _site_record(ref: ThreadRef | UserRef) -> Site:
 
 
 SOURCE = ForumSource(
-    name=NAME, title="LessWrong, the Alignment Forum and the EA Forum (ForumMagnum)",
+    name=NAME, title="LessWrong, the Alignment Forum, the EA Forum",
     sites=(SiteSpec("lesswrong", LESSWRONG.name, aliases=("alignmentforum",)),
            SiteSpec("eaforum", EAFORUM.name)),
     thread_examples=("https://www.lesswrong.com/posts/uMQ3cqWDPHhjtiesc/agi-ruin-a-list-of-lethalities",

@@ -294,11 +294,11 @@ def parse_thread_url(url: str) -> ThreadRef | None:
 # GreaterWrong mirrors ForumMagnum's documents: ForumMagnum (higher priority) claims the URLs and
 # names this source as its fallback; it is used through that, or --via greaterwrong.
 SOURCE = ForumSource(
-    name=NAME, title="GreaterWrong (HTML mirror of LessWrong and the EA Forum)",
+    name=NAME, title="GreaterWrong",
     priority=50,
     thread_examples=("https://www.greaterwrong.com/posts/uMQ3cqWDPHhjtiesc/agi-ruin",
                      "https://ea.greaterwrong.com/posts/abcdefgh12345678/a-post"),
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: SITES[ref.site].record(),
-    description="Server-rendered pages; one request per thread.",
+    description="The HTML mirror of LessWrong and the EA Forum; one request per thread.",
 )

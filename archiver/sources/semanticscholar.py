@@ -185,6 +185,6 @@ def fetch_researcher(http, ref: ResearcherRef, papers: int | None = None,
 
 
 SOURCE = ResearcherSource(
-    name=NAME, title="Semantic Scholar", resolve_researcher=resolve_researcher,
+    name=NAME, priority=200, title="Semantic Scholar", resolve_researcher=resolve_researcher,
     fetch_researcher=fetch_researcher, description="The Graph API: authors and papers.",
 )
