@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from archiver.cli.common import (
+    LazyChoice,
     delay_option,
     echo_json,
     endpoint_option,
@@ -23,7 +24,7 @@ from archiver.store.search import search as run_search
 @click.argument("urls", nargs=-1, required=True, metavar="URL [URL...]")
 @endpoint_option
 @delay_option
-@click.option("--via", type=click.Choice(["api", *registry.fallback_names()]), default="api",
+@click.option("--via", type=LazyChoice(lambda: ["api", *registry.fallback_names()]), default="api",
               help="Fetch through the site's API (default) or the source it falls back to, "
                    "e.g. greaterwrong for LessWrong/EA Forum threads.")
 @global_options
@@ -58,7 +59,7 @@ def thread(urls, endpoint, delay, via):
 
 @click.command()
 @click.argument("who", metavar="URL|SLUG")
-@click.option("--site", type=click.Choice(registry.site_names("users")),
+@click.option("--site", type=LazyChoice(lambda: registry.site_names("users")),
               help="Site of a bare slug (default lesswrong).")
 @click.option("--posts", "posts", default="all", metavar="N|all", help="How many posts (default all).")
 @click.option("--comments", "comments", default="all", metavar="N|all",

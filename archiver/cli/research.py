@@ -7,6 +7,7 @@ import click
 from archiver import researchers as R
 from archiver.analysis import mentions as M
 from archiver.cli.common import (
+    LazyChoice,
     delay_option,
     echo_json,
     endpoint_option,
@@ -19,7 +20,7 @@ from archiver.sources import registry
 
 @click.command()
 @click.argument("query", metavar="NAME|ID|URL")
-@click.option("--source", type=click.Choice(registry.researcher_names()), default="openalex",
+@click.option("--source", type=LazyChoice(registry.researcher_names), default="openalex",
               show_default=True, help="Where to look the researcher up.")
 @click.option("--papers", default="all", show_default=True, metavar="N|all",
               help="How many of their papers to archive (newest first).")
