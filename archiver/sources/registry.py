@@ -18,6 +18,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from urllib.parse import urlsplit
 
 from archiver.errors import ArchiverError, UsageError
 from archiver.sources.contract import ForumSource, ResearcherSource, ThreadRef, UserRef
@@ -127,9 +128,20 @@ def saved_sources() -> tuple[ForumSource, ...]:
     return tuple(s for s in forum_sources() if s.saved)
 
 
+def _well_formed(url: str) -> str:
+    """Sources may assume ``urlsplit`` accepts what they are given (it rejects e.g. a broken
+    IPv6 host like ``https://[::1``)."""
+    url = url.strip()
+    try:
+        urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(f"not a valid URL: {url!r} ({exc})") from None
+    return url
+
+
 def resolve_thread(url: str) -> tuple[ForumSource, ThreadRef]:
     """The source and ref for a thread URL, or one clear UsageError."""
-    url = url.strip()
+    url = _well_formed(url)
     for source in forum_sources():
         ref = source.parse_thread_url(url)
         if ref is not None:
@@ -142,7 +154,7 @@ def resolve_thread(url: str) -> tuple[ForumSource, ThreadRef]:
 def resolve_user(url: str, site: str | None = None) -> tuple[ForumSource, UserRef]:
     """The source and ref for a profile URL, or a bare slug with ``site`` (without a site, the
     first source that accepts bare slugs takes it)."""
-    url = url.strip()
+    url = _well_formed(url)
     if site:
         source = by_site(site)
         ref = source.parse_user_url(url, site) if source.users else None
