@@ -236,6 +236,23 @@ def test_capabilities_and_choices_come_from_declarations():
         BY_NAME["hackernews"].require("tags", "watch.tags x")
 
 
+@pytest.mark.parametrize("who, site, source, slug", [
+    ("dang", "hackernews", "hackernews", "dang"),
+    ("someone", "reddit", "reddit", "someone"),
+    ("rohinmshah", "alignmentforum", "forummagnum", "rohinmshah"),
+    ("rohinmshah", None, "forummagnum", "rohinmshah"),  # no site: LessWrong, as before
+    ("https://news.ycombinator.com/user?id=pg", "lesswrong", "hackernews", "pg"),
+])
+def test_a_bare_name_goes_to_the_site_given(who, site, source, slug):
+    found, ref = registry.resolve_user(who, site)
+    assert (found.name, ref.slug) == (source, slug)
+
+
+def test_an_unknown_site_lists_the_known_ones():
+    with pytest.raises(UsageError, match="unknown site 'nope'; use one of: lesswrong, "):
+        registry.resolve_user("someone", "nope")
+
+
 def _thread(url: str) -> ThreadRef | None:
     return ThreadRef("plugin", "1", url) if url.startswith("https://plugin.example/") else None
 
