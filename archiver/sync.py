@@ -321,8 +321,7 @@ class Planner:
     def _plan_tags(self) -> list[Task]:
         tasks = []
         for entry in self.config.entries("tags"):
-            site = entry.get("site", "lesswrong")
-            site = "lesswrong" if site == "alignmentforum" else site
+            site = registry.site_id(entry.get("site", "lesswrong"))
             key = f"{site}:{entry['slug']}"
             synced = self._state("tag_synced", key)
             minimum = entry.get("min_score")

@@ -229,6 +229,7 @@ def test_catch_all_sources_are_asked_last():
 def test_capabilities_and_choices_come_from_declarations():
     assert registry.fallback_names() == ["greaterwrong"]
     assert registry.by_site("alignmentforum") is BY_NAME["forummagnum"]
+    assert registry.site_id("alignmentforum") == "lesswrong" == registry.site_id("lesswrong")
     assert "hackernews" in registry.site_names("users")
     assert registry.site_names("tags") == ["lesswrong", "alignmentforum", "eaforum"]
     assert [s.name for s in registry.researcher_sources()][0] == "openalex"  # the default

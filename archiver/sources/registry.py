@@ -109,6 +109,14 @@ def by_site(site: str) -> ForumSource:
     raise UsageError(f"unknown site {site!r}; use one of: {', '.join(site_names())}")
 
 
+def site_id(name: str) -> str:
+    """The site id a site name or alias stands for (``alignmentforum`` -> ``lesswrong``)."""
+    for spec in by_site(name).sites:
+        if name in spec.names:
+            return spec.id
+    return name
+
+
 def site_names(capability: str | None = None) -> list[str]:
     """Every site id and alias, of the sources with ``capability`` if given (for --site)."""
     return [name for source in forum_sources()
