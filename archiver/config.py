@@ -22,11 +22,10 @@ else:  # pragma: no cover
 
 from archiver.errors import UsageError
 from archiver.http import HttpSettings, url_problem
+from archiver.sources import registry
 
 DEFAULT_PATH = "archiver.toml"
 
-FORUM_SITES = ("lesswrong", "alignmentforum", "eaforum")
-RESEARCHER_SOURCES = ("openalex", "semanticscholar", "arxiv")
 WATCH_KINDS = ("threads", "users", "tags", "researchers", "feeds", "topics")
 
 # A value spec: (python types, check(value) -> problem or None, hint). Keys marked required must be
@@ -80,7 +79,11 @@ def _http_url(v):
 
 
 def _one_of(choices):
-    return lambda v: None if v in choices else f"must be one of: {', '.join(choices)}"
+    """``choices``: the values, or a function giving them (the registry's, read when checked)."""
+    def check(v):
+        values = choices() if callable(choices) else choices
+        return None if v in values else f"must be one of: {', '.join(values)}"
+    return check
 
 
 def _contact(v):
@@ -149,7 +152,7 @@ WATCH_KEYS: dict[str, dict] = {
     },
     "users": {
         "url": (str, None, "a profile URL, or a slug with site = ..."),
-        "site": (str, _one_of(FORUM_SITES), None),
+        "site": (str, _one_of(lambda: registry.site_names("users")), None),
         "posts": ((int, str), _count, "how many posts on the first sync"),
         "comments": ((int, str), _count, "how many comments on the first sync"),
         "since": (str, _date, "only items since this date on the first sync"),
@@ -157,13 +160,13 @@ WATCH_KEYS: dict[str, dict] = {
     },
     "tags": {
         "slug": (str, None, "the tag's slug, from its URL /tag/<slug>"),
-        "site": (str, _one_of(FORUM_SITES), None),
+        "site": (str, _one_of(lambda: registry.site_names("tags")), None),
         "min_score": (int, None, "archive new posts with at least this karma"),
         "since": (str, _date, "how far back the first sync goes"),
     },
     "researchers": {
         "id": (str, None, "an OpenAlex id, ORCID, Semantic Scholar id or arXiv author query"),
-        "source": (str, _one_of(RESEARCHER_SOURCES), None),
+        "source": (str, _one_of(registry.researcher_names), None),
         "papers": ((int, str), _count, "how many papers"),
         "every_days": (NUMBER, _at_least(0, MAX_DAYS), "overrides [sync] researchers_every_days"),
         "forum_user": (str, None, "the researcher's forum user slug, to link the two"),
@@ -313,13 +316,11 @@ class _Builder:
 
     def resolve(self, kind: str, entry: dict, line: int | None) -> None:
         """Thread and user URLs must be ones a source recognises; say which entry is wrong."""
-        from archiver.sources import resolve_thread, resolve_user
-
         try:
             if kind == "threads":
-                resolve_thread(entry["url"])
+                registry.resolve_thread(entry["url"])
             elif kind == "users":
-                resolve_user(entry["url"], entry.get("site"))
+                registry.resolve_user(entry["url"], entry.get("site"))
         except UsageError as exc:
             raise UsageError(f"{self.where(line)}: {exc}") from exc
 

@@ -22,14 +22,24 @@ from pathlib import Path
 import sqlite_utils
 
 from archiver.errors import ArchiverError, UsageError
+from archiver.sources import registry
 
 TITLE = "archiver: forum threads, research blogs, researchers and papers"
-DESCRIPTION = (
-    "Discussion threads (LessWrong, the Alignment Forum, the EA Forum, Hacker News, Reddit, "
-    "Discourse), research blogs, researcher profiles and papers in one SQLite database, with "
-    "who-quoted-whom exchanges, topics and per-topic summaries. Start with the canned queries "
-    "below, search posts and comments, or open exchanges_view to read debates as quote and reply."
-)
+
+
+def description() -> str:
+    """The database's description; the sites come from the source registry."""
+    forums = ", ".join(s.title for s in registry.forum_sources())
+    scholarly = ", ".join(s.title for s in registry.researcher_sources())
+    return (
+        f"Discussion threads ({forums}), research blogs, researcher profiles and papers "
+        f"({scholarly}) in one SQLite database, with who-quoted-whom exchanges, topics and "
+        "per-topic summaries. Start with the canned queries below, search posts and comments, or "
+        "open exchanges_view to read debates as quote and reply."
+    )
+
+
+
 SOURCE = "The sites' public APIs and pages, fetched by archiver"
 LICENSE = ("Archived content belongs to its authors and remains under each source site's terms; "
            "check them before republishing. The archiver tool itself is MIT-licensed.")
@@ -77,8 +87,8 @@ TABLES: dict[str, dict] = {
         "description": "Every site archived from: forums, blogs, paper sources.",
         "label": "name",
         "columns": {"name": "The site's name.", "url": "The site's home page.",
-                    "kind": "Site family: forummagnum, hackernews, reddit, discourse, blog, feed, "
-                            "openalex, …",
+                    "kind": "Site family: the source that made the row (see the database "
+                            "description), blog, feed or saved.",
                     "api_url": "The API root used by default."},
     },
     "users": {
@@ -512,12 +522,13 @@ def build_metadata(db: sqlite_utils.Database | None = None, name: str = "archive
         for key, (title, text, needs, sql) in QUERIES.items()
         if all(t in present for t in needs)
     }
+    text = description()
     return {
         "title": TITLE,
-        "description": DESCRIPTION,
+        "description": text,
         "source": SOURCE,
         "license": LICENSE,
-        "databases": {name: {"description": DESCRIPTION, "tables": tables, "queries": queries}},
+        "databases": {name: {"description": text, "tables": tables, "queries": queries}},
         "plugins": {"datasette-render-markdown": MARKDOWN_PLUGIN},
     }
 

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable, Iterator
 
 import sqlite_utils
 
-from archiver.errors import UsageError
+from archiver.errors import NotFound, UsageError
 from archiver.http import ChallengeError, HttpStatusError
 from archiver.ingest import ingest
 from archiver.records import Page, iso_utc
-from archiver.sources import resolve_thread, resolve_user
+from archiver.sources import blog, registry
+from archiver.sources.contract import ForumSource
+from archiver.sources.webapi import fallback_root
 from archiver.store import Counts
 
 log = logging.getLogger("archiver.forums")
@@ -48,10 +50,10 @@ def fallback_for(site: str, fallback: str | None, endpoints: dict | None) -> str
     return fallback or (endpoints or {}).get(f"{site}_fallback")
 
 
-def fallback_kwargs(module, fallback: str | None) -> dict:
-    """Hacker News takes its fallback (the Firebase root) as ``firebase``; other sources have
-    none inside the source (the GreaterWrong fallback happens here, in ``archive_thread``)."""
-    return {"firebase": fallback} if module.NAME == "hackernews" else {}
+def fallback_kwargs(source: ForumSource, fallback: str | None) -> dict:
+    """``fallback=`` for a source with a second API of its own (declared as ``own_fallback``);
+    other sources' fallbacks are whole other sources, tried here in ``archive_thread``."""
+    return {"fallback": fallback} if source.own_fallback else {}
 
 
 def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | None = None,
@@ -62,46 +64,78 @@ def archive_thread(db: sqlite_utils.Database, http, url: str, endpoint: str | No
     ``fallback`` (or ``<site>_fallback`` in ``endpoints``, the config's table) is where a
     fallback may go when ``endpoint`` is set; see ``webapi.fallback_root``.
     """
-    module, ref = resolve_thread(url)
-    if via == "greaterwrong":
-        from archiver.sources import greaterwrong as module
+    source, ref = registry.resolve_thread(url)
+    if via != "api":
+        source = chosen_fallback(source, via)
     fallback = fallback_for(ref.site, fallback, endpoints)
-    pages = module.fetch_thread(http, ref, endpoint=endpoint, **fallback_kwargs(module, fallback))
+    pages = source.fetch_thread(http, ref, endpoint=endpoint, **fallback_kwargs(source, fallback))
     try:
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     except (ChallengeError, HttpStatusError) as exc:
-        # LessWrong has answered scripts with 403, 429 or a challenge page: read the same thread
-        # from GreaterWrong's HTML instead (same ids, same rows).
-        refused = isinstance(exc, ChallengeError) or exc.status in (403, 429)
-        if via != "api" or module.NAME != "forummagnum" or not refused:
+        other = fallback_after(source, exc, via)
+        if other is None or other.public_root is None or not other.public_root(ref.site):
             raise
-        from archiver.sources import greaterwrong
-        from archiver.sources.webapi import fallback_root
-
-        if ref.site not in greaterwrong.ROOTS:
-            raise
-        target = fallback_root(endpoint, fallback, greaterwrong.ROOTS[ref.site],
-                               "the GreaterWrong fallback", f"{ref.site}_fallback", exc)
-        log.warning("%s refused the API (%s); fetching %s through GreaterWrong (%s) instead",
-                    ref.site, exc, ref.url, target)
-        pages = greaterwrong.fetch_thread(http, ref, endpoint=target)
+        target = fallback_root(endpoint, fallback, other.public_root(ref.site),
+                               f"the {other.title} fallback", f"{ref.site}_fallback", exc)
+        log.warning("%s refused the API (%s); fetching %s through %s (%s) instead",
+                    ref.site, exc, ref.url, other.title, target)
+        pages = other.fetch_thread(http, ref, endpoint=target)
         counts = ingest(db, _counted(pages, on_page), "thread", ref.url, http)
     row = db.execute("select title from posts where id = ?", [f"{ref.site}:{ref.thread_id}"]).fetchone()
     return counts, (row[0] if row and row[0] else ref.url)
+
+
+def chosen_fallback(source: ForumSource, via: str) -> ForumSource:
+    """``--via NAME``: the source's declared fallback, or a clear error for any other."""
+    if source.fallback != via:
+        raise UsageError(f"--via {via} does not apply to {source.title} threads"
+                         + (f" (use --via {source.fallback})" if source.fallback else ""))
+    return registry.by_name(via)
+
+
+def fallback_after(source: ForumSource, exc: Exception, via: str) -> ForumSource | None:
+    """The one place that decides whether a refused fetch is retried elsewhere: only when the user
+    did not pick a route (--via api), the source declares a fallback, and the API refused us
+    (403, 429 or a challenge page: LessWrong has answered scripts with each)."""
+    refused = isinstance(exc, ChallengeError) or (
+        isinstance(exc, HttpStatusError) and exc.status in (403, 429))
+    if via != "api" or not source.fallback or not refused:
+        return None
+    return registry.by_name(source.fallback)
 
 
 def archive_user(db: sqlite_utils.Database, http, who: str, site: str | None = None,
                  posts: int | None = None, comments: int | None = None, since: str | None = None,
                  endpoint: str | None = None, on_page=None, fallback: str | None = None,
                  endpoints: dict | None = None) -> tuple[Counts, str]:
-    module, ref = resolve_user(who, site)
-    fetch = getattr(module, "fetch_user", None)
-    if fetch is None:
-        raise UsageError(f"{who}: archiving users is not supported for this site")
+    source, ref = registry.resolve_user(who, site)
+    source.require("users", who)
     fallback = fallback_for(ref.site, fallback, endpoints)
-    pages = fetch(http, ref, posts=posts, comments=comments, since=since, endpoint=endpoint,
-                  **fallback_kwargs(module, fallback))
+    pages = source.fetch_user(http, ref, posts=posts, comments=comments, since=since,
+                              endpoint=endpoint, **fallback_kwargs(source, fallback))
     counts = ingest(db, _counted(pages, on_page), "user", ref.url or who, http)
     row = db.execute("select name from users where site_id = ? and slug = ?",
                      [ref.site, ref.slug]).fetchone()
     return counts, (row[0] if row and row[0] else who)
+
+
+def archived_post_id(db: sqlite_utils.Database, value: str, what: str = "post") -> str:
+    """An archived post's id from its id, its URL, or any thread URL a source recognises (the
+    source's canonical id) or a blog post URL; NotFound if it is not archived."""
+    value = value.strip()
+    candidates = [value]
+    try:
+        _source, ref = registry.resolve_thread(value)
+        candidates.insert(0, f"{ref.site}:{ref.thread_id}")
+    except UsageError:
+        pass
+    if value.startswith(("http://", "https://")):
+        candidates.append(blog.post_id_for(value))
+    for candidate in candidates:
+        if db.execute("SELECT 1 FROM posts WHERE id = ?", [candidate]).fetchone():
+            return candidate
+    row = db.execute("SELECT id FROM posts WHERE url = ?", [value]).fetchone()
+    if row:
+        return row[0]
+    raise NotFound(f"no archived {what} {value!r}; archive it first (archiver thread URL) "
+                   "or give a post id such as lesswrong:<postId>")

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 import sqlite_utils
 
 from archiver.errors import NotFound, UsageError
+from archiver.store.schema import ensure_db_shape
 
 SINGULAR = {
     "sites": "site", "users": "user", "posts": "post", "comments": "comment", "tags": "tag",
@@ -72,19 +73,8 @@ class TypeMap:
 
 
 def ensure_all_schemas(db: sqlite_utils.Database) -> None:
-    """Run ``ensure_schema`` of every archiver.store / archiver.analysis module that has one."""
-    import importlib
-    import pkgutil
-
-    import archiver.analysis
-    import archiver.store
-
-    for package in (archiver.store, archiver.analysis):
-        for info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            ensure = getattr(module, "ensure_schema", None)
-            if callable(ensure):
-                ensure(db)
+    """Every table archiver knows, so rows of any table can be restored."""
+    ensure_db_shape(db)
 
 
 def exportable_tables(db: sqlite_utils.Database) -> list[str]:
@@ -275,26 +265,12 @@ def select(db: sqlite_utils.Database, threads: Iterable[str] = (), users: Iterab
 
 
 def resolve_post(db: sqlite_utils.Database, value: str) -> str:
-    """A post id (``lesswrong:abc``) or a URL of an archived thread -> the post id."""
+    """A post id (``lesswrong:abc``) or the URL of an archived thread -> the post id. Other URL
+    forms are resolved by the caller (``archiver.forums.archived_post_id``)."""
     value = value.strip()
     row = db.execute("SELECT id FROM posts WHERE id = ? OR url = ?", [value, value]).fetchone()
     if row:
         return row[0]
-    candidates = []
-    try:
-        from archiver.sources import resolve_thread
-
-        _module, ref = resolve_thread(value)
-        candidates.append(f"{ref.site}:{ref.thread_id}")
-    except UsageError:
-        pass
-    if value.startswith(("http://", "https://")):
-        from archiver.sources.blog import post_id_for
-
-        candidates.append(post_id_for(value))
-    for candidate in candidates:
-        if db.execute("SELECT 1 FROM posts WHERE id = ?", [candidate]).fetchone():
-            return candidate
     raise NotFound(f"no archived thread {value!r}; archive it first or give a post id such as "
                    "lesswrong:<postId>")
 

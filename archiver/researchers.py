@@ -7,7 +7,6 @@ detection runs on what changed.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,20 +16,9 @@ import sqlite_utils
 from archiver.errors import UsageError
 from archiver.ingest import ingest
 from archiver.records import Page
+from archiver.sources import arxiv, openalex, registry
 from archiver.sources.scholarly import parse_papers_limit
 from archiver.store.save import Counts
-
-SOURCES = {
-    "openalex": "archiver.sources.openalex",
-    "semanticscholar": "archiver.sources.semanticscholar",
-    "arxiv": "archiver.sources.arxiv",
-}
-
-
-def source_module(name: str):
-    if name not in SOURCES:
-        raise UsageError(f"unknown researcher source {name!r}; use one of {', '.join(SOURCES)}")
-    return importlib.import_module(SOURCES[name])
 
 
 @dataclass
@@ -46,7 +34,7 @@ def fetch_researcher(db: sqlite_utils.Database, http, query: str, source: str = 
                      progress: Callable[[int], None] | None = None) -> FetchResult:
     """Resolve ``query`` (id, URL, ORCID or name) in ``source`` and archive the profile, a
     metrics snapshot and the papers (``papers``: a number, "all" or None for all)."""
-    module = source_module(source)
+    module = registry.researcher_source(source)
     limit = parse_papers_limit(papers)
     forum_user_id = resolve_forum_user(db, forum_user) if forum_user else None
     ref = module.resolve_researcher(http, query, pick=pick, endpoint=endpoint, interval=interval)
@@ -98,14 +86,12 @@ def fill_papers(db: sqlite_utils.Database, http, limit: int | None = None,
 
     def pages() -> Iterator[Page]:
         if arxiv_ids:
-            arxiv = source_module("arxiv")
             found = arxiv.fetch_by_ids(http, arxiv_ids, endpoint=arxiv_endpoint,
                                        interval=interval)
             got = {p.arxiv_id for p in found}
             missing.extend(f"arxiv:{a}" for a in arxiv_ids if a not in got)
             if found:
                 yield Page(other={"papers": found})
-        openalex = source_module("openalex")
         for doi in dois:
             paper = openalex.fetch_work_by_doi(http, doi, endpoint=openalex_endpoint)
             if paper is None:

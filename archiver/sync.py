@@ -52,6 +52,7 @@ from archiver.errors import ArchiverError, LockedError, UsageError
 from archiver.http import HostFailing
 from archiver.ingest import ingest, run_analysis
 from archiver.records import iso_utc, now_utc
+from archiver.sources import registry
 from archiver.store import Counts, finish_run, start_run
 from archiver.store.save import get_state, set_state
 
@@ -263,23 +264,21 @@ class Planner:
         return out
 
     def _plan_threads(self) -> list[Task]:
-        from archiver.sources import resolve_thread
-
         tasks, seen = [], set()
         for url, entry in self.watched_threads():
-            module, ref = resolve_thread(url)
+            source, ref = registry.resolve_thread(url)
             key = f"{ref.site}:{ref.thread_id}"
             if key in seen:
                 continue
             seen.add(key)
-            tasks.append(self._thread_task(key, module, ref, entry))
+            tasks.append(self._thread_task(key, source, ref, entry))
         return tasks
 
-    def _thread_task(self, key: str, module, ref, entry: dict) -> Task:
+    def _thread_task(self, key: str, source, ref, entry: dict) -> Task:
         fetched = self._state("thread_fetched", key)
         synced = _latest(fetched, self._state("thread_synced", key))
         label = self._title(key) or ref.url
-        task = Task("threads", key, label, True, "", entry={**entry, "ref": ref, "module": module})
+        task = Task("threads", key, label, True, "", entry={**entry, "ref": ref, "source": source})
         active_days = entry.get("active_days", self.config.active_days)
         last = self._last_activity(key)
         if self._finished(synced):
@@ -290,7 +289,7 @@ class Planner:
             task.reason = f"last full fetch {fetched[:10]}: full re-check"
         elif last and _days_since(last, self.now) <= active_days:
             task.since = _back(synced, self.config.overlap_hours)
-            if hasattr(module, "fetch_thread_since"):
+            if source.since:
                 task.mode = "new"
                 task.reason = f"active (last item {last[:16]}): post and comments since {task.since}"
             else:
@@ -315,16 +314,14 @@ class Planner:
     # users -------------------------------------------------------------------------------------
 
     def _plan_users(self) -> list[Task]:
-        from archiver.sources import resolve_user
-
         tasks = []
         for entry in self.config.entries("users"):
-            module, ref = resolve_user(entry["url"], entry.get("site"))
+            source, ref = registry.resolve_user(entry["url"], entry.get("site"))
             key = f"{ref.site}:{ref.slug or ref.user_id}"
             synced = self._state("user_synced", key)
             every = entry.get("every_days", self.config.users_every_days)
             task = Task("users", key, ref.url or entry["url"], True, "",
-                        entry={**entry, "ref": ref, "module": module})
+                        entry={**entry, "ref": ref, "source": source})
             if self._finished(synced):
                 task.due, task.reason = False, "already checked in this run"
             elif not synced:
@@ -346,8 +343,7 @@ class Planner:
     def _plan_tags(self) -> list[Task]:
         tasks = []
         for entry in self.config.entries("tags"):
-            site = entry.get("site", "lesswrong")
-            site = "lesswrong" if site == "alignmentforum" else site
+            site = registry.site_id(entry.get("site", "lesswrong"))
             key = f"{site}:{entry['slug']}"
             synced = self._state("tag_synced", key)
             minimum = entry.get("min_score")
@@ -587,23 +583,23 @@ class Syncer:
     def _endpoint(self, name: str) -> str | None:
         return self.config.endpoints.get(name)
 
-    def _fallback(self, module, site: str) -> dict:
+    def _fallback(self, source, site: str) -> dict:
         """The fallback the config allows for ``site`` (``<site>_fallback``), as the source's
         keyword; without one, a source with an endpoint set falls back nowhere."""
         from archiver.forums import fallback_for, fallback_kwargs
 
-        return fallback_kwargs(module, fallback_for(site, None, self.config.endpoints))
+        return fallback_kwargs(source, fallback_for(site, None, self.config.endpoints))
 
     # kinds -------------------------------------------------------------------------------------
 
     def _do_threads(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        module, ref = task.entry["module"], task.entry["ref"]
+        source, ref = task.entry["source"], task.entry["ref"]
         endpoint = self._endpoint(ref.site)
         if task.mode == "new":
-            pages = module.fetch_thread_since(self.http, ref, task.since, endpoint=endpoint)
+            pages = source.fetch_thread_since(self.http, ref, task.since, endpoint=endpoint)
         else:
-            pages = module.fetch_thread(self.http, ref, endpoint=endpoint,
-                                        **self._fallback(module, ref.site))
+            pages = source.fetch_thread(self.http, ref, endpoint=endpoint,
+                                        **self._fallback(source, ref.site))
         counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
         self._mark("thread_synced", task.key, started)
         return counts, None
@@ -611,35 +607,35 @@ class Syncer:
     def _do_users(self, task: Task, started: str) -> tuple[Counts, str | None]:
         from archiver.forums import parse_count
 
-        module, ref = task.entry["module"], task.entry["ref"]
+        source, ref = task.entry["source"], task.entry["ref"]
         if task.mode == "first":
             posts = parse_count(task.entry.get("posts", "all"), "posts")
             comments = parse_count(task.entry.get("comments", "all"), "comments")
         else:
             posts = comments = None
-        pages = module.fetch_user(self.http, ref, posts=posts, comments=comments,
+        pages = source.fetch_user(self.http, ref, posts=posts, comments=comments,
                                   since=task.since, endpoint=self._endpoint(ref.site),
-                                  **self._fallback(module, ref.site))
+                                  **self._fallback(source, ref.site))
         counts = ingest(self.db, pages, "sync user", ref.url or task.key, self.http)
         self._mark("user_synced", task.key, started)
         return counts, None
 
     def _do_tags(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        from archiver.sources import forummagnum, resolve_thread
-
         site, minimum = task.entry["site"], task.entry.get("min_score")
+        source = registry.by_site(site)
+        source.require("tags", f"watch.tags {task.key}")
         endpoint = self._endpoint(site)
         total, fetched, known = Counts(), 0, 0
-        stubs = list(forummagnum.fetch_tag_posts(self.http, site, task.entry["slug"], task.since,
-                                                 minimum, endpoint=endpoint))
+        stubs = list(source.fetch_tag_posts(self.http, site, task.entry["slug"], task.since,
+                                            minimum, endpoint=endpoint))
         for post in stubs:
             info = json.dumps({"url": post.url, "via": f"tag {task.key}"})
             if get_state(self.db, "thread_fetched", post.id):
                 known += 1
             else:
-                module, ref = resolve_thread(f"{post.site_id}:{post.source_id}")
+                thread_source, ref = registry.resolve_thread(f"{post.site_id}:{post.source_id}")
                 thread_started = precise_now()
-                pages = module.fetch_thread(self.http, ref, endpoint=endpoint)
+                pages = thread_source.fetch_thread(self.http, ref, endpoint=endpoint)
                 total.add(ingest(self.db, pages, "sync tag", post.url or ref.url, self.http))
                 self._mark("thread_synced", post.id, thread_started)
                 fetched += 1

@@ -63,7 +63,7 @@ def _case(name: str, size: int) -> dict:
 
     from archiver.forums import archive_thread
     from archiver.http import Http, HttpSettings
-    from archiver.sources import resolve_thread
+    from archiver.sources import registry
     from archiver.store import open_db
 
     server = HTTPServer(host="127.0.0.1")
@@ -91,9 +91,9 @@ def _case(name: str, size: int) -> dict:
         via = "greaterwrong"
     server.expect_request(re.compile(".*")).respond_with_handler(fake.handler)
     try:
-        module, ref = resolve_thread(url)
+        module, ref = registry.resolve_thread(url)
         if via == "greaterwrong":
-            from archiver.sources import greaterwrong as module
+            module = registry.by_name(module.fallback)
         http = Http(HttpSettings(delay=0))
         started = time.perf_counter()
         pages = list(module.fetch_thread(http, ref, endpoint=root))

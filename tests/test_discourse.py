@@ -157,7 +157,7 @@ def test_cli_thread(fake, api, cli_run, tmp_path):
 ])
 def test_topic_url_forms(url, topic, base):
     module, ref = resolve_thread(url)
-    assert module is discourse and ref.thread_id == topic and ref.extra["base"] == base
+    assert module is discourse.SOURCE and ref.thread_id == topic and ref.extra["base"] == base
 
 
 def test_post_number_is_kept_in_the_ref():

@@ -87,7 +87,7 @@ def test_firebase_fallback_gives_the_same_rows(fake, api, http, firebase):
     fake.algolia_down = True
     db_firebase = open_db(":memory:")
     pages = list(hn.fetch_thread(http, hn.parse_thread_url(f"hackernews:{STORY + 2}"),
-                                 endpoint=api, firebase=firebase))
+                                 endpoint=api, fallback=firebase))
     from archiver.store import save_page
 
     for page in pages:
@@ -133,7 +133,7 @@ def test_deleted_keeps_text_and_vanished_is_flagged(fake, api, http):
 def test_unknown_item_is_not_found(fake, api, http, firebase):
     with pytest.raises(NotFound, match="no Hacker News item 123"):
         list(hn.fetch_thread(http, hn.parse_thread_url("hackernews:123"), endpoint=api,
-                             firebase=firebase))
+                             fallback=firebase))
 
 
 def test_user_profile_stories_and_comments_paged_past_1000(fake, api, http):
@@ -175,11 +175,11 @@ def test_user_falls_back_to_firebase_and_unknown_user(fake, api, http, firebase)
     fake.users["carol"] = {"id": "carol", "num": 9, "created": 1300000000, "karma": 5}
     fake.algolia_down = True
     ref = hn.parse_user_url("https://news.ycombinator.com/user?id=carol")
-    [page] = list(hn.fetch_user(http, ref, posts=0, comments=0, endpoint=api, firebase=firebase))
+    [page] = list(hn.fetch_user(http, ref, posts=0, comments=0, endpoint=api, fallback=firebase))
     assert page.users[0].karma == 5 and page.users[0].created_at == "2011-03-13T07:06:40Z"
     with pytest.raises(NotFound, match="no Hacker News user 'nobody'"):
         list(hn.fetch_user(http, hn.parse_user_url("https://news.ycombinator.com/user?id=nobody"),
-                           endpoint=api, firebase=firebase))
+                           endpoint=api, fallback=firebase))
 
 
 def test_cli_thread(fake, api, cli_run, tmp_path):
@@ -213,7 +213,7 @@ def test_quotes_to_blockquotes(text, expected):
 ])
 def test_thread_url_forms(url, item):
     module, ref = resolve_thread(url)
-    assert module is hn and (ref.site, ref.thread_id) == ("hackernews", item)
+    assert module is hn.SOURCE and (ref.site, ref.thread_id) == ("hackernews", item)
 
 
 def test_non_item_url_is_usage_error():

@@ -409,6 +409,24 @@ def test_review_post_in_paragraphs_with_its_url(tmp_path):
     ]
 
 
+def test_review_post_from_a_discourse_topic(tmp_path):
+    """The saved post takes the Discourse topic's site and id (site_record needs the topic's host:
+    this import used to end in a TypeError traceback)."""
+    path = write(tmp_path, "roundup.txt", REVIEW)
+    db_path = str(tmp_path / "a.db")
+    result = run("import", path, "--kind", "review-post",
+                 "--url", "https://discuss.example.org/t/paper-roundup/4242", "--db", db_path)
+    assert result.exit_code == 0, result.output
+    db = open_db(db_path)
+    post = next(db.query("SELECT * FROM posts"))
+    assert (post["id"], post["site_id"], post["url"]) == (
+        "discourse:discuss.example.org:4242", "discourse:discuss.example.org",
+        "https://discuss.example.org/t/paper-roundup/4242")
+    site = db["sites"].get("discourse:discuss.example.org")
+    assert (site["kind"], site["url"]) == ("discourse", "https://discuss.example.org")
+    assert db.execute("SELECT COUNT(*) FROM paper_reviews").fetchone()[0] == 2
+
+
 def test_forum_page_saved_as_html_keeps_the_forums_post_id(tmp_path):
     from tests.test_blog import article_html
 

@@ -176,7 +176,7 @@ def test_cli_thread(fake, api, cli_run, tmp_path):
 ])
 def test_thread_url_forms(url, post_id, comment):
     module, ref = resolve_thread(url)
-    assert module is reddit and ref.thread_id == post_id and ref.extra["comment"] == comment
+    assert module is reddit.SOURCE and ref.thread_id == post_id and ref.extra["comment"] == comment
 
 
 @pytest.mark.parametrize("url, message", [

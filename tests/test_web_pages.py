@@ -208,7 +208,7 @@ def test_person_page_shows_quotes_both_ways_pushback_and_papers(client):
 
 def test_topic_page_renders_the_digest_with_a_served_chart(client):
     html = client("/-/archiver/topic/3").text
-    assert "Latest digest" in html and "Demo data shipped with archiver" in html
+    assert "Latest digest" in html and "Gating removes shrinkage entirely" in html
     assert '<img class="chart" src="/-/archiver/topic/3/activity.png"' in html
     assert "data:image/png" not in html
     chart = client("/-/archiver/topic/3/activity.png")

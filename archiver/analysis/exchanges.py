@@ -42,6 +42,7 @@ import sqlite_utils
 from archiver.analysis import quotes as Q
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
+from archiver.store.derived import EXCHANGE_COLUMNS
 
 KINDS = ("parent", "ancestor", "post", "thread", "archive", "external", "unresolved")
 # Chosen on tests/data/exchanges_labelled.jsonl (scripts/eval_exchanges.py): genuine quotes with
@@ -58,67 +59,6 @@ CHUNK = 2000
 PARALLEL_MIN = 20_000
 MAX_WORKERS = 4
 THREAD_CACHE = 16
-
-EXCHANGE_COLUMNS = {
-    "id": int, "item_id": str, "item_table": str, "post_id": str, "quoter_user_id": str,
-    "quoter_author": str, "posted_at": str, "quote": str, "reply": str, "attribution": str,
-    "source_id": str, "source_table": str, "source_user_id": str, "source_author": str,
-    "source_start": int, "source_end": int, "kind": str, "score": float, "position": int,
-    "extracted_at": str,
-}
-
-VIEW_SQL = """SELECT e.id, e.kind, e.score,
-  COALESCE(qu.name, e.quoter_author) AS quoter, qu.slug AS quoter_slug, e.quoter_user_id,
-  COALESCE(su.name, e.source_author) AS source_author, su.slug AS source_slug, e.source_user_id,
-  e.quote, e.reply, e.posted_at,
-  e.item_table, e.item_id, COALESCE(qc.url, qp.url) AS item_url,
-  e.post_id, p.title AS post_title, p.url AS post_url,
-  e.source_table, e.source_id, COALESCE(sc.url, sp.url) AS source_url,
-  COALESCE(scp.title, sp.title) AS source_title,
-  e.source_start, e.source_end, e.position, e.attribution, e.extracted_at
-FROM exchanges e
-LEFT JOIN users qu ON qu.id = e.quoter_user_id
-LEFT JOIN users su ON su.id = e.source_user_id
-LEFT JOIN posts p ON p.id = e.post_id
-LEFT JOIN comments qc ON e.item_table = 'comments' AND qc.id = e.item_id
-LEFT JOIN posts qp ON e.item_table = 'posts' AND qp.id = e.item_id
-LEFT JOIN comments sc ON e.source_table = 'comments' AND sc.id = e.source_id
-LEFT JOIN posts scp ON scp.id = sc.post_id
-LEFT JOIN posts sp ON e.source_table = 'posts' AND sp.id = e.source_id"""
-
-
-# -- schema ------------------------------------------------------------------------------------
-
-
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    if not db["exchanges"].exists():
-        db["exchanges"].create(
-            EXCHANGE_COLUMNS, pk="id",
-            foreign_keys=[("post_id", "posts", "id"), ("quoter_user_id", "users", "id"),
-                          ("source_user_id", "users", "id")],
-        )
-    if not db["exchange_turns"].exists():
-        db["exchange_turns"].create(
-            {"id": int, "exchange_id": int, "position": int, "speaker": str,
-             "speaker_user_id": str, "text": str},
-            pk="id",
-            foreign_keys=[("exchange_id", "exchanges", "id"), ("speaker_user_id", "users", "id")],
-        )
-    if not db["exchange_scans"].exists():
-        db["exchange_scans"].create(
-            {"item_id": str, "item_table": str, "content_hash": str, "quotes": int,
-             "scanned_at": str},
-            pk="item_id",
-        )
-    for columns in (["item_id"], ["post_id", "posted_at"], ["source_id"], ["quoter_user_id"],
-                    ["source_user_id"]):
-        db["exchanges"].create_index(columns, if_not_exists=True)
-    db["exchange_turns"].create_index(["exchange_id"], if_not_exists=True)
-    db["exchange_turns"].create_index(["speaker_user_id"], if_not_exists=True)
-    if not db["exchanges_fts"].exists():
-        db["exchanges"].enable_fts(["quote", "reply"], create_triggers=True, tokenize="porter")
-    db.create_view("exchanges_view", VIEW_SQL, replace=True)
-
 
 # -- items and threads -------------------------------------------------------------------------
 
@@ -805,27 +745,6 @@ def _chunks(values, size: int):
 # -- queries for the CLI -----------------------------------------------------------------------
 
 
-def resolve_post_id(db: sqlite_utils.Database, value: str) -> str:
-    """A post id from an archived post's id or URL (any thread URL a source recognises)."""
-    value = value.strip()
-    candidates = [value]
-    try:
-        from archiver.sources import resolve_thread
-
-        _module, ref = resolve_thread(value)
-        candidates.insert(0, f"{ref.site}:{ref.thread_id}")
-    except UsageError:
-        pass
-    for candidate in candidates:
-        if db.execute("SELECT 1 FROM posts WHERE id = ?", [candidate]).fetchone():
-            return candidate
-    row = db.execute("SELECT id FROM posts WHERE url = ?", [value]).fetchone()
-    if row:
-        return row[0]
-    raise NotFound(f"no archived post {value!r}; archive it first (archiver thread URL) "
-                   "or give a post id such as lesswrong:<postId>")
-
-
 # (user id, slug, name) columns of exchanges_view for the two people of an exchange.
 QUOTER = ("quoter_user_id", "quoter_slug", "quoter")
 SOURCE = ("source_user_id", "source_slug", "source_author")
@@ -847,7 +766,8 @@ def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: s
     """Exchanges from ``exchanges_view``, oldest first.
 
     ``author``: the quoted source's author; ``replier``: who quoted; ``between``: either way
-    round; ``since``: the quoting item's date (ISO); ``post``: a post id (see resolve_post_id).
+    round; ``since``: the quoting item's date (ISO); ``post``: a post id
+    (``archiver.forums.archived_post_id`` finds it from a URL).
     """
     if kind and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import ahocorasick
 import sqlite_utils
 
+from archiver import paperids
 from archiver.records import now_utc
 from archiver.store import papers as store
 
@@ -45,7 +46,7 @@ FTS_TITLE_LIMIT = 300
 READ_CHUNK = 2000
 
 _ID_NEW = r"\d{4}\.\d{4,5}(?:v\d+)?"
-_ID_OLD = rf"(?:{store._OLD_ARCHIVE_RE})(?:\.[A-Za-z][A-Za-z-]+)?/\d{{7}}(?:v\d+)?"
+_ID_OLD = rf"(?:{paperids.OLD_ARCHIVE_RE})(?:\.[A-Za-z][A-Za-z-]+)?/\d{{7}}(?:v\d+)?"
 _ID = rf"{_ID_NEW}|{_ID_OLD}"
 # One regex per kind of reference, each run only on bodies that contain its cheap trigger (a
 # substring test or a regex with a literal first character, both scanned at C speed): a single

@@ -35,6 +35,7 @@ from archiver.analysis.period import period_sql
 from archiver.analysis.quotes import own_text, strip_signature
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
+from archiver.store.derived import ensure_summaries
 
 METHOD = "lexrank-mmr"
 GRAPH_SIZE = 400  # sentences entering the quadratic LexRank step
@@ -557,34 +558,13 @@ def add_abstract(summaries: list[Summary], model_name: str | None) -> list[str]:
 
 # -- the summaries table -----------------------------------------------------------------------
 
-SUMMARIES = {
-    "id": int, "title": str, "topic_id": int, "topic_name": str, "post_id": str,
-    "period_start": str, "period_end": str, "method": str, "created_at": str, "sentences": int,
-    "markdown": str, "html": str, "json": str,
-}
-
-
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    from archiver.analysis import topics as topics_mod
-
-    topics_mod.ensure_schema(db)
-    if not db["summaries"].exists():
-        db["summaries"].create(SUMMARIES, pk="id", foreign_keys=[
-            ("topic_id", "topics", "id"), ("post_id", "posts", "id")])
-    else:
-        existing = set(db["summaries"].columns_dict)
-        for column, type_ in SUMMARIES.items():
-            if column not in existing:
-                db["summaries"].add_column(column, type_)
-    for columns in (["topic_id", "created_at"], ["post_id"]):
-        db["summaries"].create_index(columns, if_not_exists=True)
 
 
 def save_summary(db: sqlite_utils.Database, summary: Summary, markdown: str, html: str,
                  data: dict) -> int:
     """Store one report: a new row per topic (or thread) and period; a digest of the same topic
     and period replaces its row, so "the latest summary per topic" is never a throwaway run."""
-    ensure_schema(db)
+    ensure_summaries(db)
     row = {
         "title": summary.title, "topic_id": (summary.topic or {}).get("id"),
         "topic_name": (summary.topic or {}).get("name"), "post_id": summary.post_id,

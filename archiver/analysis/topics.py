@@ -32,14 +32,9 @@ import sqlite_utils
 from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
+from archiver.store.derived import ensure_topics
 
 KINDS = ("tag", "arxiv", "blog-section", "user", "discovered")
-TOPICS = {
-    "id": int, "kind": str, "name": str, "label": str, "keywords": str, "match": str,
-    "weights": str, "description": str, "created_at": str, "updated_at": str,
-}
-TOPIC_ITEMS = {"topic_id": int, "item_table": str, "item_id": str, "score": float,
-               "assigned_at": str}
 CHUNK = 500
 RANDOM_STATE = 0
 
@@ -57,47 +52,12 @@ ARXIV_NAMES = {
 }
 
 
-# -- schema ------------------------------------------------------------------------------------
-
-
-def ensure_schema(db: sqlite_utils.Database) -> None:
-    if not db["topics"].exists():
-        db["topics"].create(TOPICS, pk="id")
-    _add_missing(db, "topics", TOPICS)
-    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_topics_kind_name "
-               "ON topics (kind, name COLLATE NOCASE)")
-    if not db["topic_items"].exists():
-        db["topic_items"].create(TOPIC_ITEMS, pk=("topic_id", "item_table", "item_id"),
-                                 foreign_keys=[("topic_id", "topics", "id")])
-    db["topic_items"].create_index(["item_table", "item_id"], if_not_exists=True)
-    db["topic_items"].create_index(["topic_id", "score"], if_not_exists=True)
-    if "primary_topics" not in db.view_names():
-        db.create_view("primary_topics", PRIMARY_SQL)
-
-
-# Each item's primary topic among its memberships: the highest score; on a tie a topic the user
-# defined, then a site tag or blog section, an arXiv category, a discovered theme.
-PRIMARY_SQL = """SELECT item_table, item_id, topic_id, kind, name, score FROM (
-  SELECT ti.item_table, ti.item_id, ti.topic_id, t.kind, COALESCE(t.label, t.name) AS name,
-         ti.score, row_number() OVER (PARTITION BY ti.item_table, ti.item_id ORDER BY ti.score DESC,
-         CASE t.kind WHEN 'user' THEN 0 WHEN 'tag' THEN 1 WHEN 'blog-section' THEN 2
-                     WHEN 'arxiv' THEN 3 ELSE 4 END, ti.topic_id) AS rank
-  FROM topic_items ti JOIN topics t ON t.id = ti.topic_id) WHERE rank = 1"""
-
-
-def _add_missing(db, table: str, columns: dict) -> None:
-    existing = set(db[table].columns_dict)
-    for column, type_ in columns.items():
-        if column not in existing:
-            db[table].add_column(column, type_)
-
-
 # -- finding and listing -----------------------------------------------------------------------
 
 
 def find_topic(db: sqlite_utils.Database, ref: str | int) -> dict:
     """A topic by id, or by name/label (case-insensitive); ambiguous names are an error."""
-    ensure_schema(db)
+    ensure_topics(db)
     text = str(ref).strip()
     if text.isdigit():
         rows = list(db.query("SELECT * FROM topics WHERE id = ?", [int(text)]))
@@ -116,7 +76,7 @@ def find_topic(db: sqlite_utils.Database, ref: str | int) -> dict:
 def list_topics(db: sqlite_utils.Database, kind: str | None = None,
                 contributors: int = 3) -> list[dict]:
     """Every topic with item counts, newest activity and top contributors."""
-    ensure_schema(db)
+    ensure_topics(db)
     where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
     topics = {r["id"]: _public(r) for r in db.query(
         f"SELECT * FROM topics {where} ORDER BY kind, name COLLATE NOCASE, id", params)}
@@ -188,7 +148,7 @@ def _public(row: dict) -> dict:
 def active_topic_ids(db, since: str | None = None, until: str | None = None,
                      kinds: list[str] | None = None, min_items: int = 1) -> list[int]:
     """Topics with at least ``min_items`` items in the period, most items first."""
-    ensure_schema(db)
+    ensure_topics(db)
     clause, params = period_sql("COALESCE(c.posted_at, p.posted_at)", since, until)
     where = [clause[len(" AND "):]] if clause else []
     if kinds:
@@ -248,7 +208,7 @@ def compile_patterns(matches: Iterable[str]) -> list[re.Pattern]:
 def add_topic(db: sqlite_utils.Database, name: str, matches: list[str],
               description: str | None = None) -> dict:
     """Create (or redefine) a user topic and assign every archived item that matches it."""
-    ensure_schema(db)
+    ensure_topics(db)
     name = (name or "").strip()
     if not name:
         raise UsageError("a topic needs a name, e.g. `archiver topics add SAEs --match SAE`")
@@ -264,7 +224,7 @@ def add_topic(db: sqlite_utils.Database, name: str, matches: list[str],
 
 def load_config_topics(db: sqlite_utils.Database, entries: list[dict]) -> list[int]:
     """Topics from ``[[watch.topics]]``: added, or re-assigned only when their patterns changed."""
-    ensure_schema(db)
+    ensure_topics(db)
     ids = []
     for entry in entries or []:
         name, matches = entry.get("name"), entry.get("match") or []
@@ -284,7 +244,7 @@ def refresh(db: sqlite_utils.Database, config_topics: list[dict] | None = None) 
 
     Topics that already have members are left to ``after_fetch``, which keeps them current.
     """
-    ensure_schema(db)
+    ensure_topics(db)
     load_config_topics(db, config_topics or [])
     with db.conn:
         _sync_tag_topics(db)
@@ -488,7 +448,7 @@ def _assign_user(db, topic_ids: list[int] | None, changed: dict | None) -> None:
 
 def after_fetch(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> None:
     """Keep memberships current for new or changed items (called by archiver.ingest)."""
-    ensure_schema(db)
+    ensure_topics(db)
     posts = list(changed.get("posts") or [])
     comments = list(changed.get("comments") or [])
     papers = list(changed.get("papers") or [])
@@ -578,7 +538,7 @@ def discover(db: sqlite_utils.Database, k: int | str = "auto", since: str | None
     read in id order and NMF starts from a fixed seed.
     """
 
-    ensure_schema(db)
+    ensure_topics(db)
     since, until = check_date(since, "--since"), check_date(until, "--until")
     docs = _documents(db, since, until, max_items)
     n_topics = auto_k(len(docs)) if str(k) == "auto" else _int_k(k)

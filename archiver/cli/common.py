@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import click
@@ -237,6 +238,24 @@ def argument_problem(arg: str) -> str | None:
         if problem and "not an http(s) URL" not in problem:
             return f"{value!r} is {problem}; check the URL"
     return None
+
+
+class LazyChoice(click.Choice):
+    """A Choice whose values are asked for when an argument is checked or help is shown, not on
+    import: they come from the source registry, so a broken installation fails with one clear
+    line from the command instead of a traceback while the CLI loads."""
+
+    def __init__(self, values: Callable[[], Iterable[str]], case_sensitive: bool = True):
+        self._values = values
+        super().__init__((), case_sensitive)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._values())
+
+    @choices.setter
+    def choices(self, _value) -> None:  # click's __init__ assigns the (empty) static tuple
+        pass
 
 
 class ArchiverGroup(click.Group):

@@ -7,7 +7,7 @@ import click
 from archiver.analysis import exchanges as X
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import md_escape, md_link, one_line
-from archiver.forums import parse_since
+from archiver.forums import archived_post_id, parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
 
@@ -44,7 +44,7 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     fmt = "json" if as_json else fmt
     if limit is None:
         limit = None if fmt == "json" else DEFAULT_LIMIT
-    post_id = X.resolve_post_id(db, post) if post else None
+    post_id = archived_post_id(db, post) if post else None
     if hot:
         if not post_id:
             raise click.UsageError("--hot needs --post ID|URL")

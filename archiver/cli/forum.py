@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from archiver.cli.common import (
+    LazyChoice,
     delay_option,
     echo,
     echo_json,
@@ -18,7 +19,7 @@ from archiver.cli.common import (
 from archiver.display import one_line
 from archiver.errors import ArchiverError
 from archiver.forums import archive_thread, archive_user, parse_count, parse_since
-from archiver.sources import resolve_thread
+from archiver.sources import registry
 from archiver.store.search import search as run_search
 
 
@@ -27,8 +28,9 @@ from archiver.store.search import search as run_search
 @endpoint_option
 @fallback_option
 @delay_option
-@click.option("--via", type=click.Choice(["api", "greaterwrong"]), default="api",
-              help="Fetch LessWrong/EA Forum threads through the API (default) or GreaterWrong's HTML.")
+@click.option("--via", type=LazyChoice(lambda: ["api", *registry.fallback_names()]), default="api",
+              help="Fetch through the site's API (default) or the source it falls back to, "
+                   "e.g. greaterwrong for LessWrong/EA Forum threads.")
 @global_options
 def thread(urls, endpoint, fallback, delay, via):
     """Archive a post and every comment (question posts: answers and replies too).
@@ -38,7 +40,7 @@ def thread(urls, endpoint, fallback, delay, via):
     """
     st = state()
     for url in urls:  # every URL is checked before anything is fetched
-        resolve_thread(url)
+        registry.resolve_thread(url)
     http = st.http(delay)
     failed = 0
     for url in urls:
@@ -63,7 +65,7 @@ def thread(urls, endpoint, fallback, delay, via):
 
 @click.command()
 @click.argument("who", metavar="URL|SLUG")
-@click.option("--site", type=click.Choice(["lesswrong", "alignmentforum", "eaforum"]),
+@click.option("--site", type=LazyChoice(lambda: registry.site_names("users")),
               help="Site of a bare slug (default lesswrong).")
 @click.option("--posts", "posts", default="all", metavar="N|all", help="How many posts (default all).")
 @click.option("--comments", "comments", default="all", metavar="N|all",

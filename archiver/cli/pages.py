@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from archiver.cli.common import delay_option, echo_json, global_options, info, state
+from archiver.cli.common import LazyChoice, delay_option, echo_json, global_options, info, state
 from archiver.display import one_line
 from archiver.pages import archive_feed, archive_page, export_archive, export_to_file, import_paths
-from archiver.sources.saved import KINDS
+from archiver.sources.saved import kinds
 
 
 def _counts(counts) -> str:
@@ -59,7 +59,7 @@ def feed(urls, delay):
 
 @click.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH [PATH...]")
-@click.option("--kind", type=click.Choice(KINDS), help="What the files are (default: detected).")
+@click.option("--kind", type=LazyChoice(kinds), help="What the files are (default: detected).")
 @click.option("--captured", metavar="DATE",
               help="When the pages were saved (YYYY-MM-DD): dates without a year resolve "
                    "against it. Default: each file's modification time.")

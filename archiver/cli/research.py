@@ -7,6 +7,7 @@ import click
 from archiver import researchers as R
 from archiver.analysis import mentions as M
 from archiver.cli.common import (
+    LazyChoice,
     delay_option,
     echo,
     echo_json,
@@ -16,11 +17,12 @@ from archiver.cli.common import (
     state,
 )
 from archiver.display import one_line
+from archiver.sources import registry
 
 
 @click.command()
 @click.argument("query", metavar="NAME|ID|URL")
-@click.option("--source", type=click.Choice(list(R.SOURCES)), default="openalex",
+@click.option("--source", type=LazyChoice(registry.researcher_names), default="openalex",
               show_default=True, help="Where to look the researcher up.")
 @click.option("--papers", default="all", show_default=True, metavar="N|all",
               help="How many of their papers to archive (newest first).")

@@ -23,6 +23,7 @@ import feedparser
 
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.http import HttpStatusError
+from archiver.paperids import normalise_arxiv_id, normalise_title
 from archiver.records import (
     Page,
     Paper,
@@ -33,9 +34,9 @@ from archiver.records import (
     iso_utc,
     now_utc,
 )
+from archiver.sources.contract import ResearcherSource
 from archiver.sources.scholarly import ResearcherRef, pacer
 from archiver.sources.webapi import root
-from archiver.store.papers import normalise_arxiv_id, normalise_title
 
 NAME = "arxiv"
 API = "http://export.arxiv.org"
@@ -222,3 +223,9 @@ def fetch_by_ids(http, arxiv_ids: list[str], endpoint: str | None = None,
                          interval)
         found += [p for p in (parse_entry(e) for e in feed.entries) if p and p.title]
     return found
+
+
+SOURCE = ResearcherSource(
+    name=NAME, title="arXiv", resolve_researcher=resolve_researcher,
+    fetch_researcher=fetch_researcher, description="The arXiv API: an author query's papers.",
+)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from archiver.errors import FetchError, NotFound
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
-from archiver.sources import ThreadRef, UserRef
+from archiver.sources.contract import CATCH_ALL, ForumSource, ThreadRef, UserRef
 from archiver.sources.webapi import get_json, root
 
 NAME = "discourse"
@@ -412,3 +412,19 @@ def _int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+# Discourse's /t/<slug>/<id> path exists on any host, so it is asked after every source that
+# knows its hosts (CATCH_ALL priority); its sites are made per host, so it declares none.
+SOURCE = ForumSource(
+    name=NAME, title="Discourse forums",
+    priority=CATCH_ALL,
+    thread_examples=("https://discuss.example.org/t/paper-roundup/4242",
+                     "https://forum.example.com/community/t/a-topic/17/3",
+                     "discourse:discuss.example.org:4242"),
+    user_examples=("https://discuss.example.org/u/alice",),
+    parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
+    site_record=lambda ref: site_record(_base_of(ref.url)),
+    parse_user_url=parse_user_url, fetch_user=fetch_user,
+    description="Any Discourse forum, through its public JSON; one site per host.",
+)

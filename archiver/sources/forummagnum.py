@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
-from archiver.sources import ThreadRef, UserRef
+from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.paging import paged
 
 NAME = "forummagnum"
@@ -435,3 +435,105 @@ def fetch_tag_posts(http, site: str, tag_slug: str, after: str, min_score: int |
         for data in batch:
             if min_score is None or (data.get("baseScore") or 0) >= min_score:
                 yield post_record(forum, data, stub=True)
+
+
+# -- saved API responses -----------------------------------------------------------------------
+
+
+def sniff_saved(text: str, url: str | None = None) -> bool:
+    """A saved GraphQL response: ``{"data": {"post"|"posts"|"comment(s)"|"user(s)": ...}}``."""
+    obj = _json_object(text)
+    data = obj.get("data") if isinstance(obj, dict) else None
+    return isinstance(data, dict) and any(
+        k in data for k in ("post", "posts", "comment", "comments", "user", "users"))
+
+
+def _json_object(text: str):
+    if text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
+    """The posts, comments and users of a saved GraphQL response (any of the queries above)."""
+    obj = _json_object(text)
+    if not sniff_saved(text, url):
+        return None
+    items = list(_graphql_items(obj))
+    forum = _saved_site(url, items)
+    users, posts, comments = {}, [], []
+    for item in items:
+        if "postId" in item:
+            comments.append(comment_record(forum, item, f"{forum.base}/posts/{item['postId']}"))
+        elif any(k in item for k in ("title", "pageUrl", "htmlBody", "contents")):
+            item = dict(item)
+            if not item.get("_id"):
+                item["_id"] = _post_id_from_url(item.get("pageUrl"))
+            if not item.get("_id"):
+                continue
+            posts.append(post_record(forum, item))
+        elif item.get("_id") and any(k in item for k in ("slug", "username", "displayName")):
+            user = user_record(forum, item, profile="bio" in item or "htmlBio" in item)
+            users[user.id] = user
+            continue
+        for data in [item.get("user")] + list(item.get("coauthors") or []):
+            user = user_record(forum, data) if isinstance(data, dict) else None
+            if user and user.id not in users:
+                users[user.id] = user
+    if not (posts or comments or users):
+        raise UsageError("a ForumMagnum response with no post, comment or user in it")
+    return [Page(sites=[forum.record()], users=list(users.values()), posts=posts,
+                 comments=comments)]
+
+
+def _graphql_items(obj) -> Iterator[dict]:
+    data = obj.get("data") if isinstance(obj, dict) else None
+    for value in (data or {}).values():
+        if isinstance(value, dict) and ("result" in value or "results" in value):
+            value = value.get("result") or value.get("results")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                yield item
+
+
+def _saved_site(url: str | None, items: list[dict]) -> ForumSite:
+    for candidate in [url] + [i.get("pageUrl") for i in items]:
+        host = (urlsplit(candidate).hostname or "").lower() if isinstance(candidate, str) else ""
+        if host in HOSTS:
+            return SITES[HOSTS[host]]
+    return LESSWRONG
+
+
+def _post_id_from_url(url: str | None) -> str | None:
+    if not isinstance(url, str):
+        return None
+    match = POST_PATH.match(urlsplit(url).path)
+    return match.group(1) if match else None
+
+
+# -- the source --------------------------------------------------------------------------------
+
+
+def _site_record(ref: ThreadRef | UserRef) -> Site:
+    return SITES[ref.site].record()
+
+
+SOURCE = ForumSource(
+    name=NAME, title="LessWrong, the Alignment Forum, the EA Forum",
+    sites=(SiteSpec("lesswrong", LESSWRONG.name, aliases=("alignmentforum",)),
+           SiteSpec("eaforum", EAFORUM.name)),
+    thread_examples=("https://www.lesswrong.com/posts/uMQ3cqWDPHhjtiesc/agi-ruin-a-list-of-lethalities",
+                     "lesswrong:uMQ3cqWDPHhjtiesc",
+                     "https://www.alignmentforum.org/posts/uMQ3cqWDPHhjtiesc",
+                     "https://forum.effectivealtruism.org/posts/abcdefgh12345678/a-post",
+                     "https://www.greaterwrong.com/posts/uMQ3cqWDPHhjtiesc/agi-ruin"),
+    user_examples=("https://www.lesswrong.com/users/eliezer_yudkowsky",),
+    parse_thread_url=parse_thread_url, fetch_thread=fetch_thread, site_record=_site_record,
+    parse_user_url=parse_user_url, fetch_user=fetch_user, fetch_thread_since=fetch_thread_since,
+    fetch_tag_posts=fetch_tag_posts, sniff_saved=sniff_saved, parse_saved=parse_saved,
+    fallback="greaterwrong",
+    description="GraphQL API; GreaterWrong's HTML when the API refuses.",
+)

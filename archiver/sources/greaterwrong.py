@@ -37,7 +37,8 @@ import lxml.html
 from archiver.errors import UsageError
 from archiver.http import ChallengeError
 from archiver.records import Comment, Page, Post, Tag, User, iso_utc, make_id
-from archiver.sources import ThreadRef
+from archiver.sources import forummagnum
+from archiver.sources.contract import ForumSource, ThreadRef
 from archiver.sources.forummagnum import SITES, ForumSite
 from archiver.sources.webapi import root
 
@@ -282,3 +283,23 @@ def _int_in(text: str) -> int | None:
         return None
     value = int(match.group(2).replace(",", ""))
     return -value if match.group(1) else value
+
+
+def parse_thread_url(url: str) -> ThreadRef | None:
+    """A GreaterWrong post URL, as the ForumMagnum post it mirrors (same site and ids)."""
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    return forummagnum.parse_thread_url(url) if host in SITE_OF_HOST else None
+
+
+# GreaterWrong mirrors ForumMagnum's documents: ForumMagnum (higher priority) claims the URLs and
+# names this source as its fallback; it is used through that, or --via greaterwrong.
+SOURCE = ForumSource(
+    name=NAME, title="GreaterWrong",
+    priority=50,
+    thread_examples=("https://www.greaterwrong.com/posts/uMQ3cqWDPHhjtiesc/agi-ruin",
+                     "https://ea.greaterwrong.com/posts/abcdefgh12345678/a-post"),
+    parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
+    site_record=lambda ref: SITES[ref.site].record(),
+    public_root=ROOTS.get,
+    description="The HTML mirror of LessWrong and the EA Forum; one request per thread.",
+)

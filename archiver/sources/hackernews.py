@@ -20,6 +20,7 @@ arrives without author or text and is flagged ``deleted`` (any text archived bef
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, User, iso_utc, make_id
-from archiver.sources import ThreadRef, UserRef
+from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.paging import paged
 from archiver.sources.webapi import fallback_root, get_json, root
 
@@ -72,6 +73,9 @@ def _ref(item_id: str) -> ThreadRef:
 
 def parse_user_url(url: str, site: str | None = None) -> UserRef | None:
     parts = urlsplit(url.strip())
+    if site == SITE_ID and re.fullmatch(r"[A-Za-z0-9_-]+", url.strip()):  # a bare name
+        return UserRef(SITE_ID, slug=url.strip(), user_id=url.strip(),
+                       url=f"{BASE}/user?id={url.strip()}")
     if parts.scheme not in ("http", "https") or parts.netloc.lower() not in HOSTS:
         return None
     name = parse_qs(parts.query).get("id", [""])[0]
@@ -201,7 +205,7 @@ def _users(items) -> list[User]:
 
 
 def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None,
-                 firebase: str | None = None) -> Iterator[Page]:
+                 fallback: str | None = None) -> Iterator[Page]:
     """The story and every comment. A comment URL archives the whole story it belongs to."""
     if endpoint and endpoint.rstrip("/").endswith("/v0"):
         yield from _firebase_thread(http, ref, root(endpoint, FIREBASE))
@@ -210,7 +214,7 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None,
     try:
         tree = _algolia_story(http, algolia, ref.thread_id)
     except (FetchError, NotFound) as exc:  # Algolia lags minutes behind new items: 404 too
-        target = _firebase_fallback(endpoint, firebase, exc)
+        target = _firebase_fallback(endpoint, fallback, exc)
         log.warning("Algolia HN API failed (%s); walking the Firebase API at %s instead", exc,
                     target)
         yield from _firebase_thread(http, ref, target)
@@ -308,13 +312,13 @@ def _firebase_thread(http, ref: ThreadRef, firebase: str) -> Iterator[Page]:
 
 def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | None = None,
                since: str | None = None, endpoint: str | None = None,
-               firebase: str | None = None) -> Iterator[Page]:
+               fallback: str | None = None) -> Iterator[Page]:
     """The profile, then the user's stories and comments (newest first) from Algolia search.
 
     Each comment links to its story, archived as a stub (title and URL) until archived itself.
     """
     algolia = root(endpoint, ALGOLIA)
-    profile = _profile(http, algolia, endpoint, firebase, ref.slug)
+    profile = _profile(http, algolia, endpoint, fallback, ref.slug)
     yield Page(sites=[site_record()], users=[profile])
     since_i = _epoch(since)
     if posts != 0:
@@ -447,7 +451,7 @@ def _saved_story(soup, head) -> dict:
     link = title.get("href") if title else None
     toptext = soup.select_one("div.toptext")
     return {"id": int(head["id"]), "type": "story",
-            "title": title.get_text(" ", strip=True) if title else None,
+            "title": " ".join(title.get_text(" ").split()) if title else None,
             "url": link if link and link.startswith("http") else None,
             "author": _saved_text(sub.select_one("a.hnuser")) if sub else None,
             "points": _saved_int(sub.select_one("span.score")) if sub else None,
@@ -482,3 +486,56 @@ def _saved_age(node) -> int | str | None:
     if len(title) > 1 and title[1].isdigit():
         return int(title[1])
     return title[0] + "Z" if title else None
+
+
+def sniff_saved(text: str, url: str | None = None) -> bool:
+    """A saved item page (its host, or HN's ``tr.athing`` rows) or a saved API item: an Algolia
+    tree (``created_at_i`` and ``children``) or a Firebase item (``type`` and ``by``/``kids``)."""
+    head = text.lstrip()[:1]
+    if head not in ("{", "["):
+        host = (urlsplit(url).hostname or "").lower() if url else ""
+        return host in HOSTS or 'class="athing' in text
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return False
+    if isinstance(obj, list):
+        obj = obj[0] if obj and isinstance(obj[0], dict) else None
+    if not isinstance(obj, dict):
+        return False
+    return "created_at_i" in obj and "children" in obj or (
+        obj.get("type") in ("story", "comment", "job", "poll")
+        and any(k in obj for k in ("by", "kids", "author")))
+
+
+def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
+    """A saved item page (see ``parse_saved_html``) or API answer (an Algolia tree, a Firebase
+    item)."""
+    if not sniff_saved(text, url):
+        return None
+    if text.lstrip()[:1] not in ("{", "["):
+        pages = parse_saved_html(text, url)
+        if pages is None:
+            raise UsageError("a Hacker News page without a story (save the item?id= page of a "
+                             "story)")
+        return pages
+    obj = json.loads(text)
+    if "children" in obj:
+        return list(_pages_from_tree(obj))
+    post = story_record(obj, obj.get("descendants"))
+    return [Page(sites=[site_record()], users=_users([obj]), posts=[post])]
+
+
+SOURCE = ForumSource(
+    name=NAME, title="Hacker News",
+    sites=(SiteSpec(SITE_ID, "Hacker News"),),
+    thread_examples=("https://news.ycombinator.com/item?id=40000001", "hackernews:40000001",
+                     "hn:8863"),
+    user_examples=("https://news.ycombinator.com/user?id=pg",),
+    parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
+    site_record=lambda ref: site_record(),
+    parse_user_url=parse_user_url, fetch_user=fetch_user,
+    sniff_saved=sniff_saved, parse_saved=parse_saved,
+    own_fallback="the official Firebase API",
+    description="Algolia HN API, the official Firebase API when Algolia fails.",
+)

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.http import DEFAULT_CONTACT, HttpStatusError
+from archiver.paperids import normalise_arxiv_id, normalise_doi
 from archiver.records import (
     Page,
     Paper,
@@ -31,9 +32,9 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
+from archiver.sources.contract import ResearcherSource
 from archiver.sources.scholarly import Candidate, ResearcherRef, choose
 from archiver.sources.webapi import error_reason, root
-from archiver.store.papers import normalise_arxiv_id, normalise_doi
 
 NAME = "openalex"
 API = "https://api.openalex.org"
@@ -251,3 +252,10 @@ def fetch_work_by_doi(http, doi: str, endpoint: str | None = None) -> Paper | No
     except NotFound:
         return None
     return parse_work(work) if isinstance(work, dict) and work.get("id") else None
+
+
+# Listed first: the default researcher source (widest coverage, ORCID and name search).
+SOURCE = ResearcherSource(
+    name=NAME, priority=300, title="OpenAlex", resolve_researcher=resolve_researcher,
+    fetch_researcher=fetch_researcher, description="Authors and works by OpenAlex id, ORCID or name.",
+)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from archiver.errors import FetchError, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
-from archiver.sources import ThreadRef, UserRef
+from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.webapi import get_json, root
 
 NAME = "reddit"
@@ -88,6 +88,8 @@ def _ref(post_id: str, comment: str | None = None) -> ThreadRef:
 def parse_user_url(url: str, site: str | None = None) -> UserRef | None:
     value = url.strip()
     bare = re.fullmatch(r"/?u/([A-Za-z0-9_-]+)/?", value)
+    if site == SITE_ID:  # a bare name with --site reddit
+        bare = bare or re.fullmatch(r"([A-Za-z0-9_-]+)", value)
     if bare:
         return _user_ref(bare.group(1))
     parts = urlsplit(value)
@@ -448,3 +450,17 @@ def _int(value) -> int | None:
         return int(str(value).replace(",", ""))
     except (TypeError, ValueError):
         return None
+
+
+SOURCE = ForumSource(
+    name=NAME, title="Reddit",
+    sites=(SiteSpec(SITE_ID, "Reddit"),),
+    thread_examples=("https://www.reddit.com/r/MachineLearning/comments/abc123/a_title/",
+                     "https://old.reddit.com/r/MachineLearning/comments/abc123/",
+                     "https://redd.it/abc123", "reddit:abc123"),
+    user_examples=("https://www.reddit.com/user/spez",),
+    parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
+    site_record=lambda ref: site_record(),
+    parse_user_url=parse_user_url, fetch_user=fetch_user,
+    description="Reddit's public JSON (the page URL plus .json), expanding every 'more' link.",
+)

@@ -31,15 +31,24 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import urlsplit
 
 from archiver import text
 from archiver.errors import ArchiverError, UsageError
-from archiver.records import Page, Post, Site, iso_utc, make_id
-from archiver.sources import blog, seedpages
+from archiver.records import Page, Post, Site, make_id
+from archiver.sources import blog, feed, registry, seedpages
 
-KINDS = ["jsonl", "researcher-profile", "review-post", "forum-profile", "hackernews",
-         "forummagnum", "openalex", "semanticscholar", "arxiv", "feed", "blog"]
+# Kinds archiver reads itself; every forum source with the ``saved`` capability adds its own name
+# (``hackernews``, ``forummagnum``, ...) through the registry.
+OWN_KINDS = ["jsonl", "researcher-profile", "review-post", "forum-profile"]
+API_KINDS = ("openalex", "semanticscholar", "arxiv")
+LAST_KINDS = ["feed", "blog"]
+
+
+def kinds() -> list[str]:
+    """Every ``--kind`` value, in the order the help lists them."""
+    return [*OWN_KINDS, *(s.name for s in registry.saved_sources()), *API_KINDS, *LAST_KINDS]
+
+
 SAVED_SITE = Site(id="saved", name="Saved pages of unknown origin", url="", kind="saved")
 
 
@@ -89,7 +98,7 @@ def detect_kind(saved: Saved) -> str:
         raise UsageError(f"{saved.path}: the file is empty")
     if b"\x00" in head:
         raise UsageError(f"{saved.path}: a binary file, not a saved page; "
-                         f"pass --kind ({', '.join(KINDS)}) if it is one")
+                         f"pass --kind ({', '.join(kinds())}) if it is one")
     if head[:1] in (b"{", b"["):
         return _json_kind(saved)
     lowered = head[:2048].lower()
@@ -120,24 +129,30 @@ def _json_kind(saved: Saved) -> str:
         raise UsageError(f"{saved.path}: JSON lines without a 'type'; not an archiver export")
     if isinstance(obj, dict) and isinstance(obj.get("type"), str) and "\n" not in content.strip():
         return "jsonl"  # a one-line export
-    kind = api_kind(obj)
+    kind = _source_kind(content, saved.url) or api_kind(obj)
     if kind:
         return kind
-    raise UsageError(f"{saved.path}: a JSON file archiver does not recognise (not a ForumMagnum, "
-                     "Hacker News, OpenAlex, Semantic Scholar response or an archiver export); "
-                     f"pass --kind ({', '.join(KINDS)})")
+    names = ", ".join(s.title for s in registry.saved_sources())
+    raise UsageError(f"{saved.path}: a JSON file archiver does not recognise (not a response of "
+                     f"{names}, OpenAlex or Semantic Scholar, nor an archiver export); "
+                     f"pass --kind ({', '.join(kinds())})")
+
+
+def _source_kind(content: str, url: str | None) -> str | None:
+    """The first forum source (by priority) that recognises the file as one of its own."""
+    for source in registry.saved_sources():
+        if source.sniff_saved(content, url):
+            return source.name
+    return None
 
 
 def api_kind(obj) -> str | None:
-    """Which API a saved JSON response came from, by its documented shape."""
+    """Which researcher API a saved JSON response came from, by its documented shape."""
     if isinstance(obj, list):
         return api_kind(obj[0]) if obj and isinstance(obj[0], dict) else None
     if not isinstance(obj, dict):
         return None
     data = obj.get("data")
-    if isinstance(data, dict) and any(k in data for k in (
-            "post", "posts", "comment", "comments", "user", "users")):
-        return "forummagnum"
     ident = str(obj.get("id") or "")
     results = obj.get("results")
     if ident.startswith("https://openalex.org/") or (
@@ -149,19 +164,14 @@ def api_kind(obj) -> str | None:
     if isinstance(data, list) and data and isinstance(data[0], dict) and (
             "paperId" in data[0] or "authorId" in data[0]):
         return "semanticscholar"
-    if "created_at_i" in obj and "children" in obj or (
-            obj.get("type") in ("story", "comment", "job", "poll") and ("by" in obj or "kids" in obj
-                                                                        or "author" in obj)):
-        return "hackernews"
     return None
 
 
 def _html_kind(saved: Saved) -> str:
     html = saved.text
-    page_url = saved.url or _html_url(html)
-    host = blog.host_of(page_url) if page_url else ""
-    if host in ("news.ycombinator.com", "ycombinator.com") or 'class="athing' in html:
-        return "hackernews"
+    kind = _source_kind(html, saved.url or _html_url(html))
+    if kind:
+        return kind
     plain = text.html_to_text(html) or ""
     kind = _text_kind(saved.path, plain, fallback=None)
     return kind or "blog"
@@ -180,7 +190,7 @@ def _text_kind(path: str, content: str, fallback: str | None = "blog") -> str | 
     if fallback is None:
         return None
     raise UsageError(f"{path}: cannot tell what kind of saved page this is (too little text to "
-                     f"be an article); pass --kind ({', '.join(KINDS)})")
+                     f"be an article); pass --kind ({', '.join(kinds())})")
 
 
 def _html_url(html: str) -> str | None:
@@ -199,16 +209,17 @@ def _html_url(html: str) -> str | None:
 def pages_for(saved: Saved, kind: str, known_user=None) -> Iterator[Page]:
     """Records for one saved file. ``known_user(site_id, slug)`` may return the id an archived
     profile already has (the caller looks it up; a source never reads the database)."""
-    if kind not in KINDS or kind == "jsonl":
-        raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
+    if kind not in kinds() or kind == "jsonl":
+        raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(kinds())}")
     if kind in API_KINDS:
         return _api(saved, kind)
-    handler = {
+    own = {
         "researcher-profile": _researcher_profile, "review-post": _review_post,
         "forum-profile": _forum_profile, "blog": _blog, "feed": _feed,
-        "forummagnum": _forummagnum, "hackernews": _hackernews,
-    }[kind]
-    return handler(saved, known_user or _no_user)
+    }
+    if kind in own:
+        return own[kind](saved, known_user or _no_user)
+    return _forum_saved(saved, registry.by_name(kind))
 
 
 def _no_user(site_id: str, slug: str) -> None:
@@ -249,24 +260,13 @@ def _origin(saved: Saved, content: str) -> tuple[Site, str, str | None]:
     url = saved.url or (_html_url(saved.text) if "<" in saved.text[:4096] else None)
     if url:
         try:
-            from archiver.sources import resolve_thread
-
-            module, ref = resolve_thread(url)
-            site = _forum_site(module, ref.site)
-            return site, ref.thread_id, ref.url
+            source, ref = registry.resolve_thread(url)
+            return source.site_record(ref), ref.thread_id, ref.url
         except ArchiverError:
             pass
         return blog.site_for(url), blog.post_source_id(url), blog.canonical_url(url)
     digest = hashlib.sha1(re.sub(r"\s+", " ", content).strip().encode()).hexdigest()[:16]
     return SAVED_SITE, f"sha1-{digest}", None
-
-
-def _forum_site(module, site_id: str) -> Site:
-    sites = getattr(module, "SITES", None)
-    if sites and site_id in sites:
-        return sites[site_id].record()
-    record = getattr(module, "site_record", None)
-    return record() if record else Site(id=site_id, name=site_id, url="", kind=module.NAME)
 
 
 @dataclass
@@ -307,10 +307,8 @@ def _forum_profile(saved: Saved, known_user) -> Iterator[Page]:
     profile = seedpages.parse_forum_profile(_content_text(saved))
     site, slug, url = SAVED_SITE, _slug(profile.name), None
     if saved.url:
-        from archiver.sources import resolve_user
-
-        module, ref = resolve_user(saved.url)
-        site, slug, url = _forum_site(module, ref.site), ref.slug or slug, ref.url
+        source, ref = registry.resolve_user(saved.url)
+        site, slug, url = source.site_record(ref), ref.slug or slug, ref.url
     user_id = known_user(site.id, slug) or make_id(site.id, slug)
     user, holder, comments = seedpages.profile_records(profile, site.id, slug, user_id, url,
                                                        saved.captured)
@@ -350,8 +348,6 @@ def _blog(saved: Saved, known_user) -> Iterator[Page]:
 
 
 def _feed(saved: Saved, known_user) -> Iterator[Page]:
-    from archiver.sources import feed
-
     url = saved.url or "file://" + os.path.abspath(saved.path)
     parsed = feed.parse_feed(saved.data, url)
     site = blog.site_for(parsed.feed.get("link") or saved.url, parsed.feed.get("title"))
@@ -361,152 +357,22 @@ def _feed(saved: Saved, known_user) -> Iterator[Page]:
     saved.summary = f"feed {parsed.feed.get('title') or ''}: {len(parsed.entries)} entries"
 
 
-def _forummagnum(saved: Saved, known_user) -> Iterator[Page]:
-    from archiver.sources import forummagnum as fm
-
-    obj = json.loads(saved.text)
-    items = list(_graphql_items(obj))
-    forum = _forummagnum_site(fm, saved.url, items)
-    users, posts, comments = {}, [], []
-    for item in items:
-        if "postId" in item:
-            post_url = f"{forum.base}/posts/{item['postId']}"
-            comments.append(fm.comment_record(forum, item, post_url))
-        elif any(k in item for k in ("title", "pageUrl", "htmlBody", "contents")):
-            item = dict(item)
-            if not item.get("_id"):
-                item["_id"] = _post_id_from_url(fm, item.get("pageUrl"))
-            if not item.get("_id"):
-                continue
-            posts.append(fm.post_record(forum, item))
-        elif item.get("_id") and any(k in item for k in ("slug", "username", "displayName")):
-            user = fm.user_record(forum, item, profile="bio" in item or "htmlBio" in item)
-            users[user.id] = user
-            continue
-        for data in [item.get("user")] + list(item.get("coauthors") or []):
-            user = fm.user_record(forum, data) if isinstance(data, dict) else None
-            if user and user.id not in users:
-                users[user.id] = user
-    if not (posts or comments or users):
-        raise UsageError(f"{saved.path}: a ForumMagnum response with no post, comment or user in it")
-    saved.summary = (f"{forum.name}: {len(posts)} posts, {len(comments)} comments, "
-                     f"{len(users)} users")
-    yield Page(sites=[forum.record()], users=list(users.values()), posts=posts,
-               comments=comments)
-
-
-def _graphql_items(obj) -> Iterator[dict]:
-    data = obj.get("data") if isinstance(obj, dict) else None
-    for value in (data or {}).values():
-        if isinstance(value, dict) and ("result" in value or "results" in value):
-            value = value.get("result") or value.get("results")
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict):
-                yield item
-
-
-def _forummagnum_site(fm, url: str | None, items: list[dict]):
-    for candidate in [url] + [i.get("pageUrl") for i in items]:
-        host = (urlsplit(candidate).hostname or "").lower() if candidate else ""
-        if host in fm.HOSTS:
-            return fm.SITES[fm.HOSTS[host]]
-    return fm.LESSWRONG
-
-
-def _post_id_from_url(fm, url: str | None) -> str | None:
-    if not url:
-        return None
-    match = fm.POST_PATH.match(urlsplit(url).path)
-    return match.group(1) if match else None
-
-
-def _hackernews(saved: Saved, known_user) -> Iterator[Page]:
-    from archiver.sources import hackernews as hn
-
-    content = saved.text
-    if content.lstrip()[:1] in ("{", "["):
-        obj = json.loads(content)
-        if "children" in obj:
-            pages = list(hn._pages_from_tree(obj))
-        else:
-            post = hn.story_record(obj, obj.get("descendants"))
-            pages = [Page(sites=[hn.site_record()], users=hn._users([obj]), posts=[post])]
-    else:
-        pages = list(hn_html_pages(content))
+def _forum_saved(saved: Saved, source) -> Iterator[Page]:
+    """A forum source's own saved page or API response, parsed by the source."""
+    try:
+        pages = source.parse_saved(saved.text, saved.url)
+    except UsageError as exc:
+        raise UsageError(f"{saved.path}: {exc}") from None
+    if pages is None:
+        raise UsageError(f"{saved.path}: not a saved {source.title} page or response")
     posts = sum(len(p.posts) for p in pages)
     comments = sum(len(p.comments) for p in pages)
-    saved.summary = f"Hacker News: {posts} story, {comments} comments"
+    users = sum(len(p.users) for p in pages)
+    saved.summary = f"{source.title}: {posts} posts, {comments} comments, {users} users"
     yield from pages
 
 
-def hn_html_pages(html: str) -> Iterator[Page]:
-    """A Hacker News item page (news.ycombinator.com/item?id=N) saved as HTML."""
-    from bs4 import BeautifulSoup
-
-    from archiver.sources import hackernews as hn
-
-    soup = BeautifulSoup(html, "lxml")
-    story_row = soup.select_one("tr.athing.submission") or soup.select_one("tr.athing:not(.comtr)")
-    if story_row is None or not story_row.get("id"):
-        raise UsageError("a Hacker News page without a story (save the item?id= page of a story)")
-    story_id = int(story_row["id"])
-    sub = story_row.find_next_sibling("tr")
-    link = story_row.select_one(".titleline > a") or story_row.select_one("a.storylink")
-    top = soup.select_one("div.toptext")
-    item = {"id": story_id, "type": "story", "title": " ".join(link.get_text().split()) if link else None,
-            "url": _hn_link(link), "by": _hn_user(sub), "time": _hn_time(sub),
-            "score": _hn_score(sub), "text": top.decode_contents() if top else None}
-    rows, stack = [], []
-    for row in soup.select("tr.athing.comtr"):
-        indent = row.select_one("td.ind")
-        depth = int(indent.get("indent") or 0) if indent else 0
-        if indent is not None and not indent.get("indent"):
-            img = indent.find("img")
-            depth = int(int(img.get("width", 0)) / 40) if img else 0
-        del stack[depth:]
-        parent = stack[-1] if stack else story_id
-        body = row.select_one(".commtext")
-        for reply in body.select(".reply") if body else []:
-            reply.decompose()
-        comment = {"id": int(row["id"]), "by": _hn_user(row), "time": _hn_time(row),
-                   "text": body.decode_contents().strip() if body else None, "type": "comment"}
-        rows.append(hn.comment_record(comment, story_id, parent))
-        stack.append(int(row["id"]))
-    post = hn.story_record(item, comment_count=len(rows))
-    users = {u.id: u for u in (hn.user_stub(n) for n in [item["by"]] + [c.author for c in rows])
-             if u}
-    yield Page(sites=[hn.site_record()], users=list(users.values()), posts=[post], comments=rows,
-               complete_post_ids=[post.id], seen_comment_ids=[c.id for c in rows])
-
-
-def _hn_link(link) -> str | None:
-    href = link.get("href") if link else None
-    return href if href and href.startswith(("http://", "https://")) else None
-
-
-def _hn_user(row) -> str | None:
-    user = row.select_one("a.hnuser") if row else None
-    return user.get_text().strip() if user else None
-
-
-def _hn_time(row) -> int | str | None:
-    age = row.select_one("span.age") if row else None
-    stamp = (age.get("title") or "") if age else ""
-    parts = stamp.split()
-    if len(parts) == 2 and parts[1].isdigit():
-        return int(parts[1])
-    return iso_utc(parts[0]) if parts else None
-
-
-def _hn_score(row) -> int | None:
-    score = row.select_one("span.score") if row else None
-    match = re.match(r"(\d+)", score.get_text()) if score else None
-    return int(match.group(1)) if match else None
-
-
 # -- research APIs (OpenAlex, Semantic Scholar, arXiv) -------------------------------------------
-
-API_KINDS = ("openalex", "semanticscholar", "arxiv")
 
 
 def _api(saved: Saved, kind: str) -> Iterator[Page]:

@@ -1,6 +1,7 @@
 """What the researcher sources (OpenAlex, Semantic Scholar, arXiv) share.
 
-Each of those modules exposes:
+Each of those modules declares ``SOURCE = ResearcherSource(...)`` (``archiver.sources.contract``)
+and is registered in pyproject.toml's ``archiver.sources`` entry points. It exposes:
 
 - ``NAME`` and ``API`` (the default API root; ``endpoint`` replaces it, stored URLs stay canonical);
 - ``resolve_researcher(http, query, pick=None, endpoint=None, interval=None) -> ResearcherRef``:

@@ -30,6 +30,7 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
+from archiver.sources.contract import ResearcherSource
 from archiver.sources.scholarly import (
     Candidate,
     ResearcherRef,
@@ -181,3 +182,9 @@ def fetch_researcher(http, ref: ResearcherRef, papers: int | None = None,
         if not rows or data.get("next") is None or (papers is not None and fetched >= papers):
             return
         offset = data["next"]
+
+
+SOURCE = ResearcherSource(
+    name=NAME, priority=200, title="Semantic Scholar", resolve_researcher=resolve_researcher,
+    fetch_researcher=fetch_researcher, description="The Graph API: authors and papers.",
+)

@@ -1,5 +1,10 @@
-"""The store: records in, rows out. It never does HTTP."""
+"""The store: records in, rows out. It never does HTTP.
 
+Importing the package loads every saver module (papers, sections, feeds through ``schema``; rows
+here), so ``save_page`` knows every ``Page.other`` key whatever was imported first.
+"""
+
+from archiver.store import rows  # noqa: F401  (registers the "rows" saver)
 from archiver.store.runs import finish_run, start_run
 from archiver.store.save import OTHER_SAVERS, Counts, save_page
 from archiver.store.schema import EXTENSIONS, ensure_db_shape, open_db

@@ -1,18 +1,19 @@
 """The database shape, declared once and applied idempotently by ``ensure_db_shape``.
 
 Tables are created up front with explicit types (a first record full of nulls cannot fix a wrong
-type), foreign keys are declared and indexed, FTS tables are kept current by triggers. Modules that
-own derived tables (exchanges, topics, papers, ...) add themselves to ``EXTENSIONS``: each exposes
-``ensure_schema(db)``.
+type), foreign keys are declared and indexed, FTS tables are kept current by triggers. The other
+store modules' tables (papers, sections, feeds) and the analysis output (``derived``: exchanges,
+topics, summaries) are made by the functions in ``EXTENSIONS``, imported here, never by name.
 """
 
 from __future__ import annotations
 
-import importlib
 import sqlite3
+from collections.abc import Callable
 
 import sqlite_utils
 
+from archiver.store import derived, feeds, papers, sections
 from archiver.store.runs import mark_dead_runs
 
 SCHEMA_VERSION = 1
@@ -126,10 +127,11 @@ FTS = {
     "comments": ["body_text"],
 }
 
-# Modules owning derived tables; each has ensure_schema(db). Order matters for foreign keys.
-EXTENSIONS: list[str] = ["archiver.store.papers", "archiver.analysis.exchanges",
-                         "archiver.store.sections", "archiver.store.feeds",
-                         "archiver.analysis.topics", "archiver.analysis.summarize"]
+# The other tables' makers (papers, analysis output, sections, feeds), in foreign-key order.
+EXTENSIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    papers.ensure_schema, derived.ensure_exchanges, sections.ensure_schema, feeds.ensure_schema,
+    derived.ensure_topics, derived.ensure_summaries,
+]
 
 
 def open_db(path: str, must_exist: bool = False) -> sqlite_utils.Database:
@@ -291,8 +293,8 @@ def _create_or_extend(db: sqlite_utils.Database) -> None:
     for table, columns in FTS.items():
         if not db[f"{table}_fts"].exists():
             db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
-    for module in EXTENSIONS:
-        importlib.import_module(module).ensure_schema(db)
+    for ensure in EXTENSIONS:
+        ensure(db)
 
 
 def _add_missing_columns(db: sqlite_utils.Database, name: str, columns: dict) -> None:

@@ -1,0 +1,32 @@
+"""The layering written in pyproject.toml ([tool.importlinter]) holds, including what
+import-linter cannot see: imports by name through importlib."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_linter_contracts_are_kept():
+    # In a child process: import-linter reconfigures logging (disabling archiver's loggers).
+    tool = Path(sys.executable).parent / "lint-imports"
+    if not tool.exists():
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    done = subprocess.run([str(tool), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("folder", ["store", "analysis", "sources"])
+def test_no_imports_by_name_below_the_use_cases(folder):
+    """The store, analysis and sources import statically (the registry's entry points are the one
+    lookup by name, and they live in pyproject.toml)."""
+    for path in sorted((ROOT / "archiver" / folder).glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"import_module\(|__import__\(", text), path.name
