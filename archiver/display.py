@@ -27,8 +27,9 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def safe_url(url: object) -> str | None:
-    """``url`` if it may become a link (http(s) with a host, or mailto), else None."""
+def safe_url(url: object, mail: bool = True) -> str | None:
+    """``url`` if it may become a link (http(s) with a host, or mailto unless ``mail`` is False),
+    else None."""
     if not isinstance(url, str):
         return None
     # Browsers drop leading/trailing spaces and controls before reading the scheme.
@@ -39,7 +40,7 @@ def safe_url(url: object) -> str | None:
     if not match or match.group(1).lower() not in URL_SCHEMES:
         return None
     if match.group(1).lower() == "mailto":
-        return value if len(value) > len("mailto:") else None
+        return value if mail and len(value) > len("mailto:") else None
     try:
         host = urlsplit(value).hostname
     except ValueError:  # e.g. an invalid IPv6 literal

@@ -52,12 +52,17 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]
     try:
         return _run(db, query, limit)
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise  # not a query problem
+        literal = literal_query(query, exc)
+    return _run(db, literal, limit) if literal else []
+
+
+def literal_query(query: str, failure: sqlite3.OperationalError) -> str | None:
+    """After ``failure`` ran ``query`` as FTS5: the query's words, each searched literally (None
+    when it has none). A locked or busy database is re-raised: it is not a problem of the query."""
+    if "locked" in str(failure) or "busy" in str(failure):
+        raise failure
     words = re.findall(r"\w+", query)
-    if not words:
-        return []
-    return _run(db, " ".join(f'"{word}"' for word in words), limit)
+    return " ".join(f'"{word}"' for word in words) if words else None
 
 
 def _run(db: sqlite_utils.Database, query: str, limit: int) -> list[dict]:

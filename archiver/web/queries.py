@@ -6,9 +6,9 @@ one per comment. Tables that an older or partial archive lacks are treated as em
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
+from archiver.store.search import literal_query
 from archiver.web.render import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
 SEARCH_LIMIT = 20
@@ -240,12 +240,8 @@ async def search(db, query: str, present: set[str], limit: int = SEARCH_LIMIT) -
     try:
         return await _search(db, query, present, limit)
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise  # not a query problem
-    words = re.findall(r"\w+", query)
-    if not words:
-        return []
-    return await _search(db, " ".join(f'"{w}"' for w in words), present, limit)
+        literal = literal_query(query, exc)
+    return await _search(db, literal, present, limit) if literal else []
 
 
 async def _search(db, query: str, present: set[str], limit: int) -> list[dict]:

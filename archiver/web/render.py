@@ -7,11 +7,12 @@ in depth). Everything here is pure: strings and rows in, ``Markup`` out.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import lxml.html
 from markupsafe import Markup, escape
 
+from archiver import display
 from archiver.text import sanitize_html
 
 # Private-use characters mark FTS snippet highlights, so snippets can be escaped before marking.
@@ -20,17 +21,9 @@ MAX_INDENT = 8  # deeper replies stop indenting so a deep thread still fits a ph
 
 
 def safe_url(url: str | None) -> str | None:
-    """The URL if it is http(s) with a host, else None: the only URLs that become links."""
-    if not url or not isinstance(url, str):
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    """The URL if it is http(s) with a host, else None: the only URLs that become links here (the
+    reading room links no mail addresses)."""
+    return display.safe_url(url, mail=False)
 
 
 def link(url: str | None, text: str, css: str = "") -> Markup:
