@@ -10,7 +10,6 @@ address, optional extra headers (some sites hand archivers an access header), a 
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import os
 import time
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from archiver import __version__
+from archiver import __version__, coerce
 from archiver.errors import FetchError
 
 log = logging.getLogger("archiver.http")
@@ -215,7 +214,8 @@ class Http:
     def decode_json(response: requests.Response, url: str):
         body = response.content
         try:
-            return json.loads(body.decode(response.encoding or "utf-8", errors="replace"))
+            return coerce.loads(body.decode(response.encoding or "utf-8", errors="replace"),
+                                _safe(url))
         except ValueError as exc:
             start = body[:200].lstrip().lower()
             if start.startswith((b"<!doctype", b"<html")) or b"<html" in start:
