@@ -7,7 +7,6 @@ field nulled or clamped, or refused with one clear ``ArchiverError`` - never ano
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from hypothesis import HealthCheck, given, settings

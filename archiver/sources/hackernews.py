@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
+from archiver.coerce import as_bool, as_id, as_int, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, User, make_id
 from archiver.sources import ThreadRef, UserRef
@@ -344,7 +344,7 @@ def _profile(http, algolia: str, firebase: str, name: str) -> User:
             data.get("karma"), (None, None)
     return User(id=make_id(SITE_ID, name), site_id=SITE_ID, source_id=name, slug=name, name=name,
                 url=f"{BASE}/user?id={name}", bio_html=about, karma=karma,
-                post_count=counts[0], comment_count=counts[1], created_at=iso_utc(created),
+                post_count=counts[0], comment_count=counts[1], created_at=as_time(created),
                 stub=False)
 
 
