@@ -7,6 +7,7 @@ field nulled or clamped, or refused with one clear ``ArchiverError`` - never ano
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -164,3 +165,62 @@ def test_discourse_archives_odd_responses_or_says_why(server, mutations):
     fake = discourse_fake()
     archived_or_clear_error(server, Mutating(fake.handler), mutations,
                             "https://discuss.example.org/t/gated-saes/4242")
+
+
+# -- the named cases, one by one ----------------------------------------------------------------
+
+
+def test_a_hacker_news_reply_chain_500_deep_is_archived_whole(server):
+    """~1,000 levels of JSON: decoded past Python's recursion limit, walked iteratively, and
+    every comment stored with its depth. (The answer is built as text: json.dumps would hit the
+    recursion limit in the fake too.)"""
+    def node(item_id: int, text: str) -> str:
+        return (f'{{"id": {item_id}, "type": "comment", "author": "user{item_id % 7}", '
+                f'"text": "{text}", "created_at_i": {1714564800 + item_id}, "children": [')
+
+    story = ('{"id": 100, "type": "story", "author": "alice", "title": "Deep", '
+             '"created_at_i": 1714564800, "children": [')
+    chain = "".join(node(1000 + n, f"&gt; the level above<p>reply {n}") for n in range(500))
+    body = story + chain + "]}" * 501
+
+    def handler(request):
+        return Response(body, content_type="application/json")
+
+    server.clear()
+    server.expect_request("/items/100").respond_with_handler(handler)
+    db = open_db(":memory:")
+    http = Http(HttpSettings(delay=0, backoff=0, retries=0))
+    archive_thread(db, http, "hackernews:100", endpoint=server.url_for("/").rstrip("/"))
+    http.close()
+    depths = dict(db.execute("SELECT source_id, depth FROM comments").fetchall())
+    assert len(depths) == 500 and depths["1499"] == 499
+    text = db.execute("SELECT body_text FROM comments WHERE source_id = '1499'").fetchone()[0]
+    assert "> the level above" in text and "reply 499" in text
+
+
+def test_odd_values_are_nulled_or_clamped_and_the_rest_is_kept(server, caplog):
+    fake = reddit_fake()
+    comment = fake.comments["c1"]
+    comment.update(score=10**30, created_utc="not a date", author={"name": "x"},
+                   body="lone \ud800 surrogate", body_html="<p>lone \ud800 surrogate</p>")
+    fake.comments["c2"].update(body="> " * 1000 + "deep", edited=1e300,
+                               body_html="<blockquote>" * 1000 + "deep" + "</blockquote>" * 1000)
+    with caplog.at_level(logging.WARNING, "archiver.data"):
+        db = archived_or_clear_error(server, Mutating(fake.handler), [],
+                                     "https://www.reddit.com/r/ml/comments/1abcd2/gated/")
+    row = db.execute("SELECT score, posted_at, author, body_text FROM comments "
+                     "WHERE source_id = 'c1'").fetchone()
+    assert row[0] == 2**63 - 1 and row[1] is None and row[2] is None
+    assert row[3] == "lone \ufffd surrogate"
+    assert "deep" in db.execute("SELECT body_text FROM comments WHERE source_id = 'c2'"
+                                ).fetchone()[0]
+    assert any("clamped" in r.getMessage() for r in caplog.records)
+    assert any("not a date" in r.getMessage() for r in caplog.records)
+
+
+def test_json_deeper_than_the_limit_is_one_clear_error(server):
+    from archiver import coerce
+
+    with pytest.raises(ArchiverError, match="nested deeper than"):
+        coerce.loads("[" * (coerce.DEEP_JSON_LIMIT + 10) + "]" * (coerce.DEEP_JSON_LIMIT + 10),
+                     "https://example.org/x")
