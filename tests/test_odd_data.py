@@ -114,7 +114,8 @@ def hn_fake() -> FakeHN:
 @ODD_SETTINGS
 @given(MUTATIONS)
 def test_hacker_news_archives_odd_responses_or_says_why(server, mutations):
-    archived_or_clear_error(server, Mutating(hn_fake().handler), mutations, "hackernews:100")
+    archived_or_clear_error(server, Mutating(hn_fake().handler), mutations,
+                            "hackernews:100").conn.close()
 
 
 def forum_fake() -> fm.FakeForum:
@@ -134,7 +135,7 @@ def forum_fake() -> fm.FakeForum:
 @given(MUTATIONS)
 def test_forummagnum_archives_odd_responses_or_says_why(server, mutations):
     archived_or_clear_error(server, Mutating(forum_fake().handler), mutations,
-                            "lesswrong:p1aaaaaaaaaaaaaaa", "/graphql")
+                            "lesswrong:p1aaaaaaaaaaaaaaa", "/graphql").conn.close()
 
 
 def reddit_fake() -> FakeReddit:
@@ -149,7 +150,7 @@ def reddit_fake() -> FakeReddit:
 @given(MUTATIONS)
 def test_reddit_archives_odd_responses_or_says_why(server, mutations):
     archived_or_clear_error(server, Mutating(reddit_fake().handler), mutations,
-                            "https://www.reddit.com/r/ml/comments/1abcd2/gated/")
+                            "https://www.reddit.com/r/ml/comments/1abcd2/gated/").conn.close()
 
 
 def discourse_fake() -> FakeDiscourse:
@@ -164,7 +165,7 @@ def discourse_fake() -> FakeDiscourse:
 def test_discourse_archives_odd_responses_or_says_why(server, mutations):
     fake = discourse_fake()
     archived_or_clear_error(server, Mutating(fake.handler), mutations,
-                            "https://discuss.example.org/t/gated-saes/4242")
+                            "https://discuss.example.org/t/gated-saes/4242").conn.close()
 
 
 # -- the named cases, one by one ----------------------------------------------------------------
