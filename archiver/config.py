@@ -93,12 +93,9 @@ def _contact(v):
 def _patterns(values):
     if not values or not all(isinstance(v, str) and v.strip() for v in values):
         return "must be a non-empty list of phrases or regular expressions"
-    for value in values:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            return f"{value!r} is not a valid regular expression ({exc})"
-    return None
+    from archiver.analysis.patterns import problem
+
+    return next((p for p in map(problem, (v.strip() for v in values)) if p), None)
 
 
 def _headers(values):

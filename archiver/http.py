@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import errno
-import json
 import logging
 import os
 import socket
@@ -40,7 +39,7 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
 
-from archiver import __version__
+from archiver import __version__, coerce
 from archiver.errors import FetchError
 
 log = logging.getLogger("archiver.http")
@@ -370,7 +369,8 @@ class Http:
     def decode_json(response: requests.Response, url: str):
         body = response.content
         try:
-            return json.loads(body.decode(response.encoding or "utf-8", errors="replace"))
+            return coerce.loads(body.decode(response.encoding or "utf-8", errors="replace"),
+                                _safe(url))
         except ValueError as exc:
             start = body[:200].lstrip().lower()
             if start.startswith((b"<!doctype", b"<html")) or b"<html" in start:

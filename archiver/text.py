@@ -46,6 +46,68 @@ BLOCK_TAGS = {
 }
 
 
+# Nesting deeper than this is flattened before parsing: html5ever (nh3) scans its stack of open
+# elements on each tag (quadratic in depth: a 2 MB comment nested 80,000 deep took 90 s), lxml
+# stops at 255 levels and drops what lies below, and every level of quote costs a "> " per line
+# of Markdown and of plain text. Words are kept; only the tags past these depths go.
+MAX_DEPTH = 100
+MAX_QUOTE_DEPTH = 16  # blockquotes within blockquotes
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+             "source", "track", "wbr"}
+# Tags a new one of the same kind closes implicitly (HN never closes its <p>).
+SELF_CLOSING_SIBLINGS = {"p", "li", "dt", "dd", "tr", "td", "th", "option"}
+_QUOTE_TAG = re.compile(r"<blockquote", re.I)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+
+
+def flatten_deep(html: str, limit: int = MAX_DEPTH) -> str:
+    """``html`` with the tags nested deeper than ``limit`` removed (block tags become newlines),
+    and the blockquotes nested deeper than ``MAX_QUOTE_DEPTH``.
+
+    One linear pass over the tags with a stack of open elements, forgiving as browsers are:
+    a closing tag closes up to its opening one, a stray closing tag is left alone.
+    """
+    if html.count("<") <= limit and len(_QUOTE_TAG.findall(html)) <= MAX_QUOTE_DEPTH:
+        return html  # cannot be that deep
+    out: list[str] = []
+    stack: list[tuple[str, bool]] = []  # (tag, kept)
+    open_count: dict[str, int] = {}
+    quotes = 0  # kept blockquotes open
+    pos = 0
+    for match in _TAG.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        keep = True
+        if name in VOID_TAGS or match.group(3).rstrip().endswith("/"):
+            pass
+        elif not closing:
+            if name in SELF_CLOSING_SIBLINGS and stack and stack[-1][0] == name:
+                _pop(stack, open_count)
+            keep = len(stack) < limit and (name != "blockquote" or quotes < MAX_QUOTE_DEPTH)
+            stack.append((name, keep))
+            open_count[name] = open_count.get(name, 0) + 1
+            quotes += keep and name == "blockquote"
+        elif open_count.get(name):
+            while True:  # pops are paid for by their pushes: linear overall
+                top, keep = _pop(stack, open_count)
+                quotes -= keep and top == "blockquote"
+                if top == name:
+                    break
+        out.append(html[pos:match.start()])
+        if keep:
+            out.append(match.group(0))
+        elif name in BLOCK_TAGS or name == "blockquote":
+            out.append("\n")  # keeps words apart, adds no element
+        pos = match.end()
+    out.append(html[pos:])
+    return "".join(out)
+
+
+def _pop(stack: list[tuple[str, bool]], open_count: dict[str, int]) -> tuple[str, bool]:
+    name, kept = stack.pop()
+    open_count[name] -= 1
+    return name, kept
+
+
 @dataclass
 class Body:
     html: str | None
@@ -56,6 +118,10 @@ class Body:
 def sanitize_html(html: str | None) -> str | None:
     if not html:
         return html
+    return _clean(flatten_deep(html))
+
+
+def _clean(html: str) -> str:
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -83,27 +149,37 @@ _MD = _Markdown(heading_style="ATX", bullets="*", escape_underscores=False, esca
 def html_to_markdown(html: str | None) -> str | None:
     if not html:
         return html
+    return _markdown(flatten_deep(html))
+
+
+def _markdown(html: str) -> str:
     if "spoilers" in html:
         markdown = _MD.convert(html)
     else:
         markdown = html_to_markdown_rs.convert(html).content or ""
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip()
+    return _BLANK_LINES.sub("\n\n", markdown).strip()
 
 
 def html_to_text(html: str | None) -> str | None:
     """Readable plain text: paragraphs separated by blank lines, quotes as '> ' lines."""
     if not html or not html.strip():
         return "" if html is not None else None
+    return _text(flatten_deep(html))
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def _text(html: str) -> str:
     try:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     except (lxml.etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", html).strip()
     parts: list[str] = []
     _walk_text(root, parts)
-    text = "".join(parts)
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    lines = [line.strip() for line in _SPACES.sub(" ", "".join(parts)).split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _walk_text(el, parts: list[str], quote_depth: int = 0) -> None:
@@ -117,9 +193,10 @@ def _walk_text(el, parts: list[str], quote_depth: int = 0) -> None:
             inner.append(el.text)
         for child in el:
             _walk_text(child, inner)
-        quoted = re.sub(r"\n{3,}", "\n\n", "".join(inner)).strip()
-        lines = [("> " + line.strip()) if line.strip() else ">" for line in quoted.split("\n")]
-        parts.append("\n\n" + "\n".join(lines) + "\n\n")
+        quoted = _BLANK_LINES.sub("\n\n", "".join(inner)).strip()
+        # Each line gets "> "; the spaces this leaves are collapsed for the whole text at the end
+        # (str.replace, not a loop over lines: quotes nest, and this runs once per level).
+        parts.append("\n\n> " + quoted.replace("\n", "\n> ") + "\n\n")
         _tail(el, parts, quote_depth)
         return
     block = tag in BLOCK_TAGS
@@ -143,32 +220,44 @@ def _tail(el, parts: list[str], quote_depth: int) -> None:
         parts.append(el.tail)
 
 
-def markdown_to_html(markdown: str) -> str:
-    """Minimal Markdown rendering for bodies that only exist as Markdown (paragraphs, quotes)."""
+def markdown_to_html(markdown: str, depth: int = 0) -> str:
+    """Minimal Markdown rendering for bodies that only exist as Markdown (paragraphs, quotes).
+
+    Quotes nest up to ``MAX_DEPTH``; deeper ``>`` stay as text (a body of 1,000 ``>`` is text).
+    """
     blocks = re.split(r"\n\s*\n", markdown.strip())
     out = []
     for block in blocks:
         lines = block.split("\n")
-        if all(line.lstrip().startswith(">!") for line in lines if line.strip()):
+        if depth >= MAX_DEPTH:
+            out.append(_paragraph(block))
+        elif all(line.lstrip().startswith(">!") for line in lines if line.strip()):
             # ForumMagnum's spoiler syntax: hidden text, not a quote.
             inner = "\n".join(re.sub(r"^\s*>!\s?", "", line) for line in lines)
-            out.append(f'<div class="spoilers">{markdown_to_html(inner)}</div>')
+            out.append(f'<div class="spoilers">{markdown_to_html(inner, depth + 1)}</div>')
         elif all(line.lstrip().startswith(">") for line in lines if line.strip()):
             inner = "\n".join(re.sub(r"^\s*>\s?", "", line) for line in lines)
-            out.append(f"<blockquote>{markdown_to_html(inner)}</blockquote>")
+            out.append(f"<blockquote>{markdown_to_html(inner, depth + 1)}</blockquote>")
         else:
-            escaped = (block.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-            out.append("<p>" + escaped.replace("\n", "<br>") + "</p>")
+            out.append(_paragraph(block))
     return "".join(out)
+
+
+def _paragraph(block: str) -> str:
+    escaped = block.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "<p>" + escaped.replace("\n", "<br>") + "</p>"
 
 
 def convert(html: str | None, markdown: str | None = None) -> Body:
     """The three renderings of a body. Upstream Markdown is used when the site supplies it."""
     if not html and markdown:
         html = markdown_to_html(markdown)
-    safe = sanitize_html(html)
-    md = markdown if markdown else html_to_markdown(safe)
-    return Body(html=safe, markdown=md, text=html_to_text(safe))
+    if not html:
+        return Body(html=html, markdown=markdown or html_to_markdown(html), text=html_to_text(html))
+    # Flattened once: what nh3 gives back from a flat body is flat (it only drops tags).
+    safe = _clean(flatten_deep(html))
+    md = markdown if markdown else (_markdown(safe) if safe else safe)
+    return Body(html=safe, markdown=md, text=html_to_text(safe) if not safe.strip() else _text(safe))
 
 
 def content_hash(*parts: str | None) -> str:

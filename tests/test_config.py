@@ -96,6 +96,12 @@ def test_bad_values_are_reported_with_line_and_hint():
         match = ["(unclosed"]
     """)
     assert "archiver.toml:3:" in message and "not a valid regular expression" in message
+    message = error_of("""\
+        [[watch.topics]]
+        name = "Catastrophic"
+        match = ["SAE", "(a+)+$"]
+    """)
+    assert "archiver.toml:3:" in message and "exponential time" in message
 
 
 def test_unrecognised_thread_url_is_reported_at_its_entry():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archiver import text
 from archiver.errors import UsageError
 from archiver.sources import resolve_thread
 from archiver.sources.forummagnum import parse_thread_url, parse_user_url
@@ -114,3 +117,37 @@ def test_markdown_spoilers_are_not_quotes():
     assert '<div class="spoilers"><p>the twist</p></div>' in body.html
     assert "<blockquote><p>a real quote</p></blockquote>" in body.html
     assert "> the twist" not in body.text and "> a real quote" in body.text
+
+
+# -- deep nesting: every word kept, in linear time -------------------------------------------
+
+
+@pytest.mark.parametrize("opening,closing", [("<blockquote><p>w{i} deep</p>", "</blockquote>"),
+                                             ("<div>w{i} deep", "</div>"),
+                                             ("<span>w{i} <b>", "</b></span>")])
+def test_every_word_is_kept_at_depth_1000(opening, closing):
+    html = "".join(opening.format(i=i) for i in range(1000)) + "bottom" + closing * 1000
+    body = text.convert(html)
+    for rendering in (body.text, body.markdown, body.html):
+        words = set(re.findall(r"w\d+|bottom", rendering))
+        assert words == {f"w{i}" for i in range(1000)} | {"bottom"}
+
+
+def test_a_markdown_body_of_1000_quote_marks_is_kept_as_text():
+    markdown = ">" * 1000 + " the bottom line\n\n" + "> " * 1000 + "spaced out"
+    body = text.convert(None, markdown)
+    assert "the bottom line" in body.text and "spaced out" in body.text
+    assert body.html.count("<blockquote>") <= 2 * text.MAX_DEPTH
+
+
+def test_shallow_bodies_are_not_flattened():
+    html = "<blockquote>" * 16 + "<p>x</p>" + "</blockquote>" * 16 + "<p>y</p>" * 200
+    assert text.flatten_deep(html) == html
+    deep = "<blockquote>" * 17 + "x" + "</blockquote>" * 17
+    assert text.flatten_deep(deep).count("<blockquote>") == text.MAX_QUOTE_DEPTH
+
+
+def test_flattening_survives_stray_and_unclosed_tags():
+    html = "</div>" * 50 + "<p>a " * 300 + "".join(f"<i>w{i} " for i in range(300)) + "</i>" * 400
+    words = set(text.convert(html).text.split())
+    assert {"a"} | {f"w{i}" for i in range(300)} <= words

@@ -259,3 +259,46 @@ def test_user_topics_include_papers(db):
     tables = {r[0] for r in db.execute("SELECT item_table FROM topic_items WHERE topic_id = ?",
                                        [topic["id"]])}
     assert "papers" in tables
+
+
+# -- user patterns run in bounded time -------------------------------------------------------
+
+
+def test_a_pathological_regex_is_refused_when_the_topic_is_defined(db):
+    for pattern in ("(a+)+$", "(a|aa)+$", r"(\w+\s?)+$"):
+        with pytest.raises(UsageError, match="exponential time"):
+            T.add_topic(db, "Catastrophic", [pattern])
+    assert not [t for t in T.list_topics(db, "user") if t["name"] == "Catastrophic"]
+
+
+def test_a_regex_that_times_out_on_an_item_skips_it_with_a_warning(db, monkeypatch, caplog):
+    """A pattern the probes miss (stored directly here) never hangs a fetch: the item that makes
+    it backtrack is skipped for that topic, with a warning naming the topic."""
+    from archiver.analysis import patterns
+
+    topic = T.add_topic(db, "Sevens", [r"\bseven\b"])
+    monkeypatch.setattr(patterns, "_probes", lambda text: [])  # as if the probes had missed it
+    db.conn.execute("UPDATE topics SET match = ? WHERE id = ?",
+                    [json.dumps([r"^(\d+)*$", "seven"]), topic["id"]])
+    monkeypatch.setattr(patterns, "MATCH_TIMEOUT", 0.05)
+    threads.add(db, comments=[
+        Comment(id="lesswrong:slow", site_id="lesswrong", source_id="slow",
+                post_id="lesswrong:reward1", author="zoe", posted_at="2024-07-01T00:00:00Z",
+                body_html="<p>" + "1" * 5000 + "x seven</p>"),
+        Comment(id="lesswrong:fast", site_id="lesswrong", source_id="fast",
+                post_id="lesswrong:reward1", author="zoe", posted_at="2024-07-01T00:00:01Z",
+                body_html="<p>seven</p>")])
+    scores = members(db, topic["id"])
+    assert "lesswrong:fast" in scores and "lesswrong:slow" not in scores
+    assert any("'Sevens'" in r.getMessage() and "lesswrong:slow" in r.getMessage()
+               and "skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_pattern_matching_takes_linear_time_where_re_took_exponential():
+    from archiver.analysis import patterns
+
+    pattern = patterns.compile_pattern(r"\bSAEs?\b")
+    assert patterns.count(pattern, "SAE and SAEs " * 10_000) == 20_000
+    slow = __import__("regex").compile(r"(a+)+$")
+    with pytest.raises(patterns.PatternTimeout):
+        patterns.count(slow, "a" * 5000 + "!", timeout=0.05)

@@ -20,6 +20,7 @@ Membership is kept in ``topic_items`` and updated incrementally by ``after_fetch
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import sqlite3
@@ -29,10 +30,13 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
+from archiver.analysis import patterns
 from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 from archiver.store.derived import ensure_topics
+
+log = logging.getLogger("archiver.topics")
 
 KINDS = ("tag", "arxiv", "blog-section", "user", "discovered")
 CHUNK = 500
@@ -184,25 +188,21 @@ def _upsert_topic(db, kind: str, name: str, label: str | None = None, **fields) 
     return cursor.lastrowid
 
 
-def compile_patterns(matches: Iterable[str]) -> list[re.Pattern]:
-    """Keywords and phrases match as whole words; anything with regex syntax is a regex."""
-    patterns = []
+def compile_patterns(matches: Iterable[str]) -> list:
+    """Keywords and phrases match as whole words; anything with regex syntax is a regex, refused
+    here if it is invalid or can take exponential time (archiver.analysis.patterns)."""
+    compiled = []
     for raw in matches:
         text = str(raw).strip()
         if not text:
             continue
-        if re.search(r"[\\\[\]()|?*+^${}]", text):
-            try:
-                patterns.append(re.compile(text, re.I))
-            except re.error as exc:
-                raise UsageError(f"--match {text!r} is not a valid regular expression ({exc}); "
-                                 "quote it, or escape special characters with \\") from exc
-        else:
-            words = r"\s+".join(re.escape(w) for w in text.split())
-            patterns.append(re.compile(rf"(?<!\w){words}(?!\w)", re.I))
-    if not patterns:
+        try:
+            compiled.append(patterns.compile_pattern(text))
+        except ValueError as exc:
+            raise UsageError(f"--match {exc}") from exc
+    if not compiled:
         raise UsageError("a topic needs at least one --match keyword, phrase or regex")
-    return patterns
+    return compiled
 
 
 def add_topic(db: sqlite_utils.Database, name: str, matches: list[str],
@@ -427,16 +427,19 @@ def _items_text(db, changed: dict[str, list[str]] | None) -> Iterator[tuple[str,
 
 def _assign_user(db, topic_ids: list[int] | None, changed: dict | None) -> None:
     clause, params = _in("id", topic_ids)
-    topics = [(r[0], compile_patterns(json.loads(r[1]))) for r in db.execute(
-        f"SELECT id, match FROM topics WHERE kind = 'user' AND match IS NOT NULL {clause}",
+    topics = [(r[0], r[1], _stored_patterns(r[1], r[2])) for r in db.execute(
+        f"SELECT id, name, match FROM topics WHERE kind = 'user' AND match IS NOT NULL {clause}",
         params)]
+    topics = [t for t in topics if t[2] is not None]
     if not topics:
         return
     now = now_utc()
     rows, stale = [], []
     for table, item_id, text in _items_text(db, changed):
-        for topic_id, patterns in topics:
-            hits = sum(len(p.findall(text)) for p in patterns) if text else 0
+        for topic_id, name, compiled in topics:
+            hits = _hits(name, compiled, table, item_id, text)
+            if hits is None:
+                continue  # timed out: this item keeps what it had for this topic
             if hits:
                 rows.append((topic_id, table, item_id, round(1 - 0.5 ** hits, 4), now))
             elif changed is not None:
@@ -444,6 +447,30 @@ def _assign_user(db, topic_ids: list[int] | None, changed: dict | None) -> None:
     db.conn.executemany("DELETE FROM topic_items WHERE topic_id = ? AND item_table = ? AND "
                         "item_id = ?", stale)
     db.conn.executemany("INSERT OR REPLACE INTO topic_items VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _stored_patterns(name: str, match: str) -> list | None:
+    """A stored topic's patterns, or None (with a warning) if one is refused now: defined before
+    patterns were checked, the topic is left as it is rather than stopping the analysis."""
+    try:
+        return [patterns.compile_pattern(t) for t in (str(m).strip() for m in json.loads(match))
+                if t]
+    except ValueError as exc:
+        log.warning("topic %r skipped: %s; redefine it with `archiver topics add`", name, exc)
+        return None
+
+
+def _hits(name: str, compiled: list, table: str, item_id: str, text: str | None) -> int | None:
+    """Matches of a topic's patterns in one item, or None if a pattern ran out of time."""
+    if not text:
+        return 0
+    try:
+        return sum(patterns.count(p, text) for p in compiled)
+    except patterns.PatternTimeout as exc:
+        log.warning("topic %r: pattern %r took over %s s on %s %s; item skipped for this "
+                    "topic (rewrite the pattern without a repeat inside a repeat)", name,
+                    str(exc), patterns.MATCH_TIMEOUT, table, item_id)
+        return None
 
 
 def after_fetch(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> None:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
+from archiver.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
 from archiver.sources.contract import CATCH_ALL, ForumSource, ThreadRef, UserRef
@@ -102,61 +103,65 @@ def _base_of(ref_url: str) -> str:
 
 def _likes(post: dict) -> int | None:
     if isinstance(post.get("like_count"), int):
-        return post["like_count"]
-    for action in post.get("actions_summary") or []:
+        return as_int(post["like_count"], "like_count")
+    for action in dicts(post.get("actions_summary"), "actions_summary"):
         if action.get("id") == LIKE:
-            return action.get("count") or 0
+            return as_int(action.get("count"), "like count") or 0
     return None
 
 
 def _edited(post: dict) -> str | None:
     # updated_at also moves on rebakes and likes; a version above 1 means a real edit.
-    return iso_utc(post.get("updated_at")) if (post.get("version") or 1) > 1 else None
+    return as_time(post.get("updated_at")) if (as_int(post.get("version")) or 1) > 1 else None
 
 
 def _gone(post: dict) -> bool:
-    return bool(post.get("deleted_at") or post.get("user_deleted") or post.get("hidden"))
+    return as_bool(post.get("deleted_at") or post.get("user_deleted") or post.get("hidden"))
 
 
 def _user_id(sid: str, post: dict) -> str | None:
-    if post.get("user_id") is not None:
-        return make_id(sid, post["user_id"])
-    return make_id(sid, post["username"]) if post.get("username") else None
+    uid = as_str(post.get("user_id"), "user_id")
+    if uid:
+        return make_id(sid, uid)
+    username = as_str(post.get("username"), "username")
+    return make_id(sid, username) if username else None
 
 
 def user_stub(sid: str, base: str, post: dict) -> User | None:
     uid = _user_id(sid, post)
     if uid is None:
         return None
-    username = post.get("username")
+    username = as_str(post.get("username"), "username")
     return User(id=uid, site_id=sid, source_id=uid.rsplit(":", 1)[-1], slug=username,
                 name=post.get("name") or username, url=f"{base}/u/{username}" if username else None)
 
 
 def _tags(sid: str, topic: dict) -> list[Tag]:
     tags = []
-    for tag in topic.get("tags") or []:
-        name = tag.get("name") if isinstance(tag, dict) else str(tag)
+    for tag in topic.get("tags") if isinstance(topic.get("tags"), list) else []:
+        name = as_str(tag.get("name") if isinstance(tag, dict) else tag, "tag")
         if name:
-            slug = tag.get("slug", name) if isinstance(tag, dict) else name
+            slug = as_str(tag.get("slug", name)) if isinstance(tag, dict) else name
             tags.append(Tag(id=make_id(sid, f"tag:{slug}"), site_id=sid, name=name, slug=slug))
     return tags
 
 
 def topic_record(sid: str, base: str, topic: dict, first: dict | None) -> Post:
-    first = first or {}
-    slug = topic.get("slug") or "topic"
-    extra = {"topic_id": topic["id"], "first_post_id": first.get("id"),
+    first = as_dict(first)
+    topic_id = as_id(topic.get("id"), "Discourse topic id")
+    slug = as_str(topic.get("slug")) or "topic"
+    posts_count = as_int(topic.get("posts_count"), "posts_count")
+    extra = {"topic_id": topic_id, "first_post_id": first.get("id"),
              "username": first.get("username"), "category_id": topic.get("category_id"),
              "views": topic.get("views"), "posts_count": topic.get("posts_count")}
     gone = _gone(first)
     return Post(
-        id=make_id(sid, topic["id"]), site_id=sid, source_id=str(topic["id"]),
-        url=f"{base}/t/{slug}/{topic['id']}", title=topic.get("title"),
+        id=make_id(sid, topic_id), site_id=sid, source_id=topic_id,
+        url=f"{base}/t/{slug}/{topic_id}", title=topic.get("title"),
         user_id=_user_id(sid, first), author=first.get("name") or first.get("username"),
-        posted_at=iso_utc(topic.get("created_at") or first.get("created_at")),
+        posted_at=as_time(topic.get("created_at") or first.get("created_at")),
         edited_at=_edited(first), score=_likes(first),
-        comment_count=topic["posts_count"] - 1 if topic.get("posts_count") else None,
+        comment_count=posts_count - 1 if posts_count else None,
         kind="link" if topic.get("featured_link") else "post",
         body_html=None if gone else first.get("cooked"), tags=_tags(sid, topic),
         extra={k: v for k, v in extra.items() if v is not None},
@@ -164,20 +169,21 @@ def topic_record(sid: str, base: str, topic: dict, first: dict | None) -> Post:
 
 
 def comment_record(sid: str, base: str, topic: dict, post: dict, parents: dict[int, int]) -> Comment:
-    slug = topic.get("slug") or post.get("topic_slug") or "topic"
-    topic_id = topic.get("id") or post.get("topic_id")
-    reply_to = post.get("reply_to_post_number")
-    parent = parents.get(reply_to) if reply_to and reply_to != 1 else None
+    post_id = as_id(post.get("id"), "Discourse post id")
+    slug = as_str(topic.get("slug") or post.get("topic_slug")) or "topic"
+    topic_id = as_id(topic.get("id") or post.get("topic_id"), "Discourse topic id")
+    reply_to = as_int(post.get("reply_to_post_number"), "reply_to_post_number")
+    parent = as_str(parents.get(reply_to)) if reply_to and reply_to != 1 else None
     gone = _gone(post)
     extra = {"post_number": post.get("post_number"), "topic_id": topic_id,
              "username": post.get("username"), "reply_to_post_number": reply_to,
              "user_deleted": post.get("user_deleted") or None}
     return Comment(
-        id=make_id(sid, post["id"]), site_id=sid, source_id=str(post["id"]),
+        id=make_id(sid, post_id), site_id=sid, source_id=post_id,
         post_id=make_id(sid, topic_id), parent_id=make_id(sid, parent) if parent else None,
         user_id=_user_id(sid, post), author=post.get("name") or post.get("username"),
-        url=f"{base}/t/{slug}/{topic_id}/{post.get('post_number')}",
-        posted_at=iso_utc(post.get("created_at")), edited_at=_edited(post), score=_likes(post),
+        url=f"{base}/t/{slug}/{topic_id}/{as_int(post.get('post_number'))}",
+        posted_at=as_time(post.get("created_at")), edited_at=_edited(post), score=_likes(post),
         deleted=gone, body_html=None if gone else post.get("cooked"),
         extra={k: v for k, v in extra.items() if v is not None},
     )
@@ -204,9 +210,10 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
     stream_block = (topic or {}).get("post_stream") if isinstance(topic, dict) else None
     if not isinstance(stream_block, dict):
         raise FetchError(f"{what}: unexpected answer (no post_stream); is this a Discourse forum?")
-    posts = list(stream_block.get("posts") or [])
-    stream = list(stream_block.get("stream") or [p["id"] for p in posts])
-    have = {p["id"] for p in posts}
+    posts = dicts(stream_block.get("posts"), "post_stream.posts")
+    have = {as_int(p.get("id")) for p in posts}
+    raw = stream_block.get("stream")
+    stream = [i for i in (map(as_int, raw) if isinstance(raw, list) else have) if i is not None]
     parents: dict[int, int] = {}
     first = next((p for p in posts if p.get("post_number") == 1), None)
     post = topic_record(sid, base, topic, first)
@@ -233,19 +240,20 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
 
 def _posts_by_id(http, api: str, topic_id, ids: list[int], what: str) -> list[dict]:
     body = get_json(http, f"{api}/t/{topic_id}/posts.json", params={"post_ids[]": ids}, what=what)
-    return list(((body or {}).get("post_stream") or {}).get("posts") or [])
+    return dicts(as_dict(as_dict(body).get("post_stream")).get("posts"), "post_stream.posts")
 
 
 def _comments(sid, base, topic, posts: list[dict], parents: dict, seen: list[str]) -> list[Comment]:
-    out = []
-    for post in sorted(posts, key=lambda p: p.get("post_number") or 0):
-        if post.get("post_number") is not None:
-            parents[post["post_number"]] = post["id"]
-        if post.get("post_number") == 1 or post.get("post_type") == SMALL_ACTION:
+    kept = []
+    for post in sorted(posts, key=lambda p: as_int(p.get("post_number")) or 0):
+        number = as_int(post.get("post_number"))
+        if number is not None:
+            parents[number] = post.get("id")
+        if number == 1 or post.get("post_type") == SMALL_ACTION:
             continue
-        comment = comment_record(sid, base, topic, post, parents)
-        seen.append(comment.id)
-        out.append(comment)
+        kept.append(post)
+    out = each(lambda p: comment_record(sid, base, topic, p, parents), kept, "Discourse post")
+    seen.extend(c.id for c in out)
     return out
 
 

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from archiver.coerce import as_dict, as_id, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
+from archiver.records import Comment, Page, Post, Site, Tag, User, make_id
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.paging import paged
 
@@ -156,7 +157,7 @@ class Client:
         legacy = (f"{{ {collection}(input: {{selector: {{_id: {gql(doc_id)}}}}}) "
                   f"{{ result {{ {fields} }} }} }}")
         data = self._run(modern, legacy)
-        return (data.get(collection) or {}).get("result")
+        return as_dict(as_dict(data.get(collection), collection).get("result"), collection) or None
 
     def multi(self, collection: str, view: str, terms: dict, limit: int, fields: str) -> list[dict]:
         modern = (f"{{ {collection}(selector: {{{view}: {gql(terms)}}}, limit: {limit}) "
@@ -164,7 +165,7 @@ class Client:
         legacy_terms = {"view": view, **terms, "limit": limit}
         legacy = f"{{ {collection}(input: {{terms: {gql(legacy_terms)}}}) {{ results {{ {fields} }} }} }}"
         data = self._run(modern, legacy)
-        return (data.get(collection) or {}).get("results") or []
+        return dicts(as_dict(data.get(collection), collection).get("results"), collection)
 
     def _run(self, modern: str, legacy: str) -> dict:
         if not self.legacy:
@@ -184,12 +185,12 @@ class Client:
     def _data(self, body) -> dict:
         if not isinstance(body, dict):
             raise FetchError(f"{self.endpoint}: unexpected response (not a GraphQL object)")
-        errors = body.get("errors") or []
+        errors = dicts(body.get("errors"), "errors")
         if errors and not body.get("data"):
             message = "; ".join(str(e.get("message", e)) for e in errors[:3])
-            raise FetchError(f"{self.site.name} API error: {message}")
+            raise FetchError(f"{self.site.name} API error: {message}"[:500])
         for error in errors:
-            log.info("%s API note: %s", self.site.name, error.get("message", error))
+            log.info("%s API note: %s", self.site.name, str(error.get("message", error))[:500])
         data = body.get("data")
         if not isinstance(data, dict):
             raise FetchError(f"{self.endpoint}: the response has no data")
@@ -199,9 +200,9 @@ class Client:
 def _is_validation_error(status: int, body) -> bool:
     if not isinstance(body, dict) or not body.get("errors") or body.get("data"):
         return False
-    for error in body["errors"]:
-        code = ((error.get("extensions") or {}).get("code") or "")
-        message = error.get("message", "")
+    for error in dicts(body["errors"]):
+        code = as_str(as_dict(error.get("extensions")).get("code")) or ""
+        message = as_str(error.get("message")) or ""
         if code == "GRAPHQL_VALIDATION_FAILED" or re.search(
                 r"Unknown argument|Cannot query field|is not defined by type|Unknown type", message):
             return True
@@ -212,55 +213,63 @@ def _is_validation_error(status: int, body) -> bool:
 
 
 def user_record(site: ForumSite, data: dict | None, profile: bool = False) -> User | None:
-    if not data or not data.get("_id"):
+    data = as_dict(data, "user")
+    uid = as_str(data.get("_id"), "user._id")
+    if not uid:
         return None
-    slug = data.get("slug")
+    slug = as_str(data.get("slug"), "user.slug")
     return User(
-        id=make_id(site.id, data["_id"]), site_id=site.id, source_id=data["_id"], slug=slug,
+        id=make_id(site.id, uid), site_id=site.id, source_id=uid, slug=slug,
         name=data.get("displayName") or data.get("username") or slug,
         url=f"{site.base}/users/{slug}" if slug else None,
         bio_html=data.get("htmlBio") if profile else None,
         bio_markdown=data.get("bio") if profile else None,
         karma=data.get("karma"), af_karma=data.get("afKarma"), post_count=data.get("postCount"),
-        comment_count=data.get("commentCount"), created_at=iso_utc(data.get("createdAt")),
+        comment_count=data.get("commentCount"), created_at=as_time(data.get("createdAt")),
         stub=not profile,
     )
 
 
 def post_record(site: ForumSite, data: dict, stub: bool = False) -> Post:
-    contents = data.get("contents") or {}
-    user = data.get("user") or {}
-    url = data.get("pageUrl") or f"{site.base}/posts/{data['_id']}/{data.get('slug') or ''}"
-    coauthors = [c.get("displayName") for c in data.get("coauthors") or [] if c]
+    post_id = as_id(data.get("_id"), "post _id")
+    contents = as_dict(data.get("contents"), "post contents")
+    user, user_id = _author(data)
+    url = as_str(data.get("pageUrl")) or \
+        f"{site.base}/posts/{post_id}/{as_str(data.get('slug')) or ''}"
+    coauthors = [c.get("displayName") for c in dicts(data.get("coauthors"), "coauthors")]
     return Post(
-        id=make_id(site.id, data["_id"]), site_id=site.id, source_id=data["_id"], url=url,
-        title=data.get("title"), user_id=make_id(site.id, user["_id"]) if user.get("_id") else None,
+        id=make_id(site.id, post_id), site_id=site.id, source_id=post_id, url=url,
+        title=data.get("title"), user_id=make_id(site.id, user_id) if user_id else None,
         author=user.get("displayName") or user.get("username"),
-        posted_at=iso_utc(data.get("postedAt")), edited_at=iso_utc(data.get("modifiedAt")),
+        posted_at=as_time(data.get("postedAt")), edited_at=as_time(data.get("modifiedAt")),
         score=data.get("baseScore"), vote_count=data.get("voteCount"),
         comment_count=data.get("commentCount"), af=bool(data.get("af")),
         question=bool(data.get("question")), kind="question" if data.get("question") else "post",
         body_html=contents.get("html") or data.get("htmlBody"),
         body_markdown=contents.get("markdown"),
-        tags=[Tag(id=make_id(site.id, t["_id"]), site_id=site.id, name=t.get("name"),
-                  slug=t.get("slug")) for t in data.get("tags") or [] if t and t.get("_id")],
+        tags=[Tag(id=make_id(site.id, as_str(t["_id"])), site_id=site.id, name=t.get("name"),
+                  slug=t.get("slug")) for t in dicts(data.get("tags"), "tags")
+              if as_str(t.get("_id"))],
         stub=stub,
         extra={"coauthors": coauthors, "link_url": data.get("url")} if (coauthors or data.get("url")) else None,
     )
 
 
 def comment_record(site: ForumSite, data: dict, post_url: str | None) -> Comment:
-    contents = data.get("contents") or {}
-    user = data.get("user") or {}
-    parent = data.get("parentCommentId") or data.get("parentAnswerId")
+    comment_id = as_id(data.get("_id"), "comment _id")
+    post_id = as_id(data.get("postId"), "comment postId")
+    contents = as_dict(data.get("contents"), "comment contents")
+    user, user_id = _author(data)
+    parent = as_str(data.get("parentCommentId") or data.get("parentAnswerId"), "parent id")
+    post_url = as_str(post_url)
     return Comment(
-        id=make_id(site.id, data["_id"]), site_id=site.id, source_id=data["_id"],
-        post_id=make_id(site.id, data["postId"]),
+        id=make_id(site.id, comment_id), site_id=site.id, source_id=comment_id,
+        post_id=make_id(site.id, post_id),
         parent_id=make_id(site.id, parent) if parent else None,
-        user_id=make_id(site.id, user["_id"]) if user.get("_id") else None,
+        user_id=make_id(site.id, user_id) if user_id else None,
         author=user.get("displayName") or user.get("username"),
-        url=f"{post_url}?commentId={data['_id']}" if post_url else None,
-        posted_at=iso_utc(data.get("postedAt")), edited_at=iso_utc(data.get("lastEditedAt")),
+        url=f"{post_url}?commentId={comment_id}" if post_url else None,
+        posted_at=as_time(data.get("postedAt")), edited_at=as_time(data.get("lastEditedAt")),
         score=data.get("baseScore"), vote_count=data.get("voteCount"), af=bool(data.get("af")),
         answer=bool(data.get("answer")), deleted=bool(data.get("deleted")),
         body_html=contents.get("html") or data.get("htmlBody"),
@@ -268,10 +277,15 @@ def comment_record(site: ForumSite, data: dict, post_url: str | None) -> Comment
     )
 
 
+def _author(data: dict) -> tuple[dict, str | None]:
+    user = as_dict(data.get("user"), "user")
+    return user, as_str(user.get("_id"), "user._id")
+
+
 def _users_of(site: ForumSite, items: list[dict]) -> list[User]:
     users = {}
     for item in items:
-        for data in [item.get("user")] + list(item.get("coauthors") or []):
+        for data in [item.get("user")] + dicts(item.get("coauthors"), "coauthors"):
             user = user_record(site, data)
             if user:
                 users[user.id] = user
@@ -289,7 +303,7 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
     views = ["postCommentsOld"] + (["answersAndReplies"] if post.question else [])
     for view in views:
         for batch in _comments_by_date(client, view, {"postId": ref.thread_id}):
-            comments = [comment_record(site, c, post.url) for c in batch]
+            comments = each(lambda c: comment_record(site, c, post.url), batch, "comment")
             seen.extend(c.id for c in comments)
             yield Page(users=_users_of(site, batch), comments=comments)
     yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
@@ -317,7 +331,8 @@ def _by_date(fetch, limit: int | None = None, newest_first: bool = False):
     def page(cursor: str | None, remaining: int | None):
         size = PAGE_LIMIT if remaining is None else min(PAGE_LIMIT, remaining)
         results = fetch(cursor, size)
-        stamps = [d.get("postedAt") for d in results if d.get("postedAt")]
+        stamps = [s for s in (d.get("postedAt") for d in results)
+                  if isinstance(s, str) and as_time(s, "postedAt")]  # kept to the millisecond
         if len(results) < size or not stamps:
             return results, None
         return results, (_bump(min(stamps), +1) if newest_first else max(stamps))
@@ -371,18 +386,21 @@ def fetch_user(http, ref: UserRef, posts: int | None, comments: int | None, sinc
     if posts != 0:
         for batch in _posts_by_date(client, "userPosts", {"userId": profile.source_id}, posts,
                                     since):
-            yield Page(users=_users_of(site, batch), posts=[post_record(site, p) for p in batch])
+            yield Page(users=_users_of(site, batch),
+                       posts=each(lambda p: post_record(site, p), batch, "post"))
     if comments != 0:
         terms = {"userId": profile.source_id, "sortBy": "new"}
         for batch in _comments_by_date(client, "allRecentComments", terms, comments,
                                        newest_first=True, since=since):
-            stubs = [post_record(site, c["post"], stub=True) for c in batch if c.get("post")]
+            stubs = each(lambda c: post_record(site, c["post"], stub=True),
+                         [c for c in batch if isinstance(c.get("post"), dict)], "post")
             yield Page(users=_users_of(site, batch), posts=stubs,
-                       comments=[comment_record(site, c, _post_url(c)) for c in batch])
+                       comments=each(lambda c: comment_record(site, c, _post_url(c)), batch,
+                                     "comment"))
 
 
 def _post_url(comment: dict) -> str | None:
-    return (comment.get("post") or {}).get("pageUrl")
+    return as_str(as_dict(comment.get("post")).get("pageUrl"))
 
 
 def _posts_by_date(client: Client, view: str, terms: dict, limit: int | None,
@@ -413,7 +431,8 @@ def fetch_thread_since(http, ref: ThreadRef, since: str,
     for view in views:
         for batch in _comments_by_date(client, view, {"postId": ref.thread_id}, since=since):
             yield Page(users=_users_of(site, batch),
-                       comments=[comment_record(site, c, post.url) for c in batch])
+                       comments=each(lambda c: comment_record(site, c, post.url), batch,
+                                     "comment"))
 
 
 def fetch_tag_posts(http, site: str, tag_slug: str, after: str, min_score: int | None = None,

@@ -26,8 +26,9 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from archiver.coerce import as_bool, as_id, as_int, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Comment, Page, Post, Site, User, iso_utc, make_id
+from archiver.records import Comment, Page, Post, Site, User, make_id
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.paging import paged
 from archiver.sources.webapi import fallback_root, get_json, root
@@ -140,7 +141,8 @@ def _body(text: str | None) -> tuple[str | None, dict]:
 # -- records -----------------------------------------------------------------------------------
 
 
-def user_stub(name: str | None) -> User | None:
+def user_stub(name) -> User | None:
+    name = as_str(name, "Hacker News author")
     if not name:
         return None
     return User(id=make_id(SITE_ID, name), site_id=SITE_ID, source_id=name, slug=name, name=name,
@@ -150,14 +152,15 @@ def user_stub(name: str | None) -> User | None:
 def story_record(item: dict, comment_count: int | None) -> Post:
     """A story/job/poll from either API (Algolia ``author/points/created_at_i`` or Firebase
     ``by/score/time``)."""
-    author = item.get("author") or item.get("by")
-    html, extra = _body(item.get("text"))
-    link = item.get("url")
+    item_id = as_id(item.get("id"), "Hacker News story id")
+    author = _author(item)
+    html, extra = _body(as_str(item.get("text"), "Hacker News text"))
+    link = as_str(item.get("url"), "Hacker News url")
     extra.update({k: v for k, v in (("link_url", link), ("type", item.get("type")),
                                     ("dead", item.get("dead"))) if v})
     return Post(
-        id=make_id(SITE_ID, item["id"]), site_id=SITE_ID, source_id=str(item["id"]),
-        url=f"{BASE}/item?id={item['id']}", title=item.get("title"),
+        id=make_id(SITE_ID, item_id), site_id=SITE_ID, source_id=item_id,
+        url=f"{BASE}/item?id={item_id}", title=item.get("title"),
         user_id=make_id(SITE_ID, author) if author else None, author=author,
         posted_at=_when(item), score=_score(item), comment_count=comment_count,
         kind="link" if link else "post", body_html=html, extra=extra or None,
@@ -165,37 +168,43 @@ def story_record(item: dict, comment_count: int | None) -> Post:
 
 
 def comment_record(item: dict, story_id: int | str, parent_id: int | str | None) -> Comment:
-    author = item.get("author") or item.get("by")
-    deleted = bool(item.get("deleted")) or (not author and not item.get("text"))
-    html, extra = _body(None if deleted else item.get("text"))
-    if item.get("dead"):
+    item_id = as_id(item.get("id"), "Hacker News comment id")
+    author = _author(item)
+    text = as_str(item.get("text"), "Hacker News text")
+    deleted = as_bool(item.get("deleted")) or (not author and not text)
+    html, extra = _body(None if deleted else text)
+    if as_bool(item.get("dead")):
         extra["dead"] = True
-    parent = parent_id if parent_id is not None and str(parent_id) != str(story_id) else None
+    parent = as_str(parent_id)
+    parent = parent if parent and parent != str(story_id) else None
     return Comment(
-        id=make_id(SITE_ID, item["id"]), site_id=SITE_ID, source_id=str(item["id"]),
+        id=make_id(SITE_ID, item_id), site_id=SITE_ID, source_id=item_id,
         post_id=make_id(SITE_ID, story_id), parent_id=make_id(SITE_ID, parent) if parent else None,
         user_id=make_id(SITE_ID, author) if author else None, author=author,
-        url=f"{BASE}/item?id={item['id']}", posted_at=_when(item), score=_score(item),
+        url=f"{BASE}/item?id={item_id}", posted_at=_when(item), score=_score(item),
         deleted=deleted, body_html=html, extra=extra or None,
     )
+
+
+def _author(item: dict) -> str | None:
+    return as_str(item.get("author") or item.get("by"), "Hacker News author")
 
 
 def _when(item: dict) -> str | None:
     for key in ("created_at_i", "time", "created_at"):
         if item.get(key) is not None:
-            return iso_utc(item[key])
+            return as_time(item[key], f"Hacker News {key}")
     return None
 
 
 def _score(item: dict) -> int | None:
-    value = item.get("points", item.get("score"))
-    return value if isinstance(value, int) else None
+    return as_int(item.get("points", item.get("score")), "Hacker News score")
 
 
 def _users(items) -> list[User]:
     found = {}
     for item in items:
-        user = user_stub(item.get("author") or item.get("by"))
+        user = user_stub(_author(item))
         if user:
             found[user.id] = user
     return list(found.values())
@@ -247,21 +256,24 @@ def _algolia_story(http, algolia: str, item_id: str) -> dict:
 
 
 def _pages_from_tree(tree: dict) -> Iterator[Page]:
-    story_id = tree["id"]
+    post = story_record(tree, comment_count=None)
+    story_id = post.source_id
     flat: list[tuple[dict, int | None]] = []
-    stack = [(child, story_id) for child in reversed(tree.get("children") or [])]
+    stack = [(child, story_id) for child in reversed(dicts(tree.get("children"), "children"))]
     while stack:  # depth-first, iteratively: threads can nest hundreds deep
         item, parent = stack.pop()
         if item.get("type") == "pollopt":
             continue
         flat.append((item, parent))
-        stack.extend((child, item["id"]) for child in reversed(item.get("children") or []))
-    post = story_record(tree, comment_count=sum(1 for item, _ in flat if item.get("text")))
+        stack.extend((child, item.get("id"))
+                     for child in reversed(dicts(item.get("children"), "children")))
+    post.comment_count = sum(1 for item, _ in flat if item.get("text"))
     yield Page(sites=[site_record()], users=_users([tree]), posts=[post])
     seen: list[str] = []
     for start in range(0, len(flat), PAGE_SIZE):
         batch = flat[start:start + PAGE_SIZE]
-        comments = [comment_record(item, story_id, parent) for item, parent in batch]
+        comments = each(lambda pair: comment_record(pair[0], story_id, pair[1]), batch,
+                        "Hacker News comment")
         seen.extend(c.id for c in comments)
         yield Page(users=_users(item for item, _ in batch), comments=comments)
     yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
@@ -348,7 +360,7 @@ def _profile(http, algolia: str, endpoint: str | None, firebase: str | None, nam
             data.get("karma"), (None, None)
     return User(id=make_id(SITE_ID, name), site_id=SITE_ID, source_id=name, slug=name, name=name,
                 url=f"{BASE}/user?id={name}", bio_html=about, karma=karma,
-                post_count=counts[0], comment_count=counts[1], created_at=iso_utc(created),
+                post_count=counts[0], comment_count=counts[1], created_at=as_time(created),
                 stub=False)
 
 

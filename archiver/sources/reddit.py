@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from archiver.coerce import as_bool, as_dict, as_id, as_str, as_time, dicts, each
 from archiver.errors import FetchError, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
@@ -110,13 +111,14 @@ def _user_ref(name: str) -> UserRef:
 
 def unescape_html(value: str | None) -> str | None:
     """Reddit's HTML fields are entity-escaped unless ``raw_json=1`` was sent: undo that."""
+    value = as_str(value, "Reddit HTML")
     if value and value.lstrip().startswith("&lt;"):
         return html.unescape(value)
     return value
 
 
 def _author(data: dict) -> str | None:
-    author = data.get("author")
+    author = as_str(data.get("author"), "Reddit author")
     return None if not author or author in GONE else author
 
 
@@ -129,24 +131,26 @@ def user_stub(name: str | None) -> User | None:
 
 def _edited(value) -> str | None:
     # ``false``, or the epoch seconds of the last edit (``true`` on some very old items).
-    return iso_utc(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return as_time(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def post_record(data: dict, stub: bool = False) -> Post:
+    post_id = as_id(data.get("id"), "Reddit post id")
     author = _author(data)
-    selftext = data.get("selftext")
+    selftext = as_str(data.get("selftext"))
     body = None if selftext in GONE else unescape_html(data.get("selftext_html"))
-    sub = data.get("subreddit")
-    link = None if data.get("is_self") else data.get("url")
+    sub = as_str(data.get("subreddit"), "subreddit")
+    link = None if as_bool(data.get("is_self")) else data.get("url")
+    permalink = as_str(data.get("permalink"), "permalink")
     extra = {k: v for k, v in (("subreddit", sub), ("link_url", link),
                                ("flair", data.get("link_flair_text")),
                                ("removed_by_category", data.get("removed_by_category")),
                                ("removed", selftext == "[removed]" or None)) if v}
     return Post(
-        id=make_id(SITE_ID, data["id"]), site_id=SITE_ID, source_id=data["id"],
-        url=BASE + data["permalink"] if data.get("permalink") else f"{BASE}/comments/{data['id']}/",
+        id=make_id(SITE_ID, post_id), site_id=SITE_ID, source_id=post_id,
+        url=BASE + permalink if permalink else f"{BASE}/comments/{post_id}/",
         title=data.get("title"), user_id=make_id(SITE_ID, author) if author else None,
-        author=author, posted_at=iso_utc(data.get("created_utc")),
+        author=author, posted_at=as_time(data.get("created_utc")),
         edited_at=_edited(data.get("edited")), score=data.get("score"),
         comment_count=data.get("num_comments"), kind="post" if data.get("is_self", True) else "link",
         body_html=body,
@@ -157,20 +161,22 @@ def post_record(data: dict, stub: bool = False) -> Post:
 
 
 def comment_record(data: dict) -> Comment:
+    comment_id = as_id(data.get("id"), "Reddit comment id")
     author = _author(data)
-    body = data.get("body")
+    body = as_str(data.get("body"))
     gone = body in GONE
-    parent = data.get("parent_id") or ""
+    parent = as_str(data.get("parent_id")) or ""
+    permalink = as_str(data.get("permalink"), "permalink")
     extra = {k: v for k, v in (("removed", body == "[removed]" or None),
                                ("distinguished", data.get("distinguished")),
                                ("stickied", data.get("stickied") or None)) if v}
     return Comment(
-        id=make_id(SITE_ID, data["id"]), site_id=SITE_ID, source_id=data["id"],
-        post_id=make_id(SITE_ID, (data.get("link_id") or "")[3:]),
+        id=make_id(SITE_ID, comment_id), site_id=SITE_ID, source_id=comment_id,
+        post_id=make_id(SITE_ID, as_id((as_str(data.get("link_id")) or "")[3:], "link_id")),
         parent_id=make_id(SITE_ID, parent[3:]) if parent.startswith("t1_") else None,
         user_id=make_id(SITE_ID, author) if author else None, author=author,
-        url=BASE + data["permalink"] if data.get("permalink") else None,
-        posted_at=iso_utc(data.get("created_utc")), edited_at=_edited(data.get("edited")),
+        url=BASE + permalink if permalink else None,
+        posted_at=as_time(data.get("created_utc")), edited_at=_edited(data.get("edited")),
         score=None if data.get("score_hidden") else data.get("score"), deleted=gone,
         body_html=None if gone else unescape_html(data.get("body_html")), extra=extra or None,
     )
@@ -191,7 +197,7 @@ def _users(items: list[dict]) -> list[User]:
 def _listing_children(listing) -> list[dict]:
     if not isinstance(listing, dict):
         return []
-    return (listing.get("data") or {}).get("children") or []
+    return dicts(as_dict(listing.get("data")).get("children"), "Reddit listing")
 
 
 def _walk(things: list[dict], comments: list[dict], more: list[dict]) -> None:
@@ -199,7 +205,7 @@ def _walk(things: list[dict], comments: list[dict], more: list[dict]) -> None:
     stack = list(reversed(things))
     while stack:
         thing = stack.pop()
-        kind, data = thing.get("kind"), thing.get("data") or {}
+        kind, data = thing.get("kind"), as_dict(thing.get("data"), "Reddit thing")
         if kind == "more":
             more.append(data)
         elif kind == "t1":
@@ -215,7 +221,8 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
                     params={"raw_json": 1, "limit": 500}, what=what)
     if not isinstance(body, list) or len(body) < 2:
         raise FetchError(f"{what}: unexpected answer (expected the post and comment listings)")
-    posts = [t["data"] for t in _listing_children(body[0]) if t.get("kind") == "t3"]
+    posts = [t["data"] for t in _listing_children(body[0])
+             if t.get("kind") == "t3" and isinstance(t.get("data"), dict)]
     if not posts:
         raise FetchError(f"{what}: the answer holds no post")
     post = post_record(posts[0])
@@ -223,8 +230,8 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
     more: list[dict] = []
     _walk(_listing_children(body[1]), comments, more)
     yield Page(sites=[site_record()], users=_users([posts[0]] + comments), posts=[post],
-               comments=[comment_record(c) for c in comments])
-    seen = {c["id"] for c in comments}
+               comments=each(comment_record, comments, "Reddit comment"))
+    seen = {i for i in (as_str(c.get("id")) for c in comments) if i}
     complete = yield from _expand(http, api, ref.thread_id, more, seen)
     if complete:
         yield Page(complete_post_ids=[post.id], seen_comment_ids=[make_id(SITE_ID, c) for c in seen])
@@ -239,10 +246,11 @@ def _expand(http, api: str, post_id: str, more: list[dict], seen: set[str]):
     asked: Counter[str] = Counter()
     while more:
         stub = more.pop(0)
-        if stub.get("children"):
+        children = stub.get("children")
+        if isinstance(children, list) and children:
             # An answer may hold fewer things than asked plus a new "more" for the rest: those
             # are asked again, but no id more than MAX_ASKS times (a server that never sends it).
-            ids = [c for c in stub["children"] if c not in seen]
+            ids = [c for c in map(as_str, children) if c and c not in seen]
             complete &= all(asked[c] < MAX_ASKS for c in ids)
             ids = [c for c in ids if asked[c] < MAX_ASKS]
             for start in range(0, len(ids), MORE_BATCH):
@@ -251,9 +259,9 @@ def _expand(http, api: str, post_id: str, more: list[dict], seen: set[str]):
                 things, ok = _more_children(http, api, post_id, batch)
                 complete &= ok
                 yield _page_from_things(things, seen, more)
-        elif (stub.get("parent_id") or "").startswith("t1_"):
+        elif (as_str(stub.get("parent_id")) or "").startswith("t1_"):
             # "continue this thread": the parent comment's own page carries its replies
-            parent = stub["parent_id"][3:]
+            parent = as_str(stub["parent_id"])[3:]
             if asked[f"page:{parent}"]:
                 continue
             asked[f"page:{parent}"] += 1
@@ -269,19 +277,19 @@ def _more_children(http, api: str, post_id: str, ids: list[str]) -> tuple[list[d
               "raw_json": 1, "limit_children": "false"}
     body = get_json(http, f"{api}/api/morechildren.json", params=params,
                     what=f"Reddit thread {post_id} (more comments)")
-    payload = (body or {}).get("json") or {}
+    payload = as_dict(as_dict(body).get("json"), "Reddit morechildren")
     errors = payload.get("errors") or []
     if errors:
-        log.warning("Reddit morechildren errors: %s", errors)
-    return (payload.get("data") or {}).get("things") or [], not errors
+        log.warning("Reddit morechildren errors: %s", str(errors)[:500])
+    return dicts(as_dict(payload.get("data")).get("things"), "Reddit things"), not errors
 
 
 def _page_from_things(things: list[dict], seen: set[str], more: list[dict]) -> Page:
     comments: list[dict] = []
     _walk(things, comments, more)
-    fresh = [c for c in comments if c.get("id") and c["id"] not in seen]
-    seen.update(c["id"] for c in fresh)
-    return Page(users=_users(fresh), comments=[comment_record(c) for c in fresh])
+    fresh = [c for c in comments if as_str(c.get("id")) and as_str(c["id"]) not in seen]
+    seen.update(as_str(c["id"]) for c in fresh)
+    return Page(users=_users(fresh), comments=each(comment_record, fresh, "Reddit comment"))
 
 
 # -- users -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import sqlite_utils
 
 from archiver import text
+from archiver.coerce import clean_page
 from archiver.records import Comment, Page, Post, Site, Tag, User, now_utc
 
 CHUNK = 500
@@ -47,6 +48,7 @@ class Counts:
 OTHER_SAVERS: dict[str, Callable[[sqlite_utils.Database, list, str], Counts]] = {}
 
 def save_page(db: sqlite_utils.Database, page: Page) -> Counts:
+    page = clean_page(page)  # odd upstream values nulled or clamped, never a database error
     now = now_utc()
     counts = Counts()
     changed: dict[str, list[str]] = {"posts": [], "comments": []}
