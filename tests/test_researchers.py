@@ -224,7 +224,7 @@ def test_cli_forum_user_option(cli_run, httpserver, openalex_api, tmp_path):
     assert result.exit_code == 0, result.output
     assert "forum user: A.S. [lesswrong:u9]" in result.output
     result = cli_run("researcher", ME, "--forum-user", "nobody", *_api(httpserver))
-    assert result.exit_code == 2 and "no archived forum user 'nobody'" in result.output
+    assert result.exit_code == 1 and "no archived user 'nobody'" in result.output
 
 
 # -- Semantic Scholar ----------------------------------------------------------------------------

@@ -767,7 +767,7 @@ def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: s
 
     ``author``: the quoted source's author; ``replier``: who quoted; ``between``: either way
     round; ``since``: the quoting item's date (ISO); ``post``: a post id
-    (``archiver.forums.archived_post_id`` finds it from a URL).
+    (``archiver.resolve.post_id`` finds it from a URL).
     """
     if kind and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
