@@ -756,7 +756,7 @@ def _person(columns: tuple[str, str, str], value: str, params: list) -> str:
     params.extend([value, value, value, value])
     # The bare id after "site:" is compared exactly (a LIKE would treat % and _ as wildcards).
     return (f"(v.{user_id} = ? OR substr(v.{user_id}, instr(v.{user_id}, ':') + 1) = ? "
-            f"OR v.{slug} = ? OR lower(v.{name}) = lower(?))")
+            f"OR v.{slug} = ? COLLATE NOCASE OR lower(v.{name}) = lower(?))")
 
 
 def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: str | None = None,

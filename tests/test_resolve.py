@@ -1,0 +1,179 @@
+"""One resolver: every form the CLI documents names the same post, user or topic in every command
+that takes one (exchanges --post/--author, summarize --thread/TOPIC, export --thread/--user/
+--topic, researcher --forum-user)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archiver import resolve
+from archiver.errors import NotFound, UsageError
+from archiver.ingest import ingest
+from archiver.records import Comment, Page, Post, Site, Tag, User
+from archiver.store import open_db
+
+PID = "uMQ3cqWDPHhjtiesc"  # a ForumMagnum-shaped id
+POST = f"lesswrong:{PID}"
+ALICE = "lesswrong:aliceUserId000001"
+CLAIM = "Sparse autoencoders recover every true feature of the residual stream activations."
+LW = Site(id="lesswrong", name="LessWrong", url="https://www.lesswrong.com", kind="forummagnum")
+HN = Site(id="hackernews", name="Hacker News", url="https://news.ycombinator.com",
+          kind="hackernews")
+TAG = Tag(id="lesswrong:tag-interp", site_id="lesswrong", name="Interpretability (ML & AI)")
+
+POST_FORMS = [
+    f"https://www.lesswrong.com/posts/{PID}/a-bold-claim",
+    f"https://www.lesswrong.com/posts/{PID}",
+    f"https://www.lesswrong.com/posts/{PID}/a-bold-claim/",  # the stored URL with a slash
+    f"https://www.alignmentforum.org/posts/{PID}/a-bold-claim",
+    f"https://www.greaterwrong.com/posts/{PID}/a-bold-claim",
+    f"https://www.lesswrong.com/s/someSequence/p/{PID}#comment-reply",
+    f"lesswrong:{PID}",
+    f"alignmentforum:{PID}",
+    f"lw:{PID}",
+    f"af:{PID}",
+    PID,  # the bare id upstream gave it
+    f"  {POST} ",
+]
+USER_FORMS = [
+    ALICE,
+    "alice",
+    "Alice",  # slugs compare case-insensitively
+    "alignmentforum:alice",
+    "lesswrong:alice",
+    "https://www.lesswrong.com/users/alice",
+    "https://www.alignmentforum.org/users/alice",
+    "https://www.greaterwrong.com/users/alice",
+]
+
+
+def _build(db) -> None:
+    users = [User(id=ALICE, site_id="lesswrong", source_id="aliceUserId000001", slug="alice",
+                  name="Alice A.", url="https://www.lesswrong.com/users/alice"),
+             User(id="lesswrong:bobUserId00000001", site_id="lesswrong",
+                  source_id="bobUserId00000001", slug="bob", name="Bob B.",
+                  url="https://www.lesswrong.com/users/bob")]
+    post = Post(id=POST, site_id="lesswrong", source_id=PID, author="Alice A.", user_id=ALICE,
+                url=f"https://www.lesswrong.com/posts/{PID}/a-bold-claim", title="A bold claim",
+                posted_at="2024-01-20T00:00:00Z", score=90, tags=[TAG],
+                body_html=f"<p>{CLAIM} Dictionary learning is therefore solved.</p>")
+    reply = Comment(id="lesswrong:reply", site_id="lesswrong", source_id="reply", post_id=POST,
+                    user_id="lesswrong:bobUserId00000001", author="Bob B.",
+                    posted_at="2024-01-21T00:00:00Z", score=40,
+                    url=f"https://www.lesswrong.com/posts/{PID}/a-bold-claim?commentId=reply",
+                    body_html=f"<blockquote><p>{CLAIM}</p></blockquote><p>Rare features are "
+                              "missed, so dictionary learning is far from solved.</p>")
+    ingest(db, [Page(sites=[LW], users=users, posts=[post], comments=[reply])], "test", "x")
+    # Another site's "bob" and a post whose bare id is also used elsewhere.
+    hn_bob = User(id="hackernews:bob", site_id="hackernews", source_id="bob", slug="bob",
+                  name="bob", url="https://news.ycombinator.com/user?id=bob")
+    ingest(db, [Page(sites=[HN], users=[hn_bob], posts=[
+        Post(id="hackernews:42", site_id="hackernews", source_id="42", title="HN story",
+             url="https://news.ycombinator.com/item?id=42", posted_at="2024-02-01T00:00:00Z"),
+        Post(id="lesswrong:42", site_id="lesswrong", source_id="42", title="LW 42",
+             url="https://www.lesswrong.com/posts/42", posted_at="2024-02-01T00:00:00Z")])],
+           "test", "y")
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_db(str(tmp_path / "archive.db"))
+    _build(database)
+    return database
+
+
+@pytest.fixture
+def cli(cli_run, tmp_path):
+    database = open_db(str(tmp_path / "archive.db"))
+    _build(database)
+    database.close()
+    return cli_run
+
+
+@pytest.mark.parametrize("form", POST_FORMS)
+def test_every_post_form_resolves_to_the_archived_post(db, form):
+    assert resolve.post_id(db, form) == POST
+
+
+def test_a_bare_id_on_two_sites_is_ambiguous_and_a_missing_post_is_not_found(db):
+    with pytest.raises(UsageError, match="several sites .*hackernews:42, lesswrong:42"):
+        resolve.post_id(db, "42")
+    assert resolve.post_id(db, "hn:42") == "hackernews:42"
+    with pytest.raises(NotFound, match="no archived post 'lw:zzzzzzzzzzzzzzzzz'"):
+        resolve.post_id(db, "lw:zzzzzzzzzzzzzzzzz")
+
+
+def _out(result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_post_form_works_the_same_in_every_command(cli):
+    expected = {
+        "exchanges": _out(cli("exchanges", "--post", POST, "--json")),
+        "summarize": _out(cli("summarize", "--thread", POST, "--format", "json")),
+        "export": _out(cli("export", "--thread", POST)),
+    }
+    assert json.loads(expected["exchanges"].splitlines()[0])["post_id"] == POST
+    assert json.loads(expected["summarize"])["post_id"] == POST
+    assert f'"id": "{POST}"' in expected["export"]
+    for form in POST_FORMS:
+        assert _out(cli("exchanges", "--post", form, "--json")) == expected["exchanges"], form
+        summary = json.loads(_out(cli("summarize", "--thread", form, "--format", "json")))
+        assert summary["post_id"] == POST, form
+        assert _out(cli("export", "--thread", form)) == expected["export"], form
+
+
+@pytest.mark.parametrize("args", [("exchanges", "--post"), ("summarize", "--thread"),
+                                  ("export", "--thread")])
+def test_a_missing_post_is_one_clear_line_in_every_command(cli, args):
+    result = cli(*args, "af:zzzzzzzzzzzzzzzzz")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: no archived ") and "'af:zzzzzzzzzzzzzzzzz'" in \
+        result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("form", USER_FORMS)
+def test_every_user_form_resolves_to_the_archived_user(db, form):
+    assert resolve.user_ids(db, form) == [ALICE]
+    assert resolve.user_id(db, form, "--forum-user") == ALICE
+
+
+def test_a_slug_on_two_sites_names_both_and_a_site_picks_one(db):
+    assert resolve.user_ids(db, "bob") == ["hackernews:bob", "lesswrong:bobUserId00000001"]
+    with pytest.raises(UsageError, match="several sites .* to --forum-user"):
+        resolve.user_id(db, "bob", "--forum-user")
+    assert resolve.user_id(db, "hackernews:bob", "--forum-user") == "hackernews:bob"
+    assert resolve.user_id(db, "https://news.ycombinator.com/user?id=bob", "x") == "hackernews:bob"
+    assert resolve.user_ids(db, "https://www.lesswrong.com/users/bob") == [
+        "lesswrong:bobUserId00000001"]
+    with pytest.raises(NotFound, match="no archived user 'lesswrong:carol'"):
+        resolve.user_ids(db, "lesswrong:carol")
+
+
+def test_every_user_form_works_the_same_in_exchanges_and_export(cli):
+    quoted = _out(cli("exchanges", "--author", "alice", "--json"))
+    quoting = _out(cli("exchanges", "--replier", "bob", "--json"))
+    exported = _out(cli("export", "--user", ALICE))
+    assert json.loads(quoted.splitlines()[0])["source_slug"] == "alice"
+    assert quoting == quoted  # the one exchange: Bob quoting Alice
+    for form in USER_FORMS:
+        assert _out(cli("exchanges", "--author", form, "--json")) == quoted, form
+        assert _out(cli("exchanges", "--between", form, "lesswrong:bob", "--json")) == quoted, form
+        assert _out(cli("export", "--user", form)) == exported, form
+    # A display name still matches people (also authors without a users row).
+    assert _out(cli("exchanges", "--author", "alice a.", "--json")) == quoted
+
+
+def test_every_topic_form_works_the_same_in_summarize_and_export(cli, db):
+    topic_id = resolve.topic(db, "Interpretability (ML & AI)")["id"]
+    forms = [str(topic_id), "Interpretability (ML & AI)", "interpretability (ml & ai)"]
+    exported = _out(cli("export", "--topic", forms[0]))
+    assert '"type": "topic"' in exported
+    for form in forms:
+        assert resolve.topic(db, form)["id"] == topic_id
+        assert _out(cli("export", "--topic", form)) == exported, form
+        data = json.loads(_out(cli("summarize", form, "--format", "json")))
+        assert data["topic"]["id"] == topic_id, form
