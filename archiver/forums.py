@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 
 import sqlite_utils
@@ -11,30 +10,13 @@ import sqlite_utils
 from archiver.errors import UsageError
 from archiver.http import ChallengeError, HttpStatusError
 from archiver.ingest import ingest
-from archiver.records import Page, iso_utc
+from archiver.records import Page
 from archiver.sources import registry
 from archiver.sources.contract import ForumSource
 from archiver.sources.webapi import fallback_root
 from archiver.store import Counts
 
 log = logging.getLogger("archiver.forums")
-
-
-def parse_count(value: str | int | None, option: str) -> int | None:
-    """``N`` or ``all`` (None = no limit)."""
-    if value is None or str(value).lower() == "all":
-        return None
-    if str(value).isdigit():
-        return int(value)
-    raise UsageError(f"{option} takes a number or 'all', not {value!r}")
-
-
-def parse_since(value: str | None) -> str | None:
-    if not value:
-        return None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+Z?)?", value.strip()):
-        raise UsageError(f"--since takes a date like 2024-05-01, not {value!r}")
-    return iso_utc(value.strip().replace(" ", "T"))
 
 
 def _counted(pages: Iterable[Page], on_page: Callable[[int], None] | None) -> Iterator[Page]:

@@ -9,6 +9,8 @@ import json
 import pytest
 
 from archiver import resolve
+from archiver.analysis import period
+from archiver.config import parse_config
 from archiver.errors import NotFound, UsageError
 from archiver.ingest import ingest
 from archiver.records import Comment, Page, Post, Site, Tag, User
@@ -177,3 +179,53 @@ def test_every_topic_form_works_the_same_in_summarize_and_export(cli, db):
         assert _out(cli("export", "--topic", form)) == exported, form
         data = json.loads(_out(cli("summarize", form, "--format", "json")))
         assert data["topic"]["id"] == topic_id, form
+
+
+# -- one parser for dates and limits ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, date, stamp", [
+    ("2024-05-01", "2024-05-01", "2024-05-01T00:00:00Z"),
+    (" 2024-05-01 ", "2024-05-01", "2024-05-01T00:00:00Z"),
+    ("2024-05-01 10:30", "2024-05-01T10:30:00Z", "2024-05-01T10:30:00Z"),
+    ("2024-05-01T10:30:15.25Z", "2024-05-01T10:30:15Z", "2024-05-01T10:30:15Z"),
+    (None, None, None), ("", None, None),
+])
+def test_one_date_parser(value, date, stamp):
+    assert period.parse_date(value, "--until") == date  # a bare date stays a whole day
+    assert period.parse_since(value) == stamp
+
+
+@pytest.mark.parametrize("bad", ["2024-02-30", "2024-13-01", "2024-05-01T1", "yesterday",
+                                 "2024-5-1", "2024-05-01T10:00+02:00"])
+def test_a_bad_date_is_refused_the_same_way_by_every_command_and_the_config(cli, bad):
+    with pytest.raises(UsageError, match="--until takes a date like 2024-05-01"):
+        period.parse_date(bad, "--until")
+    for args in (("exchanges", "--since", bad), ("summarize", "--thread", POST, "--since", bad),
+                 ("summarize", "--all", "--until", bad), ("topics", "discover", "--since", bad),
+                 ("user", "alice", "--since", bad)):
+        result = cli(*args)
+        option = "--until" if "--until" in args else "--since"
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output == f"error: {option} takes a date like 2024-05-01, not {bad!r}\n"
+    problem = f'[[watch.users]]\nurl = "lesswrong:x"\nsince = "{bad}"\n'
+    with pytest.raises(UsageError, match="since must be a date like 2024-05-01"):
+        parse_config(problem)
+
+
+@pytest.mark.parametrize("value, count", [("all", None), ("ALL", None), (None, None), ("12", 12),
+                                          (0, 0), (7, 7)])
+def test_one_limit_parser(value, count):
+    assert period.parse_count(value, "--posts") == count
+
+
+@pytest.mark.parametrize("bad", ["-1", "ten", "1.5", -1])
+def test_a_bad_limit_is_refused_by_the_cli_and_the_config(cli, bad):
+    with pytest.raises(UsageError, match="--posts takes a number or 'all'"):
+        period.parse_count(bad, "--posts")
+    if isinstance(bad, str):
+        result = cli("user", "alice", "--posts", bad)
+        assert result.exit_code == 2
+        assert result.output == f"error: --posts takes a number or 'all', not {bad!r}\n"
+    with pytest.raises(UsageError, match="posts must be a number or \"all\""):
+        parse_config(f'[[watch.users]]\nurl = "lesswrong:x"\nposts = {json.dumps(bad)}\n')

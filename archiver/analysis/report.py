@@ -27,7 +27,7 @@ from archiver.analysis import quotes as Q
 from archiver.analysis import sentences as splitter
 from archiver.analysis import stance, topics
 from archiver.analysis import summarize as summ
-from archiver.analysis.period import period_sql
+from archiver.analysis.period import parse_date, period_sql
 from archiver.display import (
     html_escape,
     html_link,
@@ -71,7 +71,7 @@ def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: st
         raise UsageError("give exactly one of TOPIC, --thread POST or --all")
     if sentences < 1:
         raise UsageError("--sentences must be at least 1")
-    since, until = topics.check_date(since, "--since"), topics.check_date(until, "--until")
+    since, until = parse_date(since, "--since"), parse_date(until, "--until")
     if not thread:
         topics.refresh(db, config_topics)
     reports: list[Report] = []

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
-from archiver.analysis.period import period_sql
+from archiver.analysis.period import parse_date, period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 from archiver.store.derived import ensure_topics
@@ -114,16 +114,6 @@ def overview(db: sqlite_utils.Database, config_topics: list[dict] | None = None,
             raise
         # A read-only archive (published, or on a read-only mount): list what it holds.
     return list_topics(db, kind)
-
-
-def check_date(value: str | None, option: str) -> str | None:
-    """A date (YYYY-MM-DD) or an ISO timestamp, else a UsageError naming the option."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?", text):
-        raise UsageError(f"{option} takes a date like 2024-05-01, not {value!r}")
-    return text.replace(" ", "T")
 
 
 def _contributors(db) -> list[tuple]:
@@ -539,7 +529,7 @@ def discover(db: sqlite_utils.Database, k: int | str = "auto", since: str | None
     """
 
     ensure_topics(db)
-    since, until = check_date(since, "--since"), check_date(until, "--until")
+    since, until = parse_date(since, "--since"), parse_date(until, "--until")
     docs = _documents(db, since, until, max_items)
     n_topics = auto_k(len(docs)) if str(k) == "auto" else _int_k(k)
     if len(docs) < max(10, 2 * n_topics):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from archiver.analysis.period import parse_count, parse_since
 from archiver.cli.common import (
     LazyChoice,
     delay_option,
@@ -18,7 +19,7 @@ from archiver.cli.common import (
 )
 from archiver.display import one_line
 from archiver.errors import ArchiverError
-from archiver.forums import archive_thread, archive_user, parse_count, parse_since
+from archiver.forums import archive_thread, archive_user
 from archiver.sources import registry
 from archiver.store.search import search as run_search
 
