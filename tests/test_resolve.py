@@ -9,12 +9,15 @@ import json
 import pytest
 
 from archiver import resolve
-from archiver.analysis import period
+from archiver.analysis import period, quotes
 from archiver.config import parse_config
 from archiver.errors import NotFound, UsageError
 from archiver.ingest import ingest
+from archiver.paperids import normalise_title
 from archiver.records import Comment, Page, Post, Site, Tag, User
+from archiver.sources import saved
 from archiver.store import open_db
+from archiver.text import fold
 
 PID = "uMQ3cqWDPHhjtiesc"  # a ForumMagnum-shaped id
 POST = f"lesswrong:{PID}"
@@ -229,3 +232,21 @@ def test_a_bad_limit_is_refused_by_the_cli_and_the_config(cli, bad):
         assert result.output == f"error: --posts takes a number or 'all', not {bad!r}\n"
     with pytest.raises(UsageError, match="posts must be a number or \"all\""):
         parse_config(f'[[watch.users]]\nurl = "lesswrong:x"\nposts = {json.dumps(bad)}\n')
+
+
+# -- one fold -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a, b", [("Die Straße", "DIE STRASSE"), ("Crème Brûlée", "creme brulee"),
+                                  ("ﬁnal ＡＢＣ", "final abc"), ("Ünïcödé", "unicode")])
+def test_quotes_titles_and_slugs_fold_the_same_way(a, b):
+    assert fold(a) == fold(b)
+    assert quotes.normalize(a) == quotes.normalize(b) == fold(b)  # a quote matches its source
+    assert normalise_title(a) == normalise_title(b)  # one paper across sources
+    assert saved._slug(a) == saved._slug(b)  # one user across saved files
+
+
+def test_the_quote_fold_keeps_its_offsets_when_a_character_becomes_two():
+    folded, offsets = quotes.normalize_map("Maß “x”")
+    assert folded == 'mass "x"' and len(offsets) == len(folded)
+    assert offsets[2:4] == [2, 2]  # both letters of "ss" point at the ß

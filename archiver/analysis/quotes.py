@@ -20,7 +20,6 @@ paragraphs, ellipses and bracketed edits; each fragment is found exactly or alig
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import lxml.etree
@@ -122,11 +121,8 @@ def normalize_map(value: str) -> tuple[str, list[int]]:
 
 
 def _fold(value: str) -> str:
-    if not value.isascii():
-        value = unicodedata.normalize("NFKD", value)
-        value = "".join(ch for ch in value if unicodedata.category(ch) != "Mn")
-        value = value.translate(_TRANSLATE)
-    return value.lower()
+    value = textmod.fold(value)
+    return value if value.isascii() else value.translate(_TRANSLATE)
 
 
 def _fold_map(value: str) -> tuple[str, list[int]]:

@@ -322,7 +322,7 @@ def _forum_profile(saved: Saved, known_user) -> Iterator[Page]:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", seedpages.text_fold(name)).strip("-") or "user"
+    return re.sub(r"[^a-z0-9]+", "-", text.fold(name)).strip("-") or "user"
 
 
 def _blog(saved: Saved, known_user) -> Iterator[Page]:
