@@ -11,11 +11,11 @@ import pytest
 from archiver import resolve
 from archiver.analysis import period, quotes
 from archiver.config import parse_config
-from archiver.errors import NotFound, UsageError
+from archiver.errors import FetchError, NotFound, UsageError
 from archiver.ingest import ingest
 from archiver.paperids import normalise_title
 from archiver.records import Comment, Page, Post, Site, Tag, User
-from archiver.sources import saved
+from archiver.sources import openalex, saved, semanticscholar, webapi
 from archiver.store import open_db
 from archiver.text import fold
 
@@ -250,3 +250,29 @@ def test_the_quote_fold_keeps_its_offsets_when_a_character_becomes_two():
     folded, offsets = quotes.normalize_map("Maß “x”")
     assert folded == 'mass "x"' and len(offsets) == len(folded)
     assert offsets[2:4] == [2, 2]  # both letters of "ss" point at the ß
+
+
+# -- one HTTP error translation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status, error, words", [
+    (404, NotFound, r"item 7 not found \({where}: HTTP 404: gone away\); check the"),
+    (410, NotFound, r"item 7 not found \({where}: HTTP 410: gone away\); check the"),
+    (403, FetchError, r"item 7 refused \({where}: HTTP 403: gone away\); "),
+    (401, FetchError, r"item 7 refused \({where}: HTTP 401: gone away\); "),
+    (400, FetchError, r"{where}: gone away \(HTTP 400, item 7\)"),
+])
+def test_one_http_error_translation_for_every_source(http, httpserver, monkeypatch, status,
+                                                    error, words):
+    monkeypatch.delenv("OPENALEX_API_KEY", raising=False)
+    monkeypatch.delenv("SEMANTIC_SCHOLAR_API_KEY", raising=False)
+    httpserver.expect_request("/item").respond_with_json({"message": "gone away"}, status=status)
+    url = httpserver.url_for("/item")
+    calls = {  # the JSON sources (Reddit, Discourse, Hacker News) and the two researcher APIs
+        "localhost:[0-9]+/item": lambda: webapi.get_json(http, url, what="item 7"),
+        "OpenAlex": lambda: openalex._get(http, url, "item 7"),
+        "Semantic Scholar": lambda: semanticscholar._get(http, url, "item 7", 0),
+    }
+    for where, call in calls.items():
+        with pytest.raises(error, match=words.format(where=where)):
+            call()
