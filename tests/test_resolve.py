@@ -5,18 +5,20 @@ that takes one (exchanges --post/--author, summarize --thread/TOPIC, export --th
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
 from archiver import resolve
+from archiver.analysis import exchanges as exchanges_analysis
 from archiver.analysis import period, quotes
 from archiver.config import parse_config
-from archiver.errors import FetchError, NotFound, UsageError
+from archiver.errors import ArchiverError, FetchError, NotFound, UsageError
 from archiver.ingest import ingest
 from archiver.paperids import normalise_title
 from archiver.records import Comment, Page, Post, Site, Tag, User
 from archiver.sources import openalex, saved, semanticscholar, webapi
-from archiver.store import open_db
+from archiver.store import open_db, problems
 from archiver.text import fold
 
 PID = "uMQ3cqWDPHhjtiesc"  # a ForumMagnum-shaped id
@@ -276,3 +278,39 @@ def test_one_http_error_translation_for_every_source(http, httpserver, monkeypat
     for where, call in calls.items():
         with pytest.raises(error, match=words.format(where=where)):
             call()
+
+
+# -- SQLite's errors in one place ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error, line", [
+    (sqlite3.OperationalError("database is locked"), "the database is locked by another process"),
+    (sqlite3.OperationalError("attempt to write a readonly database"),
+     "the database is read-only; check the file's permissions or pass --db"),
+    (sqlite3.OperationalError("database or disk is full"), "the disk is full"),
+    (sqlite3.DatabaseError("file is not a database"), "not an SQLite database or corrupted"),
+    (sqlite3.OperationalError("unable to open database file"), "cannot open the database"),
+    (sqlite3.IntegrityError("UNIQUE constraint failed: x.id"),
+     "database error: UNIQUE constraint failed: x.id; is --db an archiver database?"),
+])
+def test_one_wording_for_sqlite_errors_in_the_cli_and_when_opening(cli, monkeypatch, error, line):
+    assert problems.explain(error).startswith(line)
+    assert problems.explain(error, "a.db") == "a.db: " + problems.explain(error)
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(exchanges_analysis, "list_exchanges", fail)
+    result = cli("exchanges")
+    assert result.exit_code == 1
+    assert result.output == f"error: {problems.explain(error)}\n"
+
+
+def test_a_file_that_is_not_an_archive_reads_the_same_from_open_and_the_cli(cli, tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all, just text" * 100)
+    with pytest.raises(ArchiverError) as opened:
+        open_db(str(junk))
+    result = cli("--db", str(junk), "search", "x")
+    assert result.exit_code == 1 and result.output == f"error: {opened.value}\n"
+    assert str(opened.value).startswith(f"{junk}: not an SQLite database or corrupted")

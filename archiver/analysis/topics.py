@@ -32,6 +32,7 @@ import sqlite_utils
 from archiver.analysis.period import parse_date, period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
+from archiver.store import problems
 from archiver.store.derived import ensure_topics
 
 KINDS = ("tag", "arxiv", "blog-section", "user", "discovered")
@@ -110,7 +111,7 @@ def overview(db: sqlite_utils.Database, config_topics: list[dict] | None = None,
     try:
         refresh(db, config_topics)
     except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
+        if not problems.is_read_only(exc):
             raise
         # A read-only archive (published, or on a read-only mount): list what it holds.
     return list_topics(db, kind)

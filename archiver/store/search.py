@@ -8,6 +8,7 @@ import sqlite3
 import sqlite_utils
 
 from archiver.errors import UsageError
+from archiver.store import problems
 
 # Rank inside each FTS index first (FTS5 does this in C), then build snippets and join details for
 # the few winning rows only: snippet() over every match is what made common words slow.
@@ -52,7 +53,7 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]
     try:
         return _run(db, query, limit)
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if problems.is_locked(exc):
             raise  # not a query problem
     words = re.findall(r"\w+", query)
     if not words:

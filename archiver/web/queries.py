@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from archiver.store import problems
 from archiver.web.render import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
 SEARCH_LIMIT = 20
@@ -240,7 +241,7 @@ async def search(db, query: str, present: set[str], limit: int = SEARCH_LIMIT) -
     try:
         return await _search(db, query, present, limit)
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if problems.is_locked(exc):
             raise  # not a query problem
     words = re.findall(r"\w+", query)
     if not words:
