@@ -130,3 +130,11 @@ def test_one_splitter_the_quoted_passages_spans_are_the_summary_sentences():
         "J. Smith found a 3.5% gain.", "A second paragraph, see https://example.org/a.b.", "Done."]
     prose = [s.text for s in S.split(body) if not s.quoted]
     assert prose == [body[a:b] for a, b in spans]
+
+
+def test_the_stance_classifier_reads_the_first_sentence_with_the_same_splitter():
+    from archiver.analysis import stance
+
+    reply = "Cf. Smith et al. 2020, which finds the opposite. Worth a look."
+    assert stance._first_sentence(reply) == S.split_sentences(reply)[0].lower()
+    assert stance.classify(reply) == "disputes"  # not cut at "et al." before its objection
