@@ -605,7 +605,7 @@ class Syncer:
         return counts, None
 
     def _do_users(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        from archiver.analysis.period import parse_count
+        from archiver.parse import parse_count
 
         source, ref = task.entry["source"], task.entry["ref"]
         if task.mode == "first":

@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 
-from archiver import resolve
+from archiver import parse, resolve
 from archiver.analysis import exchanges as exchanges_analysis
-from archiver.analysis import period, quotes
+from archiver.analysis import quotes
 from archiver.config import parse_config
 from archiver.errors import ArchiverError, FetchError, NotFound, UsageError
 from archiver.ingest import ingest
@@ -197,20 +197,21 @@ def test_every_topic_form_works_the_same_in_summarize_and_export(cli, db):
     (None, None, None), ("", None, None),
 ])
 def test_one_date_parser(value, date, stamp):
-    assert period.parse_date(value, "--until") == date  # a bare date stays a whole day
-    assert period.parse_since(value) == stamp
+    assert parse.parse_date(value, "--until") == date  # a bare date stays a whole day
+    assert parse.parse_since(value) == stamp
 
 
 @pytest.mark.parametrize("bad", ["2024-02-30", "2024-13-01", "2024-05-01T1", "yesterday",
                                  "2024-5-1", "2024-05-01T10:00+02:00"])
-def test_a_bad_date_is_refused_the_same_way_by_every_command_and_the_config(cli, bad):
+def test_a_bad_date_is_refused_the_same_way_by_every_command_and_the_config(cli, tmp_path, bad):
     with pytest.raises(UsageError, match="--until takes a date like 2024-05-01"):
-        period.parse_date(bad, "--until")
+        parse.parse_date(bad, "--until")
+    (tmp_path / "page.html").write_text("<html><body><p>Saved.</p></body></html>")
     for args in (("exchanges", "--since", bad), ("summarize", "--thread", POST, "--since", bad),
                  ("summarize", "--all", "--until", bad), ("topics", "discover", "--since", bad),
-                 ("user", "alice", "--since", bad)):
+                 ("user", "alice", "--since", bad), ("import", "page.html", "--captured", bad)):
         result = cli(*args)
-        option = "--until" if "--until" in args else "--since"
+        option = next(a for a in args if a in ("--since", "--until", "--captured"))
         assert result.exit_code == 2, (args, result.output)
         assert result.output == f"error: {option} takes a date like 2024-05-01, not {bad!r}\n"
     problem = f'[[watch.users]]\nurl = "lesswrong:x"\nsince = "{bad}"\n'
@@ -221,13 +222,13 @@ def test_a_bad_date_is_refused_the_same_way_by_every_command_and_the_config(cli,
 @pytest.mark.parametrize("value, count", [("all", None), ("ALL", None), (None, None), ("12", 12),
                                           (0, 0), (7, 7)])
 def test_one_limit_parser(value, count):
-    assert period.parse_count(value, "--posts") == count
+    assert parse.parse_count(value, "--posts") == count
 
 
 @pytest.mark.parametrize("bad", ["-1", "ten", "1.5", -1])
 def test_a_bad_limit_is_refused_by_the_cli_and_the_config(cli, bad):
     with pytest.raises(UsageError, match="--posts takes a number or 'all'"):
-        period.parse_count(bad, "--posts")
+        parse.parse_count(bad, "--posts")
     if isinstance(bad, str):
         result = cli("user", "alice", "--posts", bad)
         assert result.exit_code == 2

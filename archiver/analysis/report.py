@@ -27,7 +27,7 @@ from archiver.analysis import quotes as Q
 from archiver.analysis import sentences as splitter
 from archiver.analysis import stance, topics
 from archiver.analysis import summarize as summ
-from archiver.analysis.period import parse_date, period_sql
+from archiver.analysis.period import period_sql
 from archiver.display import (
     html_escape,
     html_link,
@@ -37,6 +37,7 @@ from archiver.display import (
     safe_json,
 )
 from archiver.errors import ArchiverError, PartialFailure, UsageError
+from archiver.parse import parse_date
 from archiver.records import now_utc
 
 log = logging.getLogger(__name__)

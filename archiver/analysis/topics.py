@@ -29,8 +29,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
-from archiver.analysis.period import parse_date, period_sql
+from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
+from archiver.parse import parse_date
 from archiver.records import now_utc
 from archiver.store import problems
 from archiver.store.derived import ensure_topics

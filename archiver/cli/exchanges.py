@@ -6,9 +6,9 @@ import click
 
 from archiver import resolve
 from archiver.analysis import exchanges as X
-from archiver.analysis.period import parse_since
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import md_escape, md_link, one_line
+from archiver.parse import parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from archiver.analysis.period import parse_count, parse_since
 from archiver.cli.common import (
     LazyChoice,
     delay_option,
@@ -20,6 +19,7 @@ from archiver.cli.common import (
 from archiver.display import one_line
 from archiver.errors import ArchiverError
 from archiver.forums import archive_thread, archive_user
+from archiver.parse import parse_count, parse_since
 from archiver.sources import registry
 from archiver.store.search import search as run_search
 
