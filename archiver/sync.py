@@ -325,7 +325,7 @@ class Planner:
             if self._finished(synced):
                 task.due, task.reason = False, "already checked in this run"
             elif not synced:
-                task.mode, task.since = "first", entry.get("since")
+                task.mode, task.since = "first", iso_utc(entry.get("since"))
                 task.reason = (f"first sync: profile, {entry.get('posts', 'all')} posts, "
                                f"{entry.get('comments', 'all')} comments"
                                + (f" since {task.since}" if task.since else ""))

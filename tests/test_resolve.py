@@ -315,3 +315,10 @@ def test_a_file_that_is_not_an_archive_reads_the_same_from_open_and_the_cli(cli,
     result = cli("--db", str(junk), "search", "x")
     assert result.exit_code == 1 and result.output == f"error: {opened.value}\n"
     assert str(opened.value).startswith(f"{junk}: not an SQLite database or corrupted")
+
+
+def test_a_users_first_sync_reads_its_since_like_the_cli(cli, tmp_path):
+    (tmp_path / "archiver.toml").write_text(
+        '[[watch.users]]\nurl = "bob"\nsince = "2024-05-01 10:00"\n')
+    plan = json.loads(_out(cli("sync", "--dry-run", "--json")))
+    assert [i["since"] for i in plan["items"] if i["kind"] == "users"] == ["2024-05-01T10:00:00Z"]
