@@ -22,6 +22,7 @@ else:  # pragma: no cover
 
 from archiver.errors import UsageError
 from archiver.http import HttpSettings, url_problem
+from archiver.parse import parse_count, parse_date
 from archiver.sources import registry
 
 DEFAULT_PATH = "archiver.toml"
@@ -64,13 +65,19 @@ def _positive_at_most(high):
 
 
 def _count(v):
-    if isinstance(v, int) and v >= 0 or isinstance(v, str) and v.lower() == "all":
-        return None
-    return "must be a number or \"all\""
+    try:
+        parse_count(v, "")
+    except UsageError:
+        return "must be a number or \"all\""
+    return None
 
 
 def _date(v):
-    return None if re.fullmatch(r"\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?", v) else "must be a date like 2024-05-01"
+    try:
+        parse_date(v)
+    except UsageError:
+        return "must be a date like 2024-05-01"
+    return None
 
 
 def _http_url(v):

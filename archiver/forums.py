@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 
 import sqlite_utils
 
-from archiver.errors import NotFound, UsageError
+from archiver.errors import UsageError
 from archiver.http import ChallengeError, HttpStatusError
 from archiver.ingest import ingest
-from archiver.records import Page, iso_utc
-from archiver.sources import blog, registry
+from archiver.records import Page
+from archiver.sources import registry
 from archiver.sources.contract import ForumSource
 from archiver.sources.webapi import fallback_root
 from archiver.store import Counts
 
 log = logging.getLogger("archiver.forums")
-
-
-def parse_count(value: str | int | None, option: str) -> int | None:
-    """``N`` or ``all`` (None = no limit)."""
-    if value is None or str(value).lower() == "all":
-        return None
-    if str(value).isdigit():
-        return int(value)
-    raise UsageError(f"{option} takes a number or 'all', not {value!r}")
-
-
-def parse_since(value: str | None) -> str | None:
-    if not value:
-        return None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+Z?)?", value.strip()):
-        raise UsageError(f"--since takes a date like 2024-05-01, not {value!r}")
-    return iso_utc(value.strip().replace(" ", "T"))
 
 
 def _counted(pages: Iterable[Page], on_page: Callable[[int], None] | None) -> Iterator[Page]:
@@ -117,25 +99,3 @@ def archive_user(db: sqlite_utils.Database, http, who: str, site: str | None = N
     row = db.execute("select name from users where site_id = ? and slug = ?",
                      [ref.site, ref.slug]).fetchone()
     return counts, (row[0] if row and row[0] else who)
-
-
-def archived_post_id(db: sqlite_utils.Database, value: str, what: str = "post") -> str:
-    """An archived post's id from its id, its URL, or any thread URL a source recognises (the
-    source's canonical id) or a blog post URL; NotFound if it is not archived."""
-    value = value.strip()
-    candidates = [value]
-    try:
-        _source, ref = registry.resolve_thread(value)
-        candidates.insert(0, f"{ref.site}:{ref.thread_id}")
-    except UsageError:
-        pass
-    if value.startswith(("http://", "https://")):
-        candidates.append(blog.post_id_for(value))
-    for candidate in candidates:
-        if db.execute("SELECT 1 FROM posts WHERE id = ?", [candidate]).fetchone():
-            return candidate
-    row = db.execute("SELECT id FROM posts WHERE url = ?", [value]).fetchone()
-    if row:
-        return row[0]
-    raise NotFound(f"no archived {what} {value!r}; archive it first (archiver thread URL) "
-                   "or give a post id such as lesswrong:<postId>")

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 
 import sqlite_utils
 
+from archiver import resolve
 from archiver.errors import NotFound, UsageError
 from archiver.store.schema import ensure_db_shape
 
@@ -240,52 +241,26 @@ def select(db: sqlite_utils.Database, threads: Iterable[str] = (), users: Iterab
            topics: Iterable[str] = ()) -> Selection:
     sel = Selection(db)
     for thread in threads:
-        post_id = resolve_post(db, thread)
+        post_id = resolve.post_id(db, thread, "thread")
         sel.add("posts", [post_id])
         sel._take("comments", "post_id IN ({marks})", {post_id})
     for who in users:
-        user_ids = resolve_users(db, who)
+        user_ids = resolve.user_ids(db, who)
         sel.add("users", user_ids)
         sel._take("posts", "user_id IN ({marks})", set(user_ids))
         sel._take("comments", "user_id IN ({marks})", set(user_ids))
     for name in topics:
         if "topics" not in sel.tables:
             raise NotFound("this archive has no topics yet (run the topic analysis first)")
-        rows = db.execute("SELECT id FROM topics WHERE name = ? OR id = ?", [name, name]).fetchall()
-        if not rows:
-            raise NotFound(f"no topic named {name!r}; `archiver topics` lists them")
-        sel.add("topics", [r[0] for r in rows])
-        sel.children("topics", {r[0] for r in rows})
+        topic_id = resolve.topic(db, name)["id"]
+        sel.add("topics", [topic_id])
+        sel.children("topics", {topic_id})
     for table in ("posts", "comments"):
         sel.children(table, set(sel.keys.get(table, ())))
     sel.parents()
     while sel.owned_children():
         sel.parents()
     return sel
-
-
-def resolve_post(db: sqlite_utils.Database, value: str) -> str:
-    """A post id (``lesswrong:abc``) or the URL of an archived thread -> the post id. Other URL
-    forms are resolved by the caller (``archiver.forums.archived_post_id``)."""
-    value = value.strip()
-    row = db.execute("SELECT id FROM posts WHERE id = ? OR url = ?", [value, value]).fetchone()
-    if row:
-        return row[0]
-    raise NotFound(f"no archived thread {value!r}; archive it first or give a post id such as "
-                   "lesswrong:<postId>")
-
-
-def resolve_users(db: sqlite_utils.Database, value: str) -> list[str]:
-    """A user id, a slug (any site) or a profile URL -> user ids."""
-    value = value.strip()
-    rows = db.execute("SELECT id FROM users WHERE id = ? OR slug = ? OR url = ?",
-                      [value, value, value]).fetchall()
-    if not rows and "/" in value:
-        slug = value.rstrip("/").rsplit("/", 1)[-1]
-        rows = db.execute("SELECT id FROM users WHERE slug = ?", [slug]).fetchall()
-    if not rows:
-        raise NotFound(f"no archived user {value!r}; give a user id (site:id), a slug or a URL")
-    return [r[0] for r in rows]
 
 
 def export_lines(db: sqlite_utils.Database, selection: Selection | None = None) -> Iterator[str]:

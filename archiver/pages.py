@@ -16,7 +16,6 @@ import sqlite_utils
 
 from archiver import jsonl
 from archiver.errors import UsageError
-from archiver.forums import archived_post_id
 from archiver.ingest import ingest, run_analysis
 from archiver.records import Page, Post
 from archiver.store import Counts
@@ -186,7 +185,6 @@ def check_export_target(output: str, db_path: str) -> None:
 def export_archive(db: sqlite_utils.Database, out, threads=(), users=(), topics=(),
                    everything: bool = False) -> int:
     """Write JSON lines to ``out`` (a text file); returns the number of lines."""
-    threads = [archived_post_id(db, thread, "thread") for thread in threads]
     selection = None if everything else jsonl.select(db, threads, users, topics)
     count = 0
     for line in jsonl.export_lines(db, selection):

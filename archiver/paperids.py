@@ -8,7 +8,8 @@ kernel, below all three.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from archiver.text import fold
 
 # Archives that used old-style identifiers (archive/YYMMNNN) before April 2007.
 OLD_ARCHIVES = (
@@ -69,15 +70,6 @@ def split_doi(doi: str | None, arxiv_id: str | None) -> tuple[str | None, str | 
     if match:
         return None, arxiv_id or normalise_arxiv_id(match[1])
     return doi, arxiv_id
-
-
-def fold(text: str) -> str:
-    """Case-folded without accents or compatibility forms (ligatures, full-width letters, ß)."""
-    text = text.casefold()
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def normalise_title(title: str | None) -> str:

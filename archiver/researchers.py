@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from archiver import resolve
 from archiver.errors import UsageError
 from archiver.ingest import ingest
 from archiver.records import Page
@@ -36,7 +37,7 @@ def fetch_researcher(db: sqlite_utils.Database, http, query: str, source: str = 
     metrics snapshot and the papers (``papers``: a number, "all" or None for all)."""
     module = registry.researcher_source(source)
     limit = parse_papers_limit(papers)
-    forum_user_id = resolve_forum_user(db, forum_user) if forum_user else None
+    forum_user_id = resolve.user_id(db, forum_user, "--forum-user") if forum_user else None
     ref = module.resolve_researcher(http, query, pick=pick, endpoint=endpoint, interval=interval)
     pages = module.fetch_researcher(http, ref, papers=limit, endpoint=endpoint,
                                     forum_user_id=forum_user_id, progress=progress,
@@ -50,22 +51,6 @@ def sync_researcher(db, http, query: str, source: str = "openalex", papers="all"
     """For ``archiver sync``: the watch list's researcher entries."""
     return fetch_researcher(db, http, query, source=source, papers=papers,
                             forum_user=forum_user, endpoint=endpoint).counts
-
-
-def resolve_forum_user(db: sqlite_utils.Database, value: str) -> str:
-    """A users row by id (``lesswrong:abc``) or slug; a slug on several sites must be an id."""
-    rows = db.execute("SELECT id FROM users WHERE id = ?", [value]).fetchall()
-    if not rows:
-        rows = db.execute("SELECT id FROM users WHERE lower(slug) = lower(?) ORDER BY id",
-                          [value]).fetchall()
-    if not rows:
-        raise UsageError(f"no archived forum user {value!r}; archive them first "
-                         "(archiver user URL) or give a users.id")
-    if len(rows) > 1:
-        ids = ", ".join(r[0] for r in rows)
-        raise UsageError(f"forum user {value!r} is archived on several sites ({ids}); "
-                         "pass one of these ids to --forum-user")
-    return rows[0][0]
 
 
 # -- stub papers -----------------------------------------------------------------------------------

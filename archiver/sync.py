@@ -325,7 +325,7 @@ class Planner:
             if self._finished(synced):
                 task.due, task.reason = False, "already checked in this run"
             elif not synced:
-                task.mode, task.since = "first", entry.get("since")
+                task.mode, task.since = "first", iso_utc(entry.get("since"))
                 task.reason = (f"first sync: profile, {entry.get('posts', 'all')} posts, "
                                f"{entry.get('comments', 'all')} comments"
                                + (f" since {task.since}" if task.since else ""))
@@ -605,7 +605,7 @@ class Syncer:
         return counts, None
 
     def _do_users(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        from archiver.forums import parse_count
+        from archiver.parse import parse_count
 
         source, ref = task.entry["source"], task.entry["ref"]
         if task.mode == "first":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import html_to_markdown as html_to_markdown_rs
@@ -266,3 +267,13 @@ def content_hash(*parts: str | None) -> str:
         digest.update((part or "").encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+def fold(text: str) -> str:
+    """Case-folded without accents or compatibility forms (ligatures, full-width letters, ß):
+    the one fold for comparing names, titles, slugs and quotes."""
+    text = text.casefold()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -112,7 +112,7 @@ def test_errors(fake, api, http):
         archive_thread(open_db(":memory:"), http, f"https://{HOST}/t/x/1", endpoint=api)
     debate(fake)
     fake.private.add(TID)
-    with pytest.raises(FetchError, match="not public.*invalid_access"):
+    with pytest.raises(FetchError, match="refused .*invalid_access.*not public"):
         archive_thread(open_db(":memory:"), http, URL, endpoint=api)
 
 

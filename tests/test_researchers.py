@@ -133,7 +133,7 @@ def test_openalex_name_search_ambiguous_unique_and_pick(http, httpserver, openal
 
 
 def test_openalex_unknown_author_and_error_body(http, httpserver, openalex_api):
-    with pytest.raises(NotFound, match="no author A999"):
+    with pytest.raises(NotFound, match=r"author A999 not found \(OpenAlex: HTTP 404: NotFoundError: A999 does not exist\)"):
         openalex.resolve_researcher(http, "A999", endpoint=_root(httpserver))
     with pytest.raises(NotFound, match="no researcher matching"):
         openalex.resolve_researcher(http, "Nobody Atall", endpoint=_root(httpserver))
@@ -160,7 +160,7 @@ def test_cli_researcher_ambiguous_and_unknown_exit_nonzero(cli_run, httpserver, 
     assert "error:" in result.output and "--pick N" in result.output
     assert len(result.output.strip().splitlines()) == 1
     result = cli_run("researcher", "A424242", *_api(httpserver))
-    assert result.exit_code == 1 and "no author A424242" in result.output
+    assert result.exit_code == 1 and "author A424242 not found" in result.output
     result = cli_run("researcher", "Adam Scherlis", "--pick", "1", *_api(httpserver), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -224,7 +224,7 @@ def test_cli_forum_user_option(cli_run, httpserver, openalex_api, tmp_path):
     assert result.exit_code == 0, result.output
     assert "forum user: A.S. [lesswrong:u9]" in result.output
     result = cli_run("researcher", ME, "--forum-user", "nobody", *_api(httpserver))
-    assert result.exit_code == 2 and "no archived forum user 'nobody'" in result.output
+    assert result.exit_code == 1 and "no archived user 'nobody'" in result.output
 
 
 # -- Semantic Scholar ----------------------------------------------------------------------------
@@ -292,7 +292,8 @@ def test_semanticscholar_paging_search_and_key(db, http, httpserver, s2_api, mon
 def test_semanticscholar_unknown_author(cli_run, httpserver, s2_api):
     result = cli_run("researcher", "999", "--source", "semanticscholar", *_api(httpserver))
     assert result.exit_code == 1
-    assert "Semantic Scholar has no author 999 (Author with id 999 not found)" in result.output
+    assert "author 999 not found (Semantic Scholar: HTTP 404: Author with id 999 not found)" \
+        in result.output
 
 
 def test_semanticscholar_paces_requests(http, httpserver, s2_api):

@@ -115,3 +115,26 @@ def test_real_lesswrong_post_splits_into_clean_sentences():
     # Quoted text in the post is never a candidate.
     quoted = {s.text for s in S.split(body.text) if s.quoted}
     assert not quoted & {c.text for c in candidates}
+
+
+def test_one_splitter_the_quoted_passages_spans_are_the_summary_sentences():
+    from archiver.analysis import quotes
+
+    body = ("Methods such as RLHF, e.g. PPO or DPO, help vs. the base model (Fig. 3). J. Smith "
+            "found a 3.5% gain.\n\n> A quoted line. Not ours.\n\nA second paragraph, see "
+            "https://example.org/a.b. Done.")
+    own = quotes.own_text(body)
+    spans = quotes.sentences(body)
+    assert [own[a:b] for a, b in spans] == [body[a:b] for a, b in spans] == [
+        "Methods such as RLHF, e.g. PPO or DPO, help vs. the base model (Fig. 3).",
+        "J. Smith found a 3.5% gain.", "A second paragraph, see https://example.org/a.b.", "Done."]
+    prose = [s.text for s in S.split(body) if not s.quoted]
+    assert prose == [body[a:b] for a, b in spans]
+
+
+def test_the_stance_classifier_reads_the_first_sentence_with_the_same_splitter():
+    from archiver.analysis import stance
+
+    reply = "Cf. Smith et al. 2020, which finds the opposite. Worth a look."
+    assert stance._first_sentence(reply) == S.split_sentences(reply)[0].lower()
+    assert stance.classify(reply) == "disputes"  # not cut at "et al." before its objection

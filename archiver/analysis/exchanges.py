@@ -756,7 +756,7 @@ def _person(columns: tuple[str, str, str], value: str, params: list) -> str:
     params.extend([value, value, value, value])
     # The bare id after "site:" is compared exactly (a LIKE would treat % and _ as wildcards).
     return (f"(v.{user_id} = ? OR substr(v.{user_id}, instr(v.{user_id}, ':') + 1) = ? "
-            f"OR v.{slug} = ? OR lower(v.{name}) = lower(?))")
+            f"OR v.{slug} = ? COLLATE NOCASE OR lower(v.{name}) = lower(?))")
 
 
 def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: str | None = None,
@@ -767,7 +767,7 @@ def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: s
 
     ``author``: the quoted source's author; ``replier``: who quoted; ``between``: either way
     round; ``since``: the quoting item's date (ISO); ``post``: a post id
-    (``archiver.forums.archived_post_id`` finds it from a URL).
+    (``archiver.resolve.post_id`` finds it from a URL).
     """
     if kind and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")

@@ -1,4 +1,5 @@
-"""The ``--since`` / ``--until`` period as SQL, one definition for topics, summaries and reports."""
+"""The ``--since`` / ``--until`` period as SQL, one definition for topics, summaries and reports
+(the dates themselves are parsed by ``archiver.parse``)."""
 
 from __future__ import annotations
 

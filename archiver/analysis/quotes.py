@@ -20,7 +20,6 @@ paragraphs, ellipses and bracketed edits; each fragment is found exactly or alig
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import lxml.etree
@@ -28,6 +27,7 @@ import lxml.html
 from rapidfuzz import fuzz
 
 from archiver import text as textmod
+from archiver.analysis.sentences import spans as sentence_spans
 
 # A fragment shorter than this (normalised) is too common to identify a source on its own; it is
 # ignored when the quote has longer fragments (ForumMagnum's side-comment matcher uses 20 as well).
@@ -122,11 +122,8 @@ def normalize_map(value: str) -> tuple[str, list[int]]:
 
 
 def _fold(value: str) -> str:
-    if not value.isascii():
-        value = unicodedata.normalize("NFKD", value)
-        value = "".join(ch for ch in value if unicodedata.category(ch) != "Mn")
-        value = value.translate(_TRANSLATE)
-    return value.lower()
+    value = textmod.fold(value)
+    return value if value.isascii() else value.translate(_TRANSLATE)
 
 
 def _fold_map(value: str) -> tuple[str, list[int]]:
@@ -734,22 +731,7 @@ def _name_from_on(rest: str) -> str:
 
 # -- sentences (for a post's most-quoted passages) ---------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
-
 
 def sentences(body: str) -> list[tuple[int, int]]:
     """(start, end) spans of the sentences of a body's own text (quoted lines left out)."""
-    text = own_text(body)
-    spans = []
-    last = 0
-    for match in _SENTENCE_END.finditer(text):
-        spans.append((last, match.start()))
-        last = match.end()
-    spans.append((last, len(text)))
-    result = []
-    for start, end in spans:
-        chunk = text[start:end]
-        if chunk.strip() and len(chunk.strip()) > 1:
-            lead = len(chunk) - len(chunk.lstrip())
-            result.append((start + lead, start + len(chunk.rstrip())))
-    return result
+    return [(a, b) for a, b in sentence_spans(own_text(body)) if b - a > 1]

@@ -37,6 +37,7 @@ from archiver.display import (
     safe_json,
 )
 from archiver.errors import ArchiverError, PartialFailure, UsageError
+from archiver.parse import parse_date
 from archiver.records import now_utc
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def make_reports(db: sqlite_utils.Database, topic: str | None = None, thread: st
         raise UsageError("give exactly one of TOPIC, --thread POST or --all")
     if sentences < 1:
         raise UsageError("--sentences must be at least 1")
-    since, until = topics.check_date(since, "--since"), topics.check_date(until, "--until")
+    since, until = parse_date(since, "--since"), parse_date(until, "--until")
     if not thread:
         topics.refresh(db, config_topics)
     reports: list[Report] = []

@@ -117,21 +117,34 @@ def has_math_gap(sentence: str) -> bool:
 def split_sentences(paragraph: str) -> list[str]:
     """Split one paragraph (no quote/code lines) into sentences."""
     paragraph = re.sub(r"\s+", " ", paragraph).strip()
-    if not paragraph:
-        return []
-    protected = [m.span() for m in PROTECTED.finditer(paragraph)]
-    out, start = [], 0
-    for match in BOUNDARY.finditer(paragraph):
-        end = match.start(1)  # just after the punctuation (and closing quotes)
-        if _inside(match.start(), protected) or _abbreviation(paragraph, match.start()):
+    return [paragraph[start:end] for start, end in _line_spans(paragraph)]
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every sentence of ``text``, as offsets into it (for matching quotes to
+    the sentences they come from): ``split_sentences``' rules, and a line break always ends a
+    sentence. Lines of blanks (``quotes.own_text`` blanks quoted lines) hold none."""
+    out: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        out += [(line.start() + a, line.start() + b) for a, b in _line_spans(line.group())]
+    return out
+
+
+def _line_spans(line: str) -> list[tuple[int, int]]:
+    protected = [m.span() for m in PROTECTED.finditer(line)]
+    pieces, start = [], 0
+    for match in BOUNDARY.finditer(line):
+        if _inside(match.start(), protected) or _abbreviation(line, match.start()):
             continue
-        piece = paragraph[start:end].strip()
-        if piece:
-            out.append(piece)
+        pieces.append((start, match.start(1)))  # just after the punctuation (and closing quotes)
         start = match.end(1)
-    tail = paragraph[start:].strip()
-    if tail:
-        out.append(tail)
+    pieces.append((start, len(line)))
+    out = []
+    for start, end in pieces:
+        piece = line[start:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            out.append((start + lead, start + len(piece.rstrip())))
     return out
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import re
 
+from archiver.analysis.sentences import split_sentences
+
 STANCES = ("agrees", "disputes", "asks", "refines")
 
 _CONCEDE_TURN = re.compile(
@@ -102,22 +104,29 @@ def is_pushback(stance: str | None) -> bool:
     return stance == "disputes"
 
 
-def _plain(reply: str | None) -> str:
-    """The reply in lower case on one line, quoted lines left out."""
+def _own_lines(reply: str | None) -> str:
+    """The reply on one line, quoted lines left out."""
     lines = [line for line in (reply or "").splitlines()
              if line.strip() and not line.lstrip().startswith(">")]
-    return re.sub(r"\s+", " ", " ".join(lines)).strip().lower().replace("\u2019", "'")
+    return re.sub(r"\s+", " ", " ".join(lines)).strip()
+
+
+def _lower(text: str) -> str:
+    return text.lower().replace("\u2019", "'")
+
+
+def _plain(reply: str | None) -> str:
+    """The reply in lower case on one line, quoted lines left out."""
+    return _lower(_own_lines(reply))
 
 
 def _first_sentence(reply: str | None) -> str:
-    """The opening sentence, lower case, quotes and attribution lines left out."""
-    text = _plain(reply)
-    match = re.search(r"[.!?](?=\s|$)", text)
-    if match is None:
-        return text
-    head, rest = text[:match.end()], text[match.end():].strip()
+    """The opening sentence (the summaries' splitter), lower case, quoted lines left out."""
+    pieces = split_sentences(_own_lines(reply))
+    if not pieces:
+        return ""
+    head = pieces[0]
     # "Agreed." or "No." alone: the next sentence says how far, so it is read too.
-    if len(head.split()) <= 2 and rest:
-        nxt = re.search(r"[.!?](?=\s|$)", rest)
-        return head + " " + (rest[:nxt.end()] if nxt else rest)
-    return head
+    if len(head.split()) <= 2 and len(pieces) > 1:
+        head += " " + pieces[1]
+    return _lower(head)

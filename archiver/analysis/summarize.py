@@ -407,14 +407,12 @@ def topics_to_summarize(db: sqlite_utils.Database, since: str | None = None,
 
 
 def find_post(db: sqlite_utils.Database, post: str) -> dict:
-    """A post by id ("lesswrong:abc"), URL, or source id."""
-    cursor = db.execute(
-        "SELECT id, title, url FROM posts WHERE id = ? OR url = ? OR source_id = ? "
-        "ORDER BY (id = ?) DESC LIMIT 2", [post, post.rstrip("/"), post, post])
-    rows = [dict(zip(("id", "title", "url"), r)) for r in cursor.fetchall()]
-    if not rows:
+    """A post by its id ("lesswrong:abc"); other forms (URLs, aliases) are read by
+    ``archiver.resolve.post_id`` before this."""
+    row = db.execute("SELECT id, title, url FROM posts WHERE id = ?", [post]).fetchone()
+    if not row:
         raise NotFound(f"no archived post {post!r}; archive it first with `archiver thread URL`")
-    return rows[0]
+    return dict(zip(("id", "title", "url"), row))
 
 
 ITEM_COLUMNS = ("table", "id", "url", "author", "posted_at", "votes", "body_text", "post_id",

@@ -33,7 +33,9 @@ import sqlite_utils
 from archiver.analysis import patterns
 from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
+from archiver.parse import parse_date
 from archiver.records import now_utc
+from archiver.store import problems
 from archiver.store.derived import ensure_topics
 
 log = logging.getLogger("archiver.topics")
@@ -114,20 +116,10 @@ def overview(db: sqlite_utils.Database, config_topics: list[dict] | None = None,
     try:
         refresh(db, config_topics)
     except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
+        if not problems.is_read_only(exc):
             raise
         # A read-only archive (published, or on a read-only mount): list what it holds.
     return list_topics(db, kind)
-
-
-def check_date(value: str | None, option: str) -> str | None:
-    """A date (YYYY-MM-DD) or an ISO timestamp, else a UsageError naming the option."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?", text):
-        raise UsageError(f"{option} takes a date like 2024-05-01, not {value!r}")
-    return text.replace(" ", "T")
 
 
 def _contributors(db) -> list[tuple]:
@@ -566,7 +558,7 @@ def discover(db: sqlite_utils.Database, k: int | str = "auto", since: str | None
     """
 
     ensure_topics(db)
-    since, until = check_date(since, "--since"), check_date(until, "--until")
+    since, until = parse_date(since, "--since"), parse_date(until, "--until")
     docs = _documents(db, since, until, max_items)
     n_topics = auto_k(len(docs)) if str(k) == "auto" else _int_k(k)
     if len(docs) < max(10, 2 * n_topics):

@@ -19,6 +19,7 @@ import click
 
 from archiver.display import clean_terminal, safe_json
 from archiver.errors import ArchiverError, UsageError
+from archiver.store import problems
 
 DEFAULT_DB = os.path.join("db", "archive.db")
 
@@ -279,21 +280,8 @@ class ArchiverGroup(click.Group):
             ctx.exit(0)
         except ArchiverError as exc:
             self._fail(ctx, exc, str(exc), exc.exit_code)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                message = ("the database is locked by another process (a sync or a writer); "
-                           "wait for it to finish and try again")
-            elif "readonly" in str(exc):
-                message = "the database is read-only; check the file's permissions or use --db"
-            elif "database or disk is full" in str(exc):
-                message = ("the disk is full (or the database hit its size limit); the page being "
-                           "written was rolled back and everything before it is kept: free some "
-                           "space and run the command again")
-            else:
-                message = f"database error: {exc}"
-            self._fail(ctx, exc, message, 1)
-        except sqlite3.DatabaseError as exc:
-            self._fail(ctx, exc, f"database error: {exc}; is --db an archiver database?", 1)
+        except sqlite3.Error as exc:
+            self._fail(ctx, exc, problems.explain(exc), 1)
         except OSError as exc:
             self._fail(ctx, exc, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
 

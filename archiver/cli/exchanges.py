@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
+from archiver import resolve
 from archiver.analysis import exchanges as X
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import md_escape, md_link, one_line
-from archiver.forums import archived_post_id, parse_since
+from archiver.parse import parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
 
 
 @click.group(invoke_without_command=True)
 @click.option("--post", metavar="ID|URL", help="Only this post's thread (an archived post's id or URL).")
-@click.option("--author", metavar="SLUG", help="Only quotes of this author (slug, name or user id).")
+@click.option("--author", metavar="SLUG", help="Only quotes of this author (slug, name, user id or profile URL).")
 @click.option("--replier", metavar="SLUG", help="Only quotes made by this person.")
 @click.option("--between", nargs=2, metavar="A B", help="Only A quoting B or B quoting A.")
 @click.option("--since", metavar="DATE", help="Only quotes written since DATE (YYYY-MM-DD).")
@@ -44,7 +45,9 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     fmt = "json" if as_json else fmt
     if limit is None:
         limit = None if fmt == "json" else DEFAULT_LIMIT
-    post_id = archived_post_id(db, post) if post else None
+    post_id = resolve.post_id(db, post) if post else None
+    author, replier = (resolve.person(db, p) if p else None for p in (author, replier))
+    between = tuple(resolve.person(db, p) for p in between) if between else None
     if hot:
         if not post_id:
             raise click.UsageError("--hot needs --post ID|URL")

@@ -18,7 +18,8 @@ from archiver.cli.common import (
 )
 from archiver.display import one_line
 from archiver.errors import ArchiverError
-from archiver.forums import archive_thread, archive_user, parse_count, parse_since
+from archiver.forums import archive_thread, archive_user
+from archiver.parse import parse_count, parse_since
 from archiver.sources import registry
 from archiver.store.search import search as run_search
 

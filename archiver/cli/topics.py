@@ -8,6 +8,7 @@ from archiver.analysis import report as R
 from archiver.analysis import topics as T
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import one_line
+from archiver.resolve import post_id
 
 
 def register(group: click.Group) -> None:
@@ -113,8 +114,10 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, save
     archiver summarize 12 --format json --llm gpt-4o-mini
     """
     failures: list[str] = []
+    db = state().db(read=True)
+    thread = post_id(db, thread) if thread else None
     reports, warnings = R.make_reports(
-        state().db(read=True), topic=topic, thread=thread, all_topics=all_topics, since=since,
+        db, topic=topic, thread=thread, all_topics=all_topics, since=since,
         until=until, sentences=sentences, llm_model=llm_model, out_dir=out,
         store=bool(out or save), config_topics=_config_topics(), failures=failures)
     for warning in dict.fromkeys(warnings):

@@ -34,7 +34,7 @@ from archiver.records import (
 )
 from archiver.sources.contract import ResearcherSource
 from archiver.sources.scholarly import Candidate, ResearcherRef, choose
-from archiver.sources.webapi import error_reason, root
+from archiver.sources.webapi import root, status_error
 
 NAME = "openalex"
 API = "https://api.openalex.org"
@@ -64,17 +64,10 @@ def _get(http, url: str, what: str, **params):
     try:
         return http.get_json(url, params=_params(http, **params))
     except HttpStatusError as exc:
-        if exc.status == 404:
-            raise NotFound(f"OpenAlex has no {what}; check the id") from exc
-        reason = error_reason(exc.body)
-        if exc.status in (401, 403) and not os.environ.get("OPENALEX_API_KEY"):
-            detail = f": {reason}" if reason else ""
-            raise FetchError(f"OpenAlex refused {what} (HTTP {exc.status}{detail}); "
-                             "set OPENALEX_API_KEY (a free key from openalex.org/settings/api) or "
-                             "try later") from exc
-        if reason:
-            raise FetchError(f"OpenAlex: {reason} (HTTP {exc.status}, {what})") from exc
-        raise
+        refused = ("check OPENALEX_API_KEY or try later" if os.environ.get("OPENALEX_API_KEY")
+                   else "set OPENALEX_API_KEY (a free key from openalex.org/settings/api) or "
+                        "try later")
+        raise status_error(exc, what, "OpenAlex", "check the id", refused) from exc
 
 
 # -- resolving a researcher ----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from datetime import date, datetime
 
 from archiver import text
 from archiver.errors import ArchiverError, UsageError
+from archiver.parse import parse_date
 from archiver.records import Page, Post, Site, make_id
 from archiver.sources import blog, feed, registry, seedpages
 
@@ -76,10 +77,7 @@ def read_saved(path: str, captured: str | None = None, url: str | None = None,
     except IsADirectoryError:
         raise UsageError(f"{path} is a folder; give files, or the folder's files") from None
     if captured:
-        try:
-            when = date.fromisoformat(captured[:10])
-        except ValueError:
-            raise UsageError(f"--captured takes a date like 2025-11-23, not {captured!r}") from None
+        when = date.fromisoformat(parse_date(captured, "--captured")[:10])
         source = "--captured"
     else:
         when = datetime.fromtimestamp(os.path.getmtime(path)).date()
@@ -322,7 +320,7 @@ def _forum_profile(saved: Saved, known_user) -> Iterator[Page]:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", seedpages.text_fold(name)).strip("-") or "user"
+    return re.sub(r"[^a-z0-9]+", "-", text.fold(name)).strip("-") or "user"
 
 
 def _blog(saved: Saved, known_user) -> Iterator[Page]:

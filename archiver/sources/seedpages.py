@@ -199,7 +199,7 @@ def parse_researcher_profile(content: str, captured: date, url: str | None = Non
     name = name or _header_name(header) or _most_common_author(papers)
     if not name:
         raise ArchiverError("cannot tell whose profile this is; pass --name")
-    slug = re.sub(r"[^a-z0-9]+", "-", text_fold(name)).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", text.fold(name)).strip("-")
     researcher = Researcher(
         id=make_id("import", slug), source="import", source_id=slug, name=name, url=url,
         topics=[c for c in (arxiv_category(x) for x in header if re.fullmatch(r"[A-Z-]{2,9}", x))
@@ -212,13 +212,6 @@ def parse_researcher_profile(content: str, captured: date, url: str | None = Non
         papers=[_paper_record(p, researcher) for p in papers],
         metrics=metrics,
     )
-
-
-def text_fold(value: str) -> str:
-    import unicodedata
-
-    decomposed = unicodedata.normalize("NFKD", value.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _header_name(header: list[str]) -> str | None:

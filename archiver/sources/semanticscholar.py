@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 
-from archiver.errors import FetchError, NotFound, UsageError
+from archiver.errors import FetchError, UsageError
 from archiver.http import HttpStatusError
 from archiver.records import (
     Page,
@@ -37,7 +37,7 @@ from archiver.sources.scholarly import (
     choose,
     pacer,
 )
-from archiver.sources.webapi import error_reason, root
+from archiver.sources.webapi import root, status_error
 
 NAME = "semanticscholar"
 API = "https://api.semanticscholar.org"
@@ -61,16 +61,9 @@ def _get(http, url: str, what: str, interval: float | None, **params):
     try:
         return http.get_json(url, params=params, headers=headers)
     except HttpStatusError as exc:
-        reason = error_reason(exc.body)
-        if exc.status == 404:
-            raise NotFound(f"Semantic Scholar has no {what}"
-                           f"{' (' + reason + ')' if reason else ''}; check the id") from exc
-        if exc.status == 403 and os.environ.get("SEMANTIC_SCHOLAR_API_KEY"):
-            raise FetchError("Semantic Scholar refused the API key in SEMANTIC_SCHOLAR_API_KEY "
-                             "(HTTP 403); check it or unset it") from exc
-        if reason:
-            raise FetchError(f"Semantic Scholar: {reason} (HTTP {exc.status}, {what})") from exc
-        raise
+        refused = ("check the API key in SEMANTIC_SCHOLAR_API_KEY or unset it"
+                   if os.environ.get("SEMANTIC_SCHOLAR_API_KEY") else "try again later")
+        raise status_error(exc, what, "Semantic Scholar", "check the id", refused) from exc
 
 
 def resolve_researcher(http, query: str, pick: int | None = None, endpoint: str | None = None,

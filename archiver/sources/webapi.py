@@ -12,9 +12,7 @@ import json
 from urllib.parse import urlsplit
 
 from archiver.errors import FetchError, NotFound
-from archiver.http import Http
-
-EXPLAINED = (401, 403, 404, 410)
+from archiver.http import Http, HttpStatusError
 
 
 def root(endpoint: str | None, default: str) -> str:
@@ -45,21 +43,31 @@ def host_of(url: str) -> str:
 
 
 def get_json(http: Http, url: str, params=None, what: str = "item"):
-    """GET JSON; 404/410 become NotFound and 401/403 a FetchError, both naming the reason."""
-    response = http.request("GET", url, params=params, allow_status=EXPLAINED)
-    status = response.status_code
-    if status not in EXPLAINED:
-        return http.decode_json(response, url)
-    reason = _reason(response)
-    if status in (404, 410):
-        raise NotFound(f"{what} not found ({_short(url)}: HTTP {status}{reason}); check the URL")
-    raise FetchError(f"{what} is not public ({_short(url)}: HTTP {status}{reason}); it may be "
-                     "private, quarantined or need a login")
+    """GET JSON; an error status becomes ``status_error``'s message."""
+    try:
+        return http.get_json(url, params=params)
+    except HttpStatusError as exc:
+        raise status_error(exc, what, _short(url)) from exc
 
 
-def _reason(response) -> str:
-    reason = error_reason(response.text)
-    return f": {reason}" if reason else ""
+NOT_PUBLIC = "it is not public: it may be private, quarantined or need a login"
+
+
+def status_error(exc: HttpStatusError, what: str, where: str, missing: str = "check the URL",
+                 refused: str = NOT_PUBLIC) -> FetchError:
+    """The one translation of an API's HTTP error for every source: 404/410 -> NotFound (with
+    ``missing``, what to check), 401/403 -> refused (with ``refused``, what to do), any other
+    status whose body explains itself -> that reason; each names ``what`` was asked of
+    ``where`` and the API's own reason. Otherwise the error as it was (its status and URL)."""
+    reason = error_reason(exc.body)
+    detail = f"{where}: HTTP {exc.status}" + (f": {reason}" if reason else "")
+    if exc.status in (404, 410):
+        return NotFound(f"{what} not found ({detail}); {missing}")
+    if exc.status in (401, 403):
+        return FetchError(f"{what} refused ({detail}); {refused}")
+    if reason:
+        return FetchError(f"{where}: {reason} (HTTP {exc.status}, {what})")
+    return exc
 
 
 def error_reason(body: str | None) -> str | None:

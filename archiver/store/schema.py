@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from archiver.store import derived, feeds, papers, sections
+from archiver.store import derived, feeds, papers, problems, sections
 from archiver.store.runs import mark_dead_runs
 
 SCHEMA_VERSION = 1
@@ -169,7 +169,7 @@ def open_db(path: str, must_exist: bool = False) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as exc:
         read_only = _open_read_only(path, exc)
         if read_only is None:
-            raise ArchiverError(_open_problem(path, exc)) from exc
+            raise ArchiverError(problems.explain(exc, path)) from exc
         db.close()
         return read_only
     return db
@@ -186,7 +186,7 @@ def _open_read_only(path: str, exc: Exception) -> sqlite_utils.Database | None:
 
     text = str(exc)
     if path == ":memory:" or not os.path.isfile(path) or not (
-            "readonly" in text or "unable to open" in text):
+            problems.is_read_only(exc) or "unable to open" in text):
         return None
     location = "file:" + urllib.parse.quote(os.path.abspath(path))
     # mode=ro reads a WAL archive when its -shm file exists or can be created; in a read-only
@@ -208,21 +208,6 @@ def _open_read_only(path: str, exc: Exception) -> sqlite_utils.Database | None:
                 f"{SCHEMA_VERSION}); open it once where it is writable so it can be set up")
         return db
     return None
-
-
-def _open_problem(path: str, exc: Exception) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return (f"{path}: the database is locked by another process (a sync or a writer); "
-                "wait for it to finish and try again")
-    if "readonly" in text or "read-only" in text:
-        return f"{path}: the database is read-only; check the file's permissions or pass --db"
-    if "not a database" in text or "malformed" in text or "encrypted" in text:
-        return (f"{path}: not an SQLite database or corrupted ({text}); move it aside and "
-                "pass --db to start a new archive")
-    if "disk" in text or "full" in text:
-        return f"{path}: cannot write ({text}); free some disk space and try again"
-    return f"{path}: cannot open as an archive database ({text})"
 
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:

@@ -8,6 +8,7 @@ import sqlite3
 import sqlite_utils
 
 from archiver.errors import UsageError
+from archiver.store import problems
 
 # Rank inside each FTS index first (FTS5 does this in C), then build snippets and join details for
 # the few winning rows only: snippet() over every match is what made common words slow.
@@ -59,7 +60,7 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]
 def literal_query(query: str, failure: sqlite3.OperationalError) -> str | None:
     """After ``failure`` ran ``query`` as FTS5: the query's words, each searched literally (None
     when it has none). A locked or busy database is re-raised: it is not a problem of the query."""
-    if "locked" in str(failure) or "busy" in str(failure):
+    if problems.is_locked(failure):
         raise failure
     words = re.findall(r"\w+", query)
     return " ".join(f'"{word}"' for word in words) if words else None
