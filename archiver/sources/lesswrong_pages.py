@@ -1,0 +1,217 @@
+"""LessWrong post pages saved from a browser: today's site (ForumMagnum, "LessWrong 2.0", also the
+Alignment Forum and the EA Forum) and the legacy LessWrong 1.0 (2009-2017, a fork of Reddit's
+code, still common in old saves and Wayback Machine captures).
+
+These are parsers for ``forummagnum``'s saved-file capability, not a source of their own: both kinds
+of page hold rows of the sites the ForumMagnum source owns (``lesswrong``, ``eaforum``), and LessWrong
+1.0 has no live API to fetch from, so a second ``ForumSource`` would have no ``fetch_thread``.
+
+ForumMagnum page (React, class names ``<Component>-<rule>``): title ``h1.PostsPageTitle-root``,
+author ``.PostsAuthors-authorName a[href^=/users/]``, date ``time[datetime]`` in the post header,
+body ``#postContent`` / ``.PostsPage-postContent``, tags ``.FooterTag-name``; each comment a
+``div.CommentsNode-root`` whose ``id`` is the comment's ``_id`` (the ``#<commentId>`` anchor),
+replies nested inside it, author ``.CommentUserName-author``, body ``.CommentBody-root``, score
+``.OverallVoteAxis-voteScore``. The post id comes from the page's canonical URL (or ``--url``).
+Users have no ``_id`` on the page, so they are filed by slug (``lesswrong:slug:<slug>``), as
+GreaterWrong pages without ``data-userid`` are.
+
+LessWrong 1.0 page: the post ``div.post`` (``h2`` title, ``a.author``, ``.md`` body, ``span.votes``),
+comments ``div.comment`` with the id in ``id="comment-<id>"`` or the class ``id-t1_<id>``, author
+``a.author``, body ``.md``, score ``span.votes`` / ``.score``, replies in a nested ``div.child``.
+Ids are the legacy base-36 ids, prefixed ``lw1-`` so they never meet ForumMagnum's 17-character
+ids: post ``lesswrong:lw1-<id>``, comment ``lesswrong:lw1-<id>``.
+
+A saved page is a snapshot (and often shows only part of a long thread): nothing here sets
+``complete_post_ids``, so comments absent from the page are never flagged missing.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+LW2_MARKS = ("PostsPageTitle-root", "PostsPage-postContent", "CommentsNode-root")
+LW1_POST_URL = re.compile(r"^/lw/([a-z0-9]+)(?:/[^/]*)?/?$")
+
+
+def is_forummagnum_page(text: str) -> bool:
+    return text.lstrip()[:1] not in ("{", "[") and any(mark in text for mark in LW2_MARKS)
+
+
+def is_lesswrong1_page(text: str) -> bool:
+    """LessWrong 1.0 markup: a ``div.post`` with Reddit-style ``t3_`` / ``t1_`` thing ids, on a
+    lesswrong.com ``/lw/<id>/`` page."""
+    if text.lstrip()[:1] in ("{", "["):
+        return False
+    if "body-text post-body" in text:  # GreaterWrong's markup (it also has li#comment-<id>)
+        return False
+    return bool(re.search(r"<div[^>]+class=[\"'](?:[^\"']* )?post\b", text)
+                and re.search(r"\bid-t[13]_[a-z0-9]+|\b(?:entry|thingrow)_t[13]_[a-z0-9]+"
+                              r"|<link[^>]+lesswrong\.com/lw/[a-z0-9]+", text))
+
+
+def _soup(text: str):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(text, "lxml")
+
+
+def _canonical(soup, url: str | None) -> str | None:
+    if url:
+        return url
+    link = soup.find("link", rel="canonical") or soup.find("meta", property="og:url")
+    return (link.get("href") or link.get("content")) if link else None
+
+
+def _text(node) -> str | None:
+    return " ".join(node.get_text(" ").split()) or None if node is not None else None
+
+
+def _int(node) -> int | None:
+    match = re.search(r"-?\d+", node.get_text(" ")) if node is not None else None
+    return int(match.group(0)) if match else None
+
+
+def _user(link, name: str | None = None) -> dict | None:
+    """A ForumMagnum-shaped user from a profile link (``/users/<slug>``; 1.0: ``/user/<name>/``)."""
+    href = link.get("href") if link is not None else None
+    match = re.search(r"/users?/([A-Za-z0-9_.-]+)", href or "")
+    name = name or (_text(link) if link is not None else None)
+    if not match:
+        return None
+    slug = match.group(1)
+    return {"_id": f"slug:{slug}", "slug": slug, "displayName": name or slug}
+
+
+def _own(node, selector: str, root_class: str):
+    """The first match of ``selector`` inside ``node`` but not inside a nested comment."""
+    for found in node.select(selector):
+        holder = found.find_parent(class_=root_class)
+        if holder is node:
+            return found
+    return None
+
+
+def _when(node) -> str | None:
+    stamp = node.select_one("time[datetime]") if node is not None else None
+    return stamp["datetime"] if stamp else None
+
+
+# -- ForumMagnum (LessWrong 2.0) -----------------------------------------------------------------
+
+
+def forummagnum_page(text: str, url: str | None, post_id_of) -> tuple | None:
+    """(page URL, post, comments) as ForumMagnum-shaped dicts, or None if the page has no post
+    id (no canonical URL and no ``--url``). ``post_id_of(url)`` reads a post URL's id."""
+    soup = _soup(text)
+    page_url = _canonical(soup, url)
+    post_id = post_id_of(page_url)
+    if not post_id:
+        return None
+    title = soup.select_one("h1.PostsPageTitle-root, .PostsPageTitle-root")
+    header = soup.select_one(".PostsPagePostHeader-root, .PostsPage-header") or soup
+    author = soup.select_one(".PostsAuthors-authorName a[href*='/users/'], "
+                             ".PostsAuthors-authorName")
+    body = soup.select_one("#postContent, .PostsPage-postContent")
+    post = {"_id": post_id, "title": _text(title), "pageUrl": page_url.split("#")[0].split("?")[0],
+            "postedAt": _when(header.select_one(".PostsPageDate-date") or header),
+            "user": _user(author) if author is not None and author.name == "a" else None,
+            "htmlBody": body.decode_contents().strip() if body is not None else None,
+            "baseScore": _int(soup.select_one(".PostsVoteDefault-voteScore, "
+                                              ".LWPostsPageTopHeaderVote-voteScore")),
+            "tags": _lw2_tags(soup)}
+    comments = []
+    for node in soup.select("div.CommentsNode-root[id], div.CommentFrame-node[id]"):
+        comments.append(_lw2_comment(node, post_id))
+    return page_url, post, [c for c in comments if c]
+
+
+def _lw2_tags(soup) -> list[dict]:
+    """Tags by slug (their ids are not on the page), as GreaterWrong pages file them."""
+    tags = {}
+    for name in soup.select(".FooterTag-name"):
+        link = name.find_parent("a")
+        match = re.search(r"/(?:tag|topics)/([A-Za-z0-9_-]+)", link.get("href") or "") if link else None
+        if match:
+            tags[match.group(1)] = {"_id": f"tag-slug:{match.group(1)}", "slug": match.group(1),
+                                    "name": _text(name)}
+    return list(tags.values())
+
+
+def _lw2_comment(node, post_id: str) -> dict | None:
+    cid = node.get("id") or ""
+    if not re.fullmatch(r"[A-Za-z0-9]{8,24}", cid):
+        return None
+    roots = "CommentsNode-root"
+    parent = node.find_parent("div", class_=roots)
+    author = _own(node, ".CommentUserName-author", roots)
+    body = _own(node, ".CommentBody-root", roots)
+    link = author if author is not None and author.name == "a" else (
+        author.find("a") if author is not None else None)
+    return {"_id": cid, "postId": post_id,
+            "parentCommentId": parent.get("id") if parent is not None else None,
+            "user": _user(link, _text(author)) if link is not None else None,
+            "postedAt": _when(_own(node, ".CommentsItemDate-root", roots)),
+            "baseScore": _int(_own(node, ".OverallVoteAxis-voteScore", roots)),
+            "htmlBody": body.decode_contents().strip() if body is not None else None,
+            "deleted": body is None and author is None}
+
+
+# -- LessWrong 1.0 -------------------------------------------------------------------------------
+
+
+def lesswrong1_page(text: str, url: str | None) -> tuple | None:
+    """(post, comments) as ForumMagnum-shaped dicts with ``lw1-`` ids, or None."""
+    soup = _soup(text)
+    page_url = _canonical(soup, url) or ""
+    parts = urlsplit(page_url)
+    match = LW1_POST_URL.match(parts.path) if "lesswrong.com" in parts.netloc else None
+    node = soup.select_one("div.post")
+    if node is None:
+        return None
+    legacy = match.group(1) if match else _thing_id(node, "t3")
+    if not legacy:
+        return None
+    post_id = f"lw1-{legacy}"
+    title = node.select_one("h1, h2") or soup.select_one("h1, h2")
+    body = node.select_one(".md") or node.select_one(".content")
+    author = node.select_one("a.author")
+    post = {"_id": post_id, "title": _text(title),
+            "pageUrl": f"https://www.lesswrong.com/lw/{legacy}/" if not match else
+            f"https://www.lesswrong.com{parts.path}",
+            "postedAt": _when(node), "user": _user(author) if author is not None else None,
+            "htmlBody": body.decode_contents().strip() if body is not None else None,
+            "baseScore": _int(node.select_one("span.votes, .score"))}
+    comments = [c for c in (_lw1_comment(n, post_id) for n in soup.select("div.comment")) if c]
+    return post, comments
+
+
+def _thing_id(node, kind: str) -> str | None:
+    """A Reddit-fork thing id: ``id="comment-<id>"``/``entry_t1_<id>`` or class ``id-t1_<id>``."""
+    ident = node.get("id") or ""
+    match = re.fullmatch(rf"(?:comment-|entry_{kind}_|thingrow_{kind}_|{kind}_)([a-z0-9]+)", ident)
+    if match:
+        return match.group(1)
+    for cls in node.get("class") or []:
+        match = re.fullmatch(rf"id-{kind}_([a-z0-9]+)", cls)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _lw1_comment(node, post_id: str) -> dict | None:
+    legacy = _thing_id(node, "t1")
+    if not legacy:
+        return None
+    parent = node.find_parent("div", class_="comment")
+    parent_id = _thing_id(parent, "t1") if parent is not None else None
+    author = _own(node, "a.author", "comment")
+    body = _own(node, ".md", "comment")
+    deleted = body is None or (author is None and _text(body) in (None, "[deleted]"))
+    return {"_id": f"lw1-{legacy}", "postId": post_id,
+            "parentCommentId": f"lw1-{parent_id}" if parent_id else None,
+            "user": _user(author) if author is not None else None,
+            "postedAt": _when(_own(node, ".comment-date, .comment-meta, .tagline", "comment")),
+            "baseScore": _int(_own(node, "span.votes, .score", "comment")),
+            "htmlBody": None if deleted else body.decode_contents().strip(),
+            "deleted": deleted}
