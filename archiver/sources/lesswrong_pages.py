@@ -110,12 +110,11 @@ def forummagnum_page(text: str, url: str | None, post_id_of) -> tuple | None:
         return None
     title = soup.select_one("h1.PostsPageTitle-root, .PostsPageTitle-root")
     header = soup.select_one(".PostsPagePostHeader-root, .PostsPage-header") or soup
-    author = soup.select_one(".PostsAuthors-authorName a[href*='/users/'], "
-                             ".PostsAuthors-authorName")
+    author = soup.select_one(".PostsAuthors-authorName a[href*='/users/']")
     body = soup.select_one("#postContent, .PostsPage-postContent")
     post = {"_id": post_id, "title": _text(title), "pageUrl": page_url.split("#")[0].split("?")[0],
             "postedAt": _when(header.select_one(".PostsPageDate-date") or header),
-            "user": _user(author) if author is not None and author.name == "a" else None,
+            "user": _user(author),
             "htmlBody": body.decode_contents().strip() if body is not None else None,
             "baseScore": _int(soup.select_one(".PostsVoteDefault-voteScore, "
                                               ".LWPostsPageTopHeaderVote-voteScore")),

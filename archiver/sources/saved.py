@@ -7,9 +7,13 @@ Kinds (``--kind`` forces one; otherwise ``detect_kind`` decides from the content
 ``researcher-profile`` a researcher's page on a paper aggregator, saved as text or HTML
 ``review-post``        a post reviewing papers (title, abstract, "My opinion:" for each)
 ``forum-profile``      a forum user's profile page: name, bio, sequences, recent comments
-``hackernews``         a Hacker News thread: the page's HTML, or the Algolia / Firebase API JSON
+``hackernews``         a Hacker News thread: the page's HTML, or the Algolia ``items/<id>`` /
+                       Firebase item JSON
 ``forummagnum``        a LessWrong / Alignment Forum / EA Forum GraphQL response (post, posts,
-                       comments, user)
+                       comments, user), a post page of those sites, or a LessWrong 1.0 post page
+``greaterwrong``       a GreaterWrong post page
+``reddit``             a thread's ``.json``, or its page (old Reddit, the 2018 redesign, today's)
+``discourse``          a topic's ``/t/<id>.json`` (with ``--url``), or its page
 ``openalex``           an OpenAlex API response (author or works)
 ``semanticscholar``    a Semantic Scholar Graph API response (author, papers)
 ``arxiv``              an arXiv API Atom response
@@ -127,11 +131,13 @@ def _json_kind(saved: Saved) -> str:
         if isinstance(line, dict) and isinstance(line.get("type"), str):
             return "jsonl"
         raise UsageError(f"{saved.path}: JSON lines without a 'type'; not an archiver export")
-    if isinstance(obj, dict) and isinstance(obj.get("type"), str) and "\n" not in content.strip():
-        return "jsonl"  # a one-line export
+    # The sources first: an API item such as HN Algolia's {"id": 1, "type": "story", ...} is one
+    # line with a "type" too, and was once taken for a one-line export.
     kind = _source_kind(content, saved.url) or api_kind(obj)
     if kind:
         return kind
+    if isinstance(obj, dict) and isinstance(obj.get("type"), str) and "\n" not in content.strip():
+        return "jsonl"  # a one-line export
     names = ", ".join(s.title for s in registry.saved_sources())
     raise UsageError(f"{saved.path}: a JSON file archiver does not recognise (not a response of "
                      f"{names}, OpenAlex or Semantic Scholar, nor an archiver export); "
@@ -365,6 +371,10 @@ def _forum_saved(saved: Saved, source) -> Iterator[Page]:
         raise UsageError(f"{saved.path}: {exc}") from None
     if pages is None:
         raise UsageError(f"{saved.path}: not a saved {source.title} page or response")
+    for page in pages:
+        # A saved file is a snapshot, often of part of a thread: never let it flag the comments
+        # it does not show as vanished (that is what complete_post_ids asks the store to do).
+        page.complete_post_ids, page.seen_comment_ids = [], []
     posts = sum(len(p.posts) for p in pages)
     comments = sum(len(p.comments) for p in pages)
     users = sum(len(p.users) for p in pages)
