@@ -241,3 +241,13 @@ def test_every_saved_source_is_a_kind():
     names = {s.name for s in registry.saved_sources()}
     assert {"hackernews", "forummagnum", "reddit", "discourse", "greaterwrong"} <= names
     assert names <= set(saved.kinds())
+
+
+def test_a_file_of_the_right_shape_with_odd_fields_is_one_line(cli_run, tmp_path):
+    listing = json.loads((DATA / "reddit_thread.json").read_text())
+    del listing[0]["data"]["children"][0]["data"]["id"]  # a post without its id
+    result = _import(cli_run, tmp_path, "odd.json", text=json.dumps(listing))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "a damaged Reddit file" in lines[0] and "Traceback" not in result.output
+    assert not _db(tmp_path)["posts"].count

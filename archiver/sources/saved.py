@@ -369,6 +369,11 @@ def _forum_saved(saved: Saved, source) -> Iterator[Page]:
         pages = source.parse_saved(saved.text, saved.url)
     except UsageError as exc:
         raise UsageError(f"{saved.path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A file shaped like the source's but with fields of the wrong type (hand-edited, or
+        # truncated by a browser): one line naming it, never a traceback.
+        raise UsageError(f"{saved.path}: a damaged {source.title} file ({type(exc).__name__}: "
+                         f"{exc}); save it again or pass --kind") from None
     if pages is None:
         raise UsageError(f"{saved.path}: not a saved {source.title} page or response")
     for page in pages:
