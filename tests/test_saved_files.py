@@ -63,7 +63,8 @@ def test_lesswrong1_page_is_a_post_with_its_nested_comments(cli_run, tmp_path):
     deleted = db["comments"].get("lesswrong:lw1-c03")
     assert deleted["deleted"] == 1 and deleted["author"] is None
     first = db["comments"].get("lesswrong:lw1-c01")
-    assert (first["author"], first["score"]) == ("Eli_Pratt", 12)
+    assert (first["author"], first["score"], first["url"]) == (
+        "Eli_Pratt", 12, "https://www.lesswrong.com/lw/1ab/the_map_is_not_the_territory_again/c01")
     assert "You stop just short" in first["body_text"]
     _no_blog_posts(db)
 
@@ -251,3 +252,31 @@ def test_a_file_of_the_right_shape_with_odd_fields_is_one_line(cli_run, tmp_path
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "a damaged Reddit file" in lines[0] and "Traceback" not in result.output
     assert not _db(tmp_path)["posts"].count
+
+
+@pytest.mark.parametrize("kind", ["lw1", "lw2"])
+def test_threads_nested_thousands_deep_parse_whole(kind):
+    """Each comment's fields are read from its own markup only and the tree is walked once: a
+    thread 1,500 deep (hostile, or just long) parses in linear time, with every parent right."""
+    from archiver.sources import forummagnum
+
+    depth = 1500
+    if kind == "lw1":
+        head = ('<link rel="canonical" href="http://lesswrong.com/lw/1ab/x/"><div class="post" '
+                'id="entry_t3_1ab"><h2>T</h2><div class="md"><p>x</p></div></div>')
+        node = ('<div class="comment thing id-t1_c{n}"><a class="author" href="/user/u{n}/">u</a>'
+                '<div class="md"><p>b{n}</p></div><div class="child">')
+        ids = [f"lw1-c{n}" for n in range(depth)]
+    else:
+        head = ('<link rel="canonical" href="https://www.lesswrong.com/posts/GatedSaesPost0001/x">'
+                '<h1 class="PostsPageTitle-root">T</h1>')
+        node = ('<div class="CommentsNode-root" id="Cmt{n:011d}"><span class="CommentUserName-'
+                'author"><a href="/users/u{n}">u</a></span><div class="CommentBody-root"><p>b{n}'
+                '</p></div><div class="CommentsNode-children">')
+        ids = [f"Cmt{n:011d}" for n in range(depth)]
+    html = f"<html><body>{head}" + "".join(node.format(n=n) for n in range(depth)) + \
+        "</div></div>" * depth + "</body></html>"
+    comments = forummagnum.parse_saved(html)[0].comments
+    assert [c.source_id for c in comments] == ids
+    assert [c.parent_id for c in comments] == [None] + [f"lesswrong:{i}" for i in ids[:-1]]
+    assert comments[-1].body_html.strip() == f"<p>b{depth - 1}</p>"

@@ -512,8 +512,12 @@ def _saved_page(text: str, url: str | None) -> list[Page]:
                              "lesswrong.com/lw/<id>/<slug>/)")
         site, (post, comments) = LESSWRONG, found
     users = {u.id: u for u in (user_record(site, i.get("user")) for i in [post, *comments]) if u}
+    records = [comment_record(site, c, post["pageUrl"]) for c in comments]
+    for record in records:
+        if record.source_id.startswith("lw1-"):  # 1.0 permalinks: /lw/<post>/<slug>/<comment>
+            record.url = post["pageUrl"].rstrip("/") + "/" + record.source_id[4:]
     return [Page(sites=[site.record()], users=list(users.values()), posts=[post_record(site, post)],
-                 comments=[comment_record(site, c, post["pageUrl"]) for c in comments])]
+                 comments=records)]
 
 
 def _graphql_items(obj) -> Iterator[dict]:

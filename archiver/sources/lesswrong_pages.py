@@ -83,13 +83,40 @@ def _user(link, name: str | None = None) -> dict | None:
     return {"_id": f"slug:{slug}", "slug": slug, "displayName": name or slug}
 
 
-def _own(node, selector: str, root_class: str):
-    """The first match of ``selector`` inside ``node`` but not inside a nested comment."""
-    for found in node.select(selector):
-        holder = found.find_parent(class_=root_class)
-        if holder is node:
+def _has(*names: str):
+    """A test: the element has one of these classes."""
+    return lambda node: any(name in (node.get("class") or []) for name in names)
+
+
+def _own(node, test, nested) -> object | None:
+    """The first element under ``node`` passing ``test``, not looking inside elements that hold
+    nested comments (``nested``): each comment's own fields, in time linear in its own markup
+    (a thread nested thousands deep must not take quadratic time)."""
+    stack = _elements(node)[::-1]
+    while stack:  # depth-first, in document order
+        found = stack.pop()
+        if nested(found):
+            continue
+        if test(found):
             return found
+        stack.extend(_elements(found)[::-1])
     return None
+
+
+def _elements(node) -> list:
+    return [c for c in node.children if getattr(c, "attrs", None) is not None]
+
+
+def _comments_with_parents(soup, is_comment) -> list[tuple]:
+    """(comment element, its parent comment element or None), in document order, in one walk."""
+    found, stack = [], [(soup, None, False)]
+    while stack:
+        node, parent, comment = stack.pop()
+        if comment:
+            found.append((node, parent))
+            parent = node
+        stack.extend((child, parent, is_comment(child)) for child in reversed(_elements(node)))
+    return found
 
 
 def _when(node) -> str | None:
@@ -119,10 +146,9 @@ def forummagnum_page(text: str, url: str | None, post_id_of) -> tuple | None:
             "baseScore": _int(soup.select_one(".PostsVoteDefault-voteScore, "
                                               ".LWPostsPageTopHeaderVote-voteScore")),
             "tags": _lw2_tags(soup)}
-    comments = []
-    for node in soup.select("div.CommentsNode-root[id], div.CommentFrame-node[id]"):
-        comments.append(_lw2_comment(node, post_id))
-    return page_url, post, [c for c in comments if c]
+    found = _comments_with_parents(soup, _lw2_node)
+    comments = [_lw2_comment(node, parent, post_id) for node, parent in found]
+    return page_url, post, comments
 
 
 def _lw2_tags(soup) -> list[dict]:
@@ -137,21 +163,26 @@ def _lw2_tags(soup) -> list[dict]:
     return list(tags.values())
 
 
-def _lw2_comment(node, post_id: str) -> dict | None:
-    cid = node.get("id") or ""
-    if not re.fullmatch(r"[A-Za-z0-9]{8,24}", cid):
-        return None
-    roots = "CommentsNode-root"
-    parent = node.find_parent("div", class_=roots)
-    author = _own(node, ".CommentUserName-author", roots)
-    body = _own(node, ".CommentBody-root", roots)
+def _lw2_node(node) -> bool:
+    """A comment's node: ``CommentsNode-root`` (or ``CommentFrame-node``) whose id is the
+    comment's ``_id``."""
+    return (node.name == "div" and _has("CommentsNode-root", "CommentFrame-node")(node)
+            and bool(re.fullmatch(r"[A-Za-z0-9]{8,24}", node.get("id") or "")))
+
+
+def _lw2_comment(node, parent, post_id: str) -> dict:
+    def own(*names: str):
+        return _own(node, _has(*names), _lw2_node)
+
+    author = own("CommentUserName-author")
+    body = own("CommentBody-root")
     link = author if author is not None and author.name == "a" else (
         author.find("a") if author is not None else None)
-    return {"_id": cid, "postId": post_id,
-            "parentCommentId": parent.get("id") if parent is not None else None,
+    return {"_id": node["id"], "postId": post_id,
+            "parentCommentId": parent["id"] if parent is not None else None,
             "user": _user(link, _text(author)) if link is not None else None,
-            "postedAt": _when(_own(node, ".CommentsItemDate-root", roots)),
-            "baseScore": _int(_own(node, ".OverallVoteAxis-voteScore", roots)),
+            "postedAt": _when(own("CommentsItemDate-root")),
+            "baseScore": _int(own("OverallVoteAxis-voteScore")),
             "htmlBody": body.decode_contents().strip() if body is not None else None,
             "deleted": body is None and author is None}
 
@@ -181,7 +212,8 @@ def lesswrong1_page(text: str, url: str | None) -> tuple | None:
             "postedAt": _when(node), "user": _user(author) if author is not None else None,
             "htmlBody": body.decode_contents().strip() if body is not None else None,
             "baseScore": _int(node.select_one("span.votes, .score"))}
-    comments = [c for c in (_lw1_comment(n, post_id) for n in soup.select("div.comment")) if c]
+    found = _comments_with_parents(soup, _lw1_node)
+    comments = [_lw1_comment(node, parent, post_id) for node, parent in found]
     return post, comments
 
 
@@ -198,19 +230,22 @@ def _thing_id(node, kind: str) -> str | None:
     return None
 
 
-def _lw1_comment(node, post_id: str) -> dict | None:
-    legacy = _thing_id(node, "t1")
-    if not legacy:
-        return None
-    parent = node.find_parent("div", class_="comment")
-    parent_id = _thing_id(parent, "t1") if parent is not None else None
-    author = _own(node, "a.author", "comment")
-    body = _own(node, ".md", "comment")
+def _lw1_node(node) -> bool:
+    return node.name == "div" and _has("comment")(node) and _thing_id(node, "t1") is not None
+
+
+def _lw1_comment(node, parent, post_id: str) -> dict:
+    def own(test):
+        return _own(node, test, _lw1_node)
+
+    legacy, parent_id = _thing_id(node, "t1"), _thing_id(parent, "t1") if parent else None
+    author = own(lambda n: n.name == "a" and _has("author")(n))
+    body = own(_has("md"))
     deleted = body is None or (author is None and _text(body) in (None, "[deleted]"))
     return {"_id": f"lw1-{legacy}", "postId": post_id,
             "parentCommentId": f"lw1-{parent_id}" if parent_id else None,
             "user": _user(author) if author is not None else None,
-            "postedAt": _when(_own(node, ".comment-date, .comment-meta, .tagline", "comment")),
-            "baseScore": _int(_own(node, "span.votes, .score", "comment")),
+            "postedAt": _when(own(_has("comment-date", "comment-meta", "tagline"))),
+            "baseScore": _int(own(lambda n: n.name == "span" and _has("votes", "score")(n))),
             "htmlBody": None if deleted else body.decode_contents().strip(),
             "deleted": deleted}
