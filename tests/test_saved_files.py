@@ -280,3 +280,35 @@ def test_threads_nested_thousands_deep_parse_whole(kind):
     assert [c.source_id for c in comments] == ids
     assert [c.parent_id for c in comments] == [None] + [f"lesswrong:{i}" for i in ids[:-1]]
     assert comments[-1].body_html.strip() == f"<p>b{depth - 1}</p>"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.iterdir() if p.name != "README.md"))
+def test_each_fixture_is_claimed_by_exactly_one_source(name):
+    text = (DATA / name).read_text(encoding="utf-8")
+    claimed = [s.name for s in registry.saved_sources() if s.sniff_saved(text, None)]
+    expected = name.split("_")[0].replace("lw1", "forummagnum").replace("lw2", "forummagnum")
+    assert claimed == [{"hn": "hackernews"}.get(expected, expected)]
+
+
+def test_discourse_and_greaterwrong_pages_through_import(cli_run, tmp_path):
+    """The pages these sources could parse before, now reached by `archiver import`."""
+    from tests.fakes import forummagnum as fm
+    from tests.fakes.greaterwrong import render_post
+    from tests.test_discourse import SAVED as DISCOURSE_PAGE
+    from tests.test_discourse import SITE
+
+    result = _import(cli_run, tmp_path, "topic.html", text=DISCOURSE_PAGE)
+    assert result.exit_code == 0 and "discourse" in result.output, result.output
+    forum = fm.FakeForum()
+    pid = "postid0000000001"
+    forum.posts[pid] = fm.post(pid, "Gated SAEs fix shrinkage",
+                               fm.user("aliceid000000001", "alice", "Alice"), "<p>Gated.</p>")
+    forum.comments.append(fm.comment("c000000000000001", pid,
+                                     fm.user("bobid00000000001", "bob", "Bob"), "<p>Why?</p>",
+                                     fm.stamp(1)))
+    result = _import(cli_run, tmp_path, "gw.html", text=render_post(forum, pid))
+    assert result.exit_code == 0 and "greaterwrong" in result.output, result.output
+    db = _db(tmp_path)
+    assert _tree(db, f"{SITE}:4242") == {f"{SITE}:1002": None, f"{SITE}:1003": f"{SITE}:1002"}
+    assert _tree(db, f"lesswrong:{pid}") == {"lesswrong:c000000000000001": None}
+    _no_blog_posts(db)
