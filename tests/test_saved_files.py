@@ -312,3 +312,24 @@ def test_discourse_and_greaterwrong_pages_through_import(cli_run, tmp_path):
     assert _tree(db, f"{SITE}:4242") == {f"{SITE}:1002": None, f"{SITE}:1003": f"{SITE}:1002"}
     assert _tree(db, f"lesswrong:{pid}") == {"lesswrong:c000000000000001": None}
     _no_blog_posts(db)
+
+
+def test_a_thread_page_no_source_reads_is_an_error_not_a_blog_post(cli_run, tmp_path):
+    """A LessWrong thread in markup no source knows (say, a future redesign) used to become one
+    blog post, its comments lost, exit 0."""
+    comments = "".join(f'<div class="NewComment-item"><p>Comment number {n} says something '
+                       f'about maps and territories at some length.</p></div>' for n in range(5))
+    html = ('<html><head><link rel="canonical" href="https://www.lesswrong.com/posts/'
+            'GatedSaesPost0001/x"></head><body><article><h1>A post</h1>'
+            + "".join(f"<p>Paragraph {n} of the post says that a map is useful because it "
+                      "leaves things out, and that which things it leaves out is the whole "
+                      "question; the territory does not care.</p>" for n in range(6))
+            + f"</article>{comments}</body></html>")
+    result = _import(cli_run, tmp_path, "future.html", text=html)
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "\n" not in line and "thread page archiver cannot read" in line
+    assert "reddit" in line and "forummagnum" in line
+    assert not _db(tmp_path)["posts"].count
+    result = _import(cli_run, tmp_path, "future.html", "--kind", "blog", text=html)
+    assert result.exit_code == 0, result.output  # kept as an article when asked

@@ -175,12 +175,33 @@ def api_kind(obj) -> str | None:
 
 def _html_kind(saved: Saved) -> str:
     html = saved.text
-    kind = _source_kind(html, saved.url or _html_url(html))
+    url = saved.url or _html_url(html)
+    kind = _source_kind(html, url)
     if kind:
         return kind
+    _refuse_unread_thread(saved.path, html, url)
     plain = text.html_to_text(html) or ""
     kind = _text_kind(saved.path, plain, fallback=None)
     return kind or "blog"
+
+
+# Elements marked as comments: a thread page that no source could read, not an article.
+COMMENT_MARKUP = re.compile(r"<[a-z]+[^>]+(?:class|id)=[\"'][^\"']*comment", re.I)
+
+
+def _refuse_unread_thread(path: str, html: str, url: str | None) -> None:
+    """A page of a forum thread (its URL is one, and it shows comments) that no source claimed is
+    an error, never a "blog post" that silently drops the comments."""
+    if not url or len(COMMENT_MARKUP.findall(html, 0, 2_000_000)) < 3:
+        return
+    try:
+        source, _ref = registry.resolve_thread(url)
+    except ArchiverError:
+        return
+    raise UsageError(f"{path}: a {source.title} thread page archiver cannot read (not markup it "
+                     f"knows); saved pages and API files it reads: "
+                     f"{', '.join(s.name for s in registry.saved_sources())}. Fetch it with "
+                     f"archiver thread {url}, or pass --kind blog to keep the page as an article")
 
 
 def _text_kind(path: str, content: str, fallback: str | None = "blog") -> str | None:
