@@ -150,9 +150,9 @@ def test_a_saved_snapshot_never_flags_the_rest_missing(cli_run, tmp_path, httpse
     tree = fake._algolia_tree(fake.items[40000010])
     tree["children"] = tree["children"][:1]
     assert _import(cli_run, tmp_path, "part.json", text=json.dumps(tree)).exit_code == 0
-    page = (DATA.parent.parent / "test_import_export.py").read_text()  # its saved HN page
-    html = re.search(r'HN_PAGE = """(.*?)"""', page, re.S).group(1).replace("40000001",
-                                                                             "40000010")
+    from tests.test_import_export import HN_PAGE  # a saved item page with two comments
+
+    html = HN_PAGE.replace("40000001", "40000010")
     assert _import(cli_run, tmp_path, "part.html", text=html).exit_code == 0
     assert not _db(tmp_path).execute("SELECT COUNT(*) FROM comments WHERE missing = 1"
                                      ).fetchone()[0]
@@ -333,3 +333,16 @@ def test_a_thread_page_no_source_reads_is_an_error_not_a_blog_post(cli_run, tmp_
     assert not _db(tmp_path)["posts"].count
     result = _import(cli_run, tmp_path, "future.html", "--kind", "blog", text=html)
     assert result.exit_code == 0, result.output  # kept as an article when asked
+
+
+def test_hostile_fields_of_a_saved_page_are_left_out():
+    from archiver.sources import forummagnum
+
+    html = (DATA / "lw2_post.html").read_text(encoding="utf-8")
+    html = html.replace('dateTime="2024-05-01T14:00:00.000Z"', 'dateTime="tomorrow<script>"')
+    html = html.replace('href="/users/bo-ren"', 'href="javascript:alert(1)"', 1)
+    [page] = forummagnum.parse_saved(html)
+    second = next(c for c in page.comments if c.source_id == "CmtAaaaaaaaaaa02")
+    first = next(c for c in page.comments if c.source_id == "CmtAaaaaaaaaaa01")
+    assert second.posted_at is None and first.posted_at == "2024-05-01T13:00:00Z"
+    assert first.user_id is None and first.author == "Bo Ren"  # no profile link: no user row

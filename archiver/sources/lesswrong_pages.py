@@ -77,8 +77,8 @@ def _user(link, name: str | None = None) -> dict | None:
     href = link.get("href") if link is not None else None
     match = re.search(r"/users?/([A-Za-z0-9_.-]+)", href or "")
     name = name or (_text(link) if link is not None else None)
-    if not match:
-        return None
+    if not match:  # a name without a profile link: the author's name, but no user row
+        return {"displayName": name} if name else None
     slug = match.group(1)
     return {"_id": f"slug:{slug}", "slug": slug, "displayName": name or slug}
 
@@ -120,8 +120,11 @@ def _comments_with_parents(soup, is_comment) -> list[tuple]:
 
 
 def _when(node) -> str | None:
+    """An ISO ``time[datetime]``; anything else (hand-edited, hostile) is left out, not stored."""
     stamp = node.select_one("time[datetime]") if node is not None else None
-    return stamp["datetime"] if stamp else None
+    value = stamp["datetime"].strip() if stamp else ""
+    return value if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?",
+                                 value) else None
 
 
 # -- ForumMagnum (LessWrong 2.0) -----------------------------------------------------------------
@@ -164,9 +167,10 @@ def _lw2_tags(soup) -> list[dict]:
 
 
 def _lw2_node(node) -> bool:
-    """A comment's node: ``CommentsNode-root`` (or ``CommentFrame-node``) whose id is the
-    comment's ``_id``."""
-    return (node.name == "div" and _has("CommentsNode-root", "CommentFrame-node")(node)
+    """A comment's node: ``CommentsNode-root`` (``CommentFrame-node`` in newer builds,
+    ``CommentsNode-node`` in older ones) whose id is the comment's ``_id``."""
+    return (node.name == "div"
+            and _has("CommentsNode-root", "CommentFrame-node", "CommentsNode-node")(node)
             and bool(re.fullmatch(r"[A-Za-z0-9]{8,24}", node.get("id") or "")))
 
 
