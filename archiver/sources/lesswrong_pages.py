@@ -184,7 +184,7 @@ def _lw2_comment(node, parent, post_id: str) -> dict:
         author.find("a") if author is not None else None)
     return {"_id": node["id"], "postId": post_id,
             "parentCommentId": parent["id"] if parent is not None else None,
-            "user": _user(link, _text(author)) if link is not None else None,
+            "user": _user(link, _text(author)) if author is not None else None,
             "postedAt": _when(own("CommentsItemDate-root")),
             "baseScore": _int(own("OverallVoteAxis-voteScore")),
             "htmlBody": body.decode_contents().strip() if body is not None else None,
