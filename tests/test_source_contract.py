@@ -22,7 +22,7 @@ from archiver.sources import registry
 from archiver.sources.contract import CATCH_ALL, ForumSource, SiteSpec, ThreadRef
 from tests.fakes import forummagnum as fm
 from tests.fakes.discourse import FakeDiscourse
-from tests.fakes.greaterwrong import FakeGreaterWrong
+from tests.fakes.greaterwrong import FakeGreaterWrong, render_post
 from tests.fakes.hackernews import FakeHN
 from tests.fakes.reddit import FakeReddit
 
@@ -46,6 +46,7 @@ class Stage:
     url: str
     endpoint: str
     saved: str | None = None
+    saved_url: str | None = None  # the URL it was saved from, for files that do not name it
 
 
 PID = "postid0000000001"
@@ -73,10 +74,11 @@ def stage_forummagnum(httpserver) -> Stage:
 
 
 def stage_greaterwrong(httpserver) -> Stage:
-    site = FakeGreaterWrong(_forum(httpserver))
+    forum = _forum(httpserver)
+    site = FakeGreaterWrong(forum)
     httpserver.expect_request(re.compile("^/posts/.*")).respond_with_handler(site.handler)
     return Stage(f"https://www.greaterwrong.com/posts/{PID}/gated-saes",
-                 httpserver.url_for("/").rstrip("/"))
+                 httpserver.url_for("/").rstrip("/"), render_post(forum, PID))  # the page, saved
 
 
 def stage_hackernews(httpserver) -> Stage:
@@ -97,7 +99,8 @@ def stage_reddit(httpserver) -> Stage:
     fake.comment("c2", "t1_c1", "alice", "> Why does gating help?\n\nIt separates.")
     httpserver.expect_request(re.compile(".*")).respond_with_handler(fake.handler)
     return Stage("https://www.reddit.com/r/MachineLearning/comments/1abcd2/gated_saes/",
-                 httpserver.url_for("/").rstrip("/"))
+                 httpserver.url_for("/").rstrip("/"),
+                 json.dumps(fake._thread("1abcd2", None, 500)))  # the thread's .json, saved
 
 
 def stage_discourse(httpserver) -> Stage:
@@ -105,8 +108,9 @@ def stage_discourse(httpserver) -> Stage:
     fake.topic(4242, "Gated SAEs fix shrinkage", "alice", "<p>Gated SAEs.</p>")
     fake.post(4242, "bob", "<p>Why does gating help?</p>", reply_to=1)
     httpserver.expect_request(re.compile(".*")).respond_with_handler(fake.handler)
-    return Stage("https://discuss.example.org/t/gated-saes-fix-shrinkage/4242",
-                 httpserver.url_for("/").rstrip("/"))
+    url = "https://discuss.example.org/t/gated-saes-fix-shrinkage/4242"
+    # The topic's /t/<id>.json, saved: it does not name its forum, so the import is given the URL.
+    return Stage(url, httpserver.url_for("/").rstrip("/"), json.dumps(fake._topic(4242)), url)
 
 
 STAGES = {"forummagnum": stage_forummagnum, "greaterwrong": stage_greaterwrong,
@@ -201,8 +205,10 @@ def test_saved_sample_round_trips_and_only_its_source_claims_it(source, httpserv
     post_id = f"{ref.site}:{ref.thread_id}"
     fetched = _check_records(list(source.fetch_thread(http, ref, endpoint=stage.endpoint)),
                              post_id)
-    assert source.sniff_saved(stage.saved, None)
-    assert _check_records(source.parse_saved(stage.saved, None), post_id) == fetched
+    assert source.sniff_saved(stage.saved, stage.saved_url)
+    pages = source.parse_saved(stage.saved, stage.saved_url)
+    assert _check_records(pages, post_id) == fetched
+    assert not [i for p in pages for i in p.complete_post_ids]  # a snapshot flags nothing missing
     for other in SAVED:
         if other is not source:
             assert not other.sniff_saved(stage.saved, None), other.name

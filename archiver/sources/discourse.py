@@ -17,13 +17,14 @@ Since any host can run Discourse, any ``https://<host>/t/<slug>/<id>`` URL (also
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
 from archiver.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
-from archiver.errors import FetchError, NotFound
+from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
 from archiver.sources.contract import CATCH_ALL, ForumSource, ThreadRef, UserRef
 from archiver.sources.webapi import get_json, root
@@ -422,6 +423,49 @@ def _int(value) -> int | None:
         return None
 
 
+def sniff_saved(text: str, url: str | None = None) -> bool:
+    """A topic's ``/t/<id>.json`` (``post_stream`` with posts) or a topic page of the app view
+    (``meta[name=generator]`` "Discourse" or ``article[data-post-id]``)."""
+    if text.lstrip()[:1] in ("{", "["):
+        return _topic_json(text) is not None
+    return bool(re.search(r"<meta[^>]+content=[\"']Discourse|<article[^>]+data-post-id=", text[:2_000_000]))
+
+
+def _topic_json(text: str) -> dict | None:
+    try:
+        topic = json.loads(text)
+    except ValueError:
+        return None
+    stream = topic.get("post_stream") if isinstance(topic, dict) else None
+    if not isinstance(stream, dict) or not isinstance(stream.get("posts"), list):
+        return None
+    return topic if "id" in topic else None
+
+
+def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
+    """A saved topic JSON (needs the topic's URL: the JSON does not name its forum) or topic
+    page. Posts not in the file are not flagged as vanished."""
+    if not sniff_saved(text, url):
+        return None
+    if text.lstrip()[:1] not in ("{", "["):
+        pages = parse_saved_html(text, url)
+        if pages is None:
+            raise UsageError("a Discourse page without its topic's URL or posts (save the topic "
+                             "page itself, or pass --url https://<forum>/t/<slug>/<id>)")
+        return pages
+    topic = _topic_json(text)
+    ref = parse_thread_url(url) if url else None
+    if ref is None:
+        raise UsageError("a Discourse topic JSON does not name its forum; pass --url "
+                         "https://<forum>/t/<slug>/<id>")
+    base, sid = ref.extra["base"], ref.site
+    posts = [p for p in topic["post_stream"]["posts"] if isinstance(p, dict) and "id" in p]
+    first = next((p for p in posts if p.get("post_number") == 1), None)
+    return [Page(sites=[site_record(base)], users=_users(sid, base, posts),
+                 posts=[topic_record(sid, base, topic, first)],
+                 comments=_comments(sid, base, topic, posts, {}, []))]
+
+
 # Discourse's /t/<slug>/<id> path exists on any host, so it is asked after every source that
 # knows its hosts (CATCH_ALL priority); its sites are made per host, so it declares none.
 SOURCE = ForumSource(
@@ -434,5 +478,6 @@ SOURCE = ForumSource(
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: site_record(_base_of(ref.url)),
     parse_user_url=parse_user_url, fetch_user=fetch_user,
+    sniff_saved=sniff_saved, parse_saved=parse_saved,
     description="Any Discourse forum, through its public JSON; one site per host.",
 )

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from archiver.coerce import as_dict, as_id, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, make_id
+from archiver.sources import lesswrong_pages
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.paging import paged
 
@@ -460,7 +461,11 @@ def fetch_tag_posts(http, site: str, tag_slug: str, after: str, min_score: int |
 
 
 def sniff_saved(text: str, url: str | None = None) -> bool:
-    """A saved GraphQL response: ``{"data": {"post"|"posts"|"comment(s)"|"user(s)": ...}}``."""
+    """A saved GraphQL response (``{"data": {"post"|"posts"|"comment(s)"|"user(s)": ...}}``), or
+    a post page saved from a browser: ForumMagnum's own or a legacy LessWrong 1.0 page (see
+    ``lesswrong_pages``)."""
+    if lesswrong_pages.is_forummagnum_page(text) or lesswrong_pages.is_lesswrong1_page(text):
+        return True
     obj = _json_object(text)
     data = obj.get("data") if isinstance(obj, dict) else None
     return isinstance(data, dict) and any(
@@ -477,10 +482,13 @@ def _json_object(text: str):
 
 
 def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
-    """The posts, comments and users of a saved GraphQL response (any of the queries above)."""
-    obj = _json_object(text)
+    """The posts, comments and users of a saved GraphQL response (any of the queries above) or
+    saved post page. A saved file never sets ``complete_post_ids``: nothing is flagged missing."""
     if not sniff_saved(text, url):
         return None
+    if text.lstrip()[:1] not in ("{", "["):
+        return _saved_page(text, url)
+    obj = _json_object(text)
     items = list(_graphql_items(obj))
     forum = _saved_site(url, items)
     users, posts, comments = {}, [], []
@@ -506,6 +514,29 @@ def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
         raise UsageError("a ForumMagnum response with no post, comment or user in it")
     return [Page(sites=[forum.record()], users=list(users.values()), posts=posts,
                  comments=comments)]
+
+
+def _saved_page(text: str, url: str | None) -> list[Page]:
+    if lesswrong_pages.is_forummagnum_page(text):
+        found = lesswrong_pages.forummagnum_page(text, url, _post_id_from_url)
+        if found is None:
+            raise UsageError("a LessWrong/EA Forum page without its post's URL (no canonical "
+                             "link); pass --url https://www.lesswrong.com/posts/<id>/<slug>")
+        page_url, post, comments = found
+        site = _saved_site(page_url, [])
+    else:
+        found = lesswrong_pages.lesswrong1_page(text, url)
+        if found is None:
+            raise UsageError("a LessWrong 1.0 page without its post (save the post's own page, "
+                             "lesswrong.com/lw/<id>/<slug>/)")
+        site, (post, comments) = LESSWRONG, found
+    users = {u.id: u for u in (user_record(site, i.get("user")) for i in [post, *comments]) if u}
+    records = [comment_record(site, c, post["pageUrl"]) for c in comments]
+    for record in records:
+        if record.source_id.startswith("lw1-"):  # 1.0 permalinks: /lw/<post>/<slug>/<comment>
+            record.url = post["pageUrl"].rstrip("/") + "/" + record.source_id[4:]
+    return [Page(sites=[site.record()], users=list(users.values()), posts=[post_record(site, post)],
+                 comments=records)]
 
 
 def _graphql_items(obj) -> Iterator[dict]:

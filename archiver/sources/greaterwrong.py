@@ -76,6 +76,23 @@ def parse_saved_html(text: str, url: str | None = None) -> list[Page] | None:
     return [Page(sites=[site.record()], users=users, posts=[post], comments=comments)]
 
 
+def sniff_saved(text: str, url: str | None = None) -> bool:
+    """A GreaterWrong post page: lw2-viewer's ``main.post`` with a ``.body-text.post-body``."""
+    if text.lstrip()[:1] in ("{", "["):
+        return False
+    return bool(re.search(r"<main[^>]+class=[\"'][^\"']*\bpost\b", text)
+                and re.search(r"class=[\"']body-text post-body", text))
+
+
+def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
+    if not sniff_saved(text, url):
+        return None
+    pages = parse_saved_html(text, url)
+    if pages is None:
+        raise UsageError("a GreaterWrong page without a post and its author (save the post page)")
+    return pages
+
+
 def _site_of(url: str | None, doc) -> ForumSite:
     host = urlsplit(url or "").netloc.lower()
     if host in SITE_OF_HOST:
@@ -300,6 +317,6 @@ SOURCE = ForumSource(
                      "https://ea.greaterwrong.com/posts/abcdefgh12345678/a-post"),
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: SITES[ref.site].record(),
-    public_root=ROOTS.get,
+    public_root=ROOTS.get, sniff_saved=sniff_saved, parse_saved=parse_saved,
     description="The HTML mirror of LessWrong and the EA Forum; one request per thread.",
 )

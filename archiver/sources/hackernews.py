@@ -255,18 +255,26 @@ def _algolia_story(http, algolia: str, item_id: str) -> dict:
     return tree
 
 
-def _pages_from_tree(tree: dict) -> Iterator[Page]:
-    post = story_record(tree, comment_count=None)
-    story_id = post.source_id
+def _flatten(children: object, parent_id) -> list[tuple[dict, int | None]]:
+    """(item, parent id) of a tree's descendants, depth-first."""
     flat: list[tuple[dict, int | None]] = []
-    stack = [(child, story_id) for child in reversed(dicts(tree.get("children"), "children"))]
+    stack = [(child, parent_id) for child in reversed(dicts(children, "children"))]
     while stack:  # depth-first, iteratively: threads can nest hundreds deep
         item, parent = stack.pop()
-        if item.get("type") == "pollopt":
+        if not isinstance(item, dict) or "id" not in item or item.get("type") == "pollopt":
             continue
         flat.append((item, parent))
         stack.extend((child, item.get("id"))
                      for child in reversed(dicts(item.get("children"), "children")))
+    return flat
+
+
+def _pages_from_tree(tree: dict, complete: bool = True) -> Iterator[Page]:
+    """The story and its comments; ``complete`` (a fetch, not a saved file) lets the store flag
+    comments that are no longer in the tree."""
+    post = story_record(tree, comment_count=None)
+    story_id = post.source_id
+    flat = _flatten(tree.get("children"), story_id)
     post.comment_count = sum(1 for item, _ in flat if item.get("text"))
     yield Page(sites=[site_record()], users=_users([tree]), posts=[post])
     seen: list[str] = []
@@ -276,7 +284,8 @@ def _pages_from_tree(tree: dict) -> Iterator[Page]:
                         "Hacker News comment")
         seen.extend(c.id for c in comments)
         yield Page(users=_users(item for item, _ in batch), comments=comments)
-    yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
+    if complete:
+        yield Page(complete_post_ids=[post.id], seen_comment_ids=seen)
 
 
 def _firebase_item(http, firebase: str, item_id) -> dict | None:
@@ -502,27 +511,32 @@ def _saved_age(node) -> int | str | None:
 
 def sniff_saved(text: str, url: str | None = None) -> bool:
     """A saved item page (its host, or HN's ``tr.athing`` rows) or a saved API item: an Algolia
-    tree (``created_at_i`` and ``children``) or a Firebase item (``type`` and ``by``/``kids``)."""
+    ``items/<id>`` answer (numeric ``id``, ``children``, and ``story_id`` or ``created_at_i``)
+    or a Firebase item (numeric ``id``, ``type``, and ``by`` or ``kids``). archiver's own JSONL
+    lines have string ids (``hackernews:1``), so they are never taken for either."""
     head = text.lstrip()[:1]
     if head not in ("{", "["):
         host = (urlsplit(url).hostname or "").lower() if url else ""
         return host in HOSTS or 'class="athing' in text
+    return _api_item(text) is not None
+
+
+def _api_item(text: str) -> dict | None:
     try:
         obj = json.loads(text)
     except ValueError:
-        return False
-    if isinstance(obj, list):
-        obj = obj[0] if obj and isinstance(obj[0], dict) else None
-    if not isinstance(obj, dict):
-        return False
-    return "created_at_i" in obj and "children" in obj or (
-        obj.get("type") in ("story", "comment", "job", "poll")
-        and any(k in obj for k in ("by", "kids", "author")))
+        return None
+    if not isinstance(obj, dict) or type(obj.get("id")) is not int:
+        return None
+    algolia = isinstance(obj.get("children"), list) and ("story_id" in obj or "created_at_i" in obj)
+    firebase = obj.get("type") in STORY_TYPES | {"comment"} and ("by" in obj or "kids" in obj)
+    return obj if algolia or firebase else None
 
 
 def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
     """A saved item page (see ``parse_saved_html``) or API answer (an Algolia tree, a Firebase
-    item)."""
+    item). A saved file is a snapshot: no page sets ``complete_post_ids``, so comments that are
+    not in it are never flagged as vanished."""
     if not sniff_saved(text, url):
         return None
     if text.lstrip()[:1] not in ("{", "["):
@@ -531,11 +545,29 @@ def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
             raise UsageError("a Hacker News page without a story (save the item?id= page of a "
                              "story)")
         return pages
-    obj = json.loads(text)
+    obj = _api_item(text)
     if "children" in obj:
-        return list(_pages_from_tree(obj))
+        if obj.get("type") == "comment":
+            return [_algolia_comment(obj)]
+        return list(_pages_from_tree(obj, complete=False))
+    if obj.get("type") == "comment":
+        raise UsageError(f"a Firebase comment item ({obj['id']}) does not name its story; save "
+                         "the story's item (or the Algolia items/<id> answer) instead")
     post = story_record(obj, obj.get("descendants"))
     return [Page(sites=[site_record()], users=_users([obj]), posts=[post])]
+
+
+def _algolia_comment(item: dict) -> Page:
+    """An Algolia ``items/<comment id>`` answer: the comment and its replies, under a stub of
+    their story (``story_id``), never the comment stored as a post."""
+    story_id = item.get("story_id")
+    if type(story_id) is not int:
+        raise UsageError(f"a Hacker News comment item ({item['id']}) without its story_id")
+    flat = [(item, item.get("parent_id"))] + _flatten(item.get("children"), item["id"])
+    stub = Post(id=make_id(SITE_ID, story_id), site_id=SITE_ID, source_id=str(story_id),
+                url=f"{BASE}/item?id={story_id}", stub=True)
+    return Page(sites=[site_record()], users=_users(i for i, _ in flat), posts=[stub],
+                comments=[comment_record(i, story_id, parent) for i, parent in flat])
 
 
 SOURCE = ForumSource(

@@ -18,6 +18,7 @@ for users.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections import Counter
@@ -379,17 +380,22 @@ def parse_saved_html(text: str, url: str | None = None) -> list[Page] | None:
     (``data-author``, ``time[datetime]``, ``.usertext-body .md``, replies nested in
     ``div.child``). Current Reddit: ``shreddit-post`` and ``shreddit-comment`` elements (``thingid``,
     ``parentid``, ``author``, ``created``/``faceplate-timeago[ts]``, body in
-    ``div[slot=comment]``). A saved page shows only part of a big thread: nothing is flagged as
+    ``div[slot=comment]``). The 2018-2023 redesign: ``div[data-testid=post-container]#t3_…``,
+    comments ``div#t1_…`` in document order with a "level N" label giving the nesting (see
+    ``_redesign``). A saved page shows only part of a big thread: nothing is flagged as
     vanished.
     """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(text, "lxml")
-    post = soup.select_one("div.thing[data-fullname^='t3_']") or soup.select_one("shreddit-post")
+    post = (soup.select_one("div.thing[data-fullname^='t3_']") or soup.select_one("shreddit-post")
+            or soup.select_one("div[data-testid='post-container'][id^='t3_']"))
     if post is None:
         return None
     if post.name == "shreddit-post":
         data, comments = _shreddit(soup, post)
+    elif post.get("data-testid") == "post-container":
+        data, comments = _redesign(soup, post)
     else:
         data, comments = _old_reddit(soup, post)
     return [Page(sites=[site_record()], users=_users([data] + comments), posts=[post_record(data)],
@@ -453,6 +459,110 @@ def _shreddit(soup, post) -> tuple[dict, list[dict]]:
     return data, comments
 
 
+def _redesign(soup, post) -> tuple[dict, list[dict]]:
+    """The 2018-2023 web page: comments are flat ``div#t1_<id>`` rows in document order, each
+    with a "level N" label (its depth; the indent in ``padding-left`` says the same), author
+    ``a[href^=/user/]``, body ``div[data-testid=comment]``; dates are only relative ("3 yr.
+    ago") and are left empty rather than guessed."""
+    post_id = post["id"][3:]
+    title = post.select_one("h1")
+    body = post.select_one("[data-click-id='text']")
+    author = post.select_one("a[data-testid='post_author_link'], a[href^='/user/']")
+    data = {"id": post_id, "title": " ".join(title.get_text(" ").split()) if title else None,
+            "author": _user_of(author), "permalink": _path(_canonical(soup)),
+            "subreddit": _subreddit(soup), "is_self": True,
+            "selftext_html": body.decode_contents() if body else None}
+    comments, stack = [], []  # stack: (depth, comment id)
+    for row in soup.select("div[id^='t1_']"):
+        if not re.fullmatch(r"t1_[a-z0-9]+", row["id"]) or row.select_one(".Comment") is None:
+            continue
+        level = re.search(r"level (\d+)", row.get_text(" "))
+        depth = int(level.group(1)) if level else 1
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        md = row.select_one("[data-testid='comment']")
+        user = row.select_one("a[data-testid='comment_author_link'], "
+                              "a[data-testid='comment_author_icon']")
+        link = row.select_one("a[data-testid='comment_timestamp']")
+        deleted = row.select_one("[data-testid='post-comment-header-deleted']") is not None
+        comments.append({
+            "id": row["id"][3:], "link_id": f"t3_{post_id}",
+            "parent_id": f"t1_{stack[-1][1]}" if stack else f"t3_{post_id}",
+            "author": "[deleted]" if deleted else _user_of(user),
+            "permalink": _path(link.get("href")) if link else None,
+            "body": "[deleted]" if deleted else None,
+            "body_html": None if deleted or md is None else md.decode_contents()})
+        stack.append((depth, row["id"][3:]))
+    return data, comments
+
+
+def _user_of(link) -> str | None:
+    match = re.search(r"/u(?:ser)?/([A-Za-z0-9_-]+)", link.get("href") or "") if link else None
+    return match.group(1) if match else None
+
+
+def _canonical(soup) -> str | None:
+    link = soup.find("link", rel="canonical") or soup.find("meta", property="og:url")
+    return (link.get("href") or link.get("content")) if link else None
+
+
+def _path(url: str | None) -> str | None:
+    """The path of a reddit.com link (stored permalinks are paths, as the API gives them)."""
+    parts = urlsplit(url) if url else None
+    if not parts or (parts.netloc and parts.netloc.lower() not in HOSTS):
+        return None
+    return parts.path or None
+
+
+def _subreddit(soup) -> str | None:
+    link = _canonical(soup) or ""
+    match = re.search(r"/r/([A-Za-z0-9_]+)/", link)
+    return match.group(1) if match else None
+
+
+# -- saved files: which are Reddit's, and what they hold -----------------------------------------
+
+
+def sniff_saved(text: str, url: str | None = None) -> bool:
+    """A thread's ``.json`` (a two-element list of Listings, the first holding a ``t3``), or a
+    thread page of old Reddit, the 2018 redesign or the current (shreddit) site."""
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        return _thread_json(text) is not None
+    return any(mark in text for mark in ("data-fullname=\"t3_", "data-fullname='t3_",
+                                         "<shreddit-post", 'data-testid="post-container"'))
+
+
+def _thread_json(text: str):
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not (isinstance(body, list) and len(body) == 2
+            and all(isinstance(b, dict) and b.get("kind") == "Listing" for b in body)):
+        return None
+    posts = [t.get("data") for t in _listing_children(body[0])
+             if isinstance(t, dict) and t.get("kind") == "t3" and isinstance(t.get("data"), dict)]
+    return (posts[0], body[1]) if posts else None
+
+
+def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
+    """A saved thread ``.json`` or page as one Page. Comments behind "load more" are not in the
+    file; nothing is flagged as vanished (the last page sets no ``complete_post_ids``)."""
+    if not sniff_saved(text, url):
+        return None
+    if text.lstrip()[:1] not in ("{", "["):
+        pages = parse_saved_html(text, url)
+        if pages is None:
+            raise UsageError("a Reddit page without a post (save the thread's comments page)")
+        return pages
+    post, listing = _thread_json(text)
+    comments: list[dict] = []
+    _walk(_listing_children(listing), comments, [])
+    return [Page(sites=[site_record()], users=_users([post] + comments), posts=[post_record(post)],
+                 comments=[comment_record(c) for c in comments])]
+
+
 def _int(value) -> int | None:
     try:
         return int(str(value).replace(",", ""))
@@ -470,5 +580,6 @@ SOURCE = ForumSource(
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: site_record(),
     parse_user_url=parse_user_url, fetch_user=fetch_user,
+    sniff_saved=sniff_saved, parse_saved=parse_saved,
     description="Reddit's public JSON (the page URL plus .json), expanding every 'more' link.",
 )

@@ -7,9 +7,13 @@ Kinds (``--kind`` forces one; otherwise ``detect_kind`` decides from the content
 ``researcher-profile`` a researcher's page on a paper aggregator, saved as text or HTML
 ``review-post``        a post reviewing papers (title, abstract, "My opinion:" for each)
 ``forum-profile``      a forum user's profile page: name, bio, sequences, recent comments
-``hackernews``         a Hacker News thread: the page's HTML, or the Algolia / Firebase API JSON
+``hackernews``         a Hacker News thread: the page's HTML, or the Algolia ``items/<id>`` /
+                       Firebase item JSON
 ``forummagnum``        a LessWrong / Alignment Forum / EA Forum GraphQL response (post, posts,
-                       comments, user)
+                       comments, user), a post page of those sites, or a LessWrong 1.0 post page
+``greaterwrong``       a GreaterWrong post page
+``reddit``             a thread's ``.json``, or its page (old Reddit, the 2018 redesign, today's)
+``discourse``          a topic's ``/t/<id>.json`` (with ``--url``), or its page
 ``openalex``           an OpenAlex API response (author or works)
 ``semanticscholar``    a Semantic Scholar Graph API response (author, papers)
 ``arxiv``              an arXiv API Atom response
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from archiver import text
-from archiver.errors import ArchiverError, UsageError
+from archiver.errors import ArchiverError, FetchError, UsageError
 from archiver.parse import parse_date
 from archiver.records import Page, Post, Site, make_id
 from archiver.sources import blog, feed, registry, seedpages
@@ -125,11 +129,13 @@ def _json_kind(saved: Saved) -> str:
         if isinstance(line, dict) and isinstance(line.get("type"), str):
             return "jsonl"
         raise UsageError(f"{saved.path}: JSON lines without a 'type'; not an archiver export")
-    if isinstance(obj, dict) and isinstance(obj.get("type"), str) and "\n" not in content.strip():
-        return "jsonl"  # a one-line export
+    # The sources first: an API item such as HN Algolia's {"id": 1, "type": "story", ...} is one
+    # line with a "type" too, and was once taken for a one-line export.
     kind = _source_kind(content, saved.url) or api_kind(obj)
     if kind:
         return kind
+    if isinstance(obj, dict) and isinstance(obj.get("type"), str) and "\n" not in content.strip():
+        return "jsonl"  # a one-line export
     names = ", ".join(s.title for s in registry.saved_sources())
     raise UsageError(f"{saved.path}: a JSON file archiver does not recognise (not a response of "
                      f"{names}, OpenAlex or Semantic Scholar, nor an archiver export); "
@@ -167,12 +173,33 @@ def api_kind(obj) -> str | None:
 
 def _html_kind(saved: Saved) -> str:
     html = saved.text
-    kind = _source_kind(html, saved.url or _html_url(html))
+    url = saved.url or _html_url(html)
+    kind = _source_kind(html, url)
     if kind:
         return kind
+    _refuse_unread_thread(saved.path, html, url)
     plain = text.html_to_text(html) or ""
     kind = _text_kind(saved.path, plain, fallback=None)
     return kind or "blog"
+
+
+# Elements marked as comments: a thread page that no source could read, not an article.
+COMMENT_MARKUP = re.compile(r"<[a-z]+[^>]+(?:class|id)=[\"'][^\"']*comment", re.I)
+
+
+def _refuse_unread_thread(path: str, html: str, url: str | None) -> None:
+    """A page of a forum thread (its URL is one, and it shows comments) that no source claimed is
+    an error, never a "blog post" that silently drops the comments."""
+    if not url or len(COMMENT_MARKUP.findall(html, 0, 2_000_000)) < 3:
+        return
+    try:
+        source, _ref = registry.resolve_thread(url)
+    except ArchiverError:
+        return
+    raise UsageError(f"{path}: a {source.title} thread page archiver cannot read (not markup it "
+                     f"knows); saved pages and API files it reads: "
+                     f"{', '.join(s.name for s in registry.saved_sources())}. Fetch it with "
+                     f"archiver thread {url}, or pass --kind blog to keep the page as an article")
 
 
 def _text_kind(path: str, content: str, fallback: str | None = "blog") -> str | None:
@@ -361,8 +388,19 @@ def _forum_saved(saved: Saved, source) -> Iterator[Page]:
         pages = source.parse_saved(saved.text, saved.url)
     except UsageError as exc:
         raise UsageError(f"{saved.path}: {exc}") from None
+    except (FetchError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A file shaped like the source's but with fields of the wrong type or missing (hand-
+        # edited, or truncated by a browser; the coercion layer reports a missing id as a
+        # FetchError): one line naming it, never a traceback.
+        reason = exc if isinstance(exc, FetchError) else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"{saved.path}: a damaged {source.title} file ({reason}); save it again "
+                         "or pass --kind") from None
     if pages is None:
         raise UsageError(f"{saved.path}: not a saved {source.title} page or response")
+    for page in pages:
+        # A saved file is a snapshot, often of part of a thread: never let it flag the comments
+        # it does not show as vanished (that is what complete_post_ids asks the store to do).
+        page.complete_post_ids, page.seen_comment_ids = [], []
     posts = sum(len(p.posts) for p in pages)
     comments = sum(len(p.comments) for p in pages)
     users = sum(len(p.users) for p in pages)
