@@ -54,7 +54,6 @@ NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 BLOCKED = "app.bsky.feed.defs#blockedPost"
 RECORD_VIEWS = ("app.bsky.embed.record#view", "app.bsky.embed.recordWithMedia#view")
 VIEW_RECORD = "app.bsky.embed.record#viewRecord"
-REPOST = "app.bsky.feed.defs#reasonRepost"
 
 # A handle is a domain name; a DID is did:<method>:<id>; a record key is 1-512 safe characters.
 HANDLE = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z][A-Za-z0-9-]{0,62}"
@@ -497,8 +496,7 @@ def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | Non
                since: str | None = None, endpoint: str | None = None) -> Iterator[Page]:
     """The profile, then the user's posts and replies (``getAuthorFeed``), newest first.
 
-    A reply comes with its thread's root (archived as the thread's post, full or stub) and its
-    parent; reposts are other people's posts and are left out."""
+    A reply comes with its thread's root (a stub post unless it is the user's) and its parent."""
     api = root(endpoint, PUBLIC)
     actor = ref.slug or ref.user_id or ""
     profile = xrpc(http, api, "app.bsky.actor.getProfile", {"actor": actor},
@@ -540,12 +538,11 @@ def profile_record(data: dict) -> User | None:
 
 def _feed_page(feed: list[dict], user_id: str, left: dict, since: str | None
                ) -> tuple[Page, bool]:
-    """The user's own items of one feed page within the limits; and whether ``since`` was
-    passed (the feed is newest first, so nothing later is wanted)."""
+    """The user's own items of one feed page within the limits (a repost, ``reason``
+    ``#reasonRepost``, is someone else's post and is left out); and whether ``since`` was passed
+    (the feed is newest first, so nothing after it is wanted)."""
     views, context, older = [], [], False
     for entry in feed:
-        if _dict(entry.get("reason")).get("$type") == REPOST:
-            continue
         post = _dict(entry.get("post"))
         own = item_record(post.get("uri"), _dict(post.get("author")),
                           _dict(post.get("record")), None, post)
