@@ -172,6 +172,8 @@ def test_a_quote_post_in_the_thread_is_an_exchange_with_its_archived_source(fake
                       "model and release all of them.", at=0)
     fake.post(ids["bob"], "3kquote", "This is the baseline they beat.", reply_to=ids["root"],
               quote=paper)
+    short = fake.post(dave, "3kshort", "SAEs, all layers.", at=0)  # too short to search for
+    fake.post(ids["carol"], "3kquote2", "Finally.", reply_to=ids["root"], quote=short)
     db = open_db(":memory:")
     archive_thread(db, http, url(fake, ids["root"]), endpoint=api)
     source = db["posts"].get(pid(paper))  # archived so the quote resolves: a stub until fetched
@@ -181,6 +183,9 @@ def test_a_quote_post_in_the_thread_is_an_exchange_with_its_archived_source(fake
     (exchange,) = db.query("SELECT * FROM exchanges WHERE item_id = ?", [quoting["id"]])
     assert exchange["source_id"] == pid(paper) and exchange["kind"] == "archive"
     assert exchange["reply"] == "This is the baseline they beat."
+    (exchange,) = db.query("SELECT * FROM exchanges WHERE item_id = ?",
+                           [f"bluesky:{ids['carol']}/3kquote2"])
+    assert exchange["source_id"] == pid(short) and exchange["kind"] == "archive"
 
 
 def test_posts_quoting_the_thread_come_through_get_quotes(fake, api, http):
@@ -243,11 +248,14 @@ def test_odd_fields_are_nulled_not_a_traceback(fake, api, http):
     record = fake.posts[ids["nice"]]["record"]
     record["createdAt"] = 12
     record["facets"] = [{"index": "x"}, 5, {"index": {"byteStart": -1, "byteEnd": 2}}]
+    fake.posts[ids["root"]]["record"]["text"] = ["not", "text"]
     fake.posts[ids["why"]]["likes"] = "many"
     db = open_db(":memory:")
     archive_thread(db, http, url(fake, ids["root"]), endpoint=api)
     assert db["comments"].get(pid(ids["nice"]))["posted_at"] is None
     assert db["comments"].get(pid(ids["why"]))["score"] is None
+    root = db["posts"].get(pid(ids["root"]))
+    assert root["title"] is None and root["body_html"] is None
 
 
 # -- users -------------------------------------------------------------------------------------

@@ -318,7 +318,7 @@ def item_record(uri, author: dict, record: dict, embed, counts: dict) -> Post | 
     reply = _dict(record.get("reply"))
     root_id = item_id(_dict(reply.get("root")).get("uri"))
     if not reply or root_id is None:
-        return Post(**fields, title=_title(record.get("text")),
+        return Post(**fields, title=_title(_str(record.get("text"))),
                     comment_count=_int(counts.get("replyCount")))
     parent_id = item_id(_dict(reply.get("parent")).get("uri"))
     return Comment(**fields, post_id=root_id,
