@@ -137,6 +137,15 @@ def test_branches_cut_at_the_depth_limit_are_fetched_again(fake, api, http):
     assert sum(r.startswith("app.bsky.feed.getPostThread") for r in fake.requests) == 4
 
 
+def test_replies_hidden_from_public_view_cost_no_extra_request(fake, api, http):
+    ids = debate(fake)
+    fake.hide(fake.post(ids["carol"], "3khidden", "Hidden.", reply_to=ids["why"]))
+    db = open_db(":memory:")  # "why" counts 2 replies and shows 1
+    archive_thread(db, http, url(fake, ids["root"]), endpoint=api)
+    assert db["comments"].count == 3
+    assert sum(r.startswith("app.bsky.feed.getPostThread") for r in fake.requests) == 1
+
+
 def test_deleted_and_blocked_replies_are_flagged_and_keep_their_text(fake, api, http):
     ids = debate(fake)
     db = open_db(":memory:")

@@ -435,8 +435,10 @@ def _walk(http, api: str, top: dict, views: list[dict], gone: list[Comment], fet
         post = _dict(node.get("post"))
         replies = node.get("replies") if isinstance(node.get("replies"), list) else []
         count = _int(post.get("replyCount")) or 0
-        if count > len(replies) and post.get("uri") not in fetched:
-            # Cut off at the depth limit: this branch again, from this post down.
+        if count > len(replies) and not replies and post.get("uri") not in fetched:
+            # Cut off at the depth limit (``replies`` left out although ``replyCount`` says
+            # there are some): this branch again, from this post down. Replies hidden from the
+            # public view (blocks, thread gates) leave some out too; those cost no request.
             fetched.add(post.get("uri"))
             try:
                 again = _thread(http, api, post["uri"], f"Bluesky post {post['uri']}")

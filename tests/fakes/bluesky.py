@@ -91,6 +91,10 @@ class FakeBluesky:
     def block(self, uri: str) -> None:
         self.posts[uri]["state"] = "blocked"
 
+    def hide(self, uri: str) -> None:
+        """Hidden by the thread's author: left out of ``replies``, still in ``replyCount``."""
+        self.posts[uri]["state"] = "hidden"
+
     # -- views ------------------------------------------------------------------------------
 
     def _author(self, did: str) -> dict:
@@ -151,7 +155,8 @@ class FakeBluesky:
                     "author": {"did": p["did"], "viewer": {"blockedBy": True}}}
         node = {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.post_view(uri)}
         if depth > 0:  # at the depth limit the AppView leaves ``replies`` out
-            node["replies"] = [self._node(r["uri"], depth - 1) for r in self._replies(uri)]
+            node["replies"] = [self._node(r["uri"], depth - 1) for r in self._replies(uri)
+                               if r["state"] != "hidden"]  # counted, not shown (thread gate)
         return node
 
     # -- serving ----------------------------------------------------------------------------
