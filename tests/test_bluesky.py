@@ -333,3 +333,16 @@ def test_an_answer_that_is_not_an_object_is_a_fetch_error(httpserver, http):
     with pytest.raises(FetchError, match="unexpected answer"):
         list(bluesky.fetch_thread(http, bluesky.parse_thread_url(
             "https://bsky.app/profile/did:plc:abc/post/3k"), endpoint=httpserver.url_for("/")))
+
+
+def test_the_cli_archives_a_thread_and_a_user(fake, api, cli_run):
+    ids = debate(fake)
+    result = cli_run("thread", url(fake, ids["why"]), "--endpoint", api, "--delay", "0")
+    assert result.exit_code == 0, result.output
+    assert "Gated SAEs fix shrinkage" in result.output
+    result = cli_run("user", "bob.bsky.social", "--site", "bluesky", "--endpoint", api,
+                     "--delay", "0")
+    assert result.exit_code == 0, result.output
+    assert "Bob" in result.output
+    result = cli_run("search", "gating")
+    assert result.exit_code == 0 and "bob.bsky.social/post/3kwhy" in result.output
