@@ -346,3 +346,12 @@ def test_the_cli_archives_a_thread_and_a_user(fake, api, cli_run):
     assert "Bob" in result.output
     result = cli_run("search", "gating")
     assert result.exit_code == 0 and "bob.bsky.social/post/3kwhy" in result.output
+
+
+def test_link_cards_are_links_only_when_http():
+    card = {"$type": "app.bsky.embed.external#view",
+            "external": {"uri": "https://example.org/p", "title": "Paper <b>", "description": ""}}
+    assert bluesky.body_html({"text": "See"}, card) == \
+        '<p>See</p><p><a href="https://example.org/p">Paper &lt;b&gt;</a></p>'
+    card["external"]["uri"] = "javascript:alert(1)"
+    assert bluesky.body_html({"text": "See"}, card) == "<p>See</p>"

@@ -49,7 +49,6 @@ MAX_PAGES = 10_000  # a server repeating its cursor forever stops here
 TITLE_CHARS = 80
 
 POST_TYPE = "app.bsky.feed.post"
-THREAD_VIEW = "app.bsky.feed.defs#threadViewPost"
 NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 BLOCKED = "app.bsky.feed.defs#blockedPost"
 RECORD_VIEWS = ("app.bsky.embed.record#view", "app.bsky.embed.recordWithMedia#view")
