@@ -27,13 +27,19 @@ from archiver.sources import registry
 TITLE = "archiver: forum threads, research blogs, researchers and papers"
 
 
-def description() -> str:
-    """The database's description; the sites come from the source registry."""
-    forums = ", ".join(s.title for s in registry.forum_sources())
-    scholarly = ", ".join(s.title for s in registry.researcher_sources())
+def description(sources: bool = True) -> str:
+    """The database's description; the sites come from the source registry. The shipped
+    db/metadata.yml (``sources=False``) names none: which sources are installed (built-ins and
+    plugins) is only known where archiver runs, and a new source must not make it stale."""
+    if sources:
+        forums = ", ".join(s.title for s in registry.forum_sources())
+        scholarly = ", ".join(s.title for s in registry.researcher_sources())
+        what = (f"Discussion threads ({forums}), research blogs, researcher profiles and papers "
+                f"({scholarly})")
+    else:
+        what = "Discussion threads, research blogs, researcher profiles and papers"
     return (
-        f"Discussion threads ({forums}), research blogs, researcher profiles and papers "
-        f"({scholarly}) in one SQLite database, with who-quoted-whom exchanges, topics and "
+        f"{what} in one SQLite database, with who-quoted-whom exchanges, topics and "
         "per-topic summaries. Start with the canned queries below, search posts and comments, or "
         "open exchanges_view to read debates as quote and reply."
     )
@@ -509,7 +515,9 @@ def database_name(db_path: str) -> str:
 
 def build_metadata(db: sqlite_utils.Database | None = None, name: str = "archive") -> dict:
     """Metadata for database ``name``: every table and view of ``db`` (default: a fresh archive
-    with every module's tables) described, and the canned queries whose tables exist."""
+    with every module's tables: the shipped db/metadata.yml) described, and the canned queries
+    whose tables exist."""
+    fresh = db is None
     if db is None:
         from archiver.store import open_db
 
@@ -522,7 +530,7 @@ def build_metadata(db: sqlite_utils.Database | None = None, name: str = "archive
         for key, (title, text, needs, sql) in QUERIES.items()
         if all(t in present for t in needs)
     }
-    text = description()
+    text = description(sources=not fresh)
     return {
         "title": TITLE,
         "description": text,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ import yaml
 
 from archiver import datasette as ds
 from archiver.demo import build_demo
+from archiver.sources import registry
 from archiver.store import open_db
 
 pytest.importorskip("datasette")
@@ -80,6 +82,14 @@ def test_canned_queries_are_left_out_when_their_tables_are_missing():
     meta = ds.build_metadata(db)["databases"]["archive"]
     assert "recent_exchanges_on_topic" not in meta["queries"]
     assert "threads_with_new_comments" in meta["queries"]
+
+
+def test_a_new_source_does_not_make_the_shipped_metadata_stale(monkeypatch):
+    shipped = ds.build_metadata()
+    forums = (*registry.forum_sources(), SimpleNamespace(title="A plugin forum"))
+    monkeypatch.setattr(ds.registry, "forum_sources", lambda: forums)
+    assert ds.build_metadata() == shipped
+    assert "A plugin forum" in ds.build_metadata(open_db(":memory:"))["description"]
 
 
 def test_shipped_metadata_matches_the_module():

@@ -3,15 +3,16 @@
 Every forum source: returns None for other sites' URLs, parses its own examples, fetches a thread
 from its loopback fake as typed records, names its site; every source that imports saved files
 recognises its own sample, no other source's, and reads it back as the records the API gave.
-A new source must add its fake to ``STAGES`` below (the first test fails until it does).
+A new source's fake is found by convention: ``tests/fakes/<source name>.py`` exposing
+``stage(httpserver) -> Stage`` (the first test fails until it does); the built-ins' stages are below.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
-from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -20,6 +21,7 @@ from archiver.errors import ArchiverError, UsageError
 from archiver.records import Comment, Page, Post, Site, User
 from archiver.sources import registry
 from archiver.sources.contract import CATCH_ALL, ForumSource, SiteSpec, ThreadRef
+from tests.fakes import Stage
 from tests.fakes import forummagnum as fm
 from tests.fakes.discourse import FakeDiscourse
 from tests.fakes.greaterwrong import FakeGreaterWrong, render_post
@@ -36,17 +38,6 @@ JUNK = ["", "   ", "not a url", "javascript:alert(1)", "mailto:a@b.c", "http://"
         "https://example.com/posts/abcdefgh12345678", "https://example.com/t/", "unknown:123",
         "lesswrong:", "hn:", "reddit:", "https://example.com/t/slug/notanumber",
         "https://www.lesswrong.com.evil.example/posts/abcdefgh12345678", "https://" + "a" * 5000]
-
-
-@dataclass
-class Stage:
-    """A small thread on a source's loopback fake: its URL, the fake's root, and (for sources
-    that import saved files) the same thread as a saved file."""
-
-    url: str
-    endpoint: str
-    saved: str | None = None
-    saved_url: str | None = None  # the URL it was saved from, for files that do not name it
 
 
 PID = "postid0000000001"
@@ -113,12 +104,27 @@ def stage_discourse(httpserver) -> Stage:
     return Stage(url, httpserver.url_for("/").rstrip("/"), json.dumps(fake._topic(4242)), url)
 
 
-STAGES = {"forummagnum": stage_forummagnum, "greaterwrong": stage_greaterwrong,
-          "hackernews": stage_hackernews, "reddit": stage_reddit, "discourse": stage_discourse}
+BUILT_IN_STAGES = {"forummagnum": stage_forummagnum, "greaterwrong": stage_greaterwrong,
+                   "hackernews": stage_hackernews, "reddit": stage_reddit,
+                   "discourse": stage_discourse}
+
+
+def _conventional_stage(name: str):
+    """``tests/fakes/<name>.py``'s ``stage`` hook, or None."""
+    try:
+        module = importlib.import_module(f"tests.fakes.{name}")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "stage", None)
+
+
+STAGES = {name: BUILT_IN_STAGES.get(name) or _conventional_stage(name) for name in BY_NAME}
 
 
 def test_every_registered_source_has_a_fake_here():
-    assert sorted(STAGES) == sorted(BY_NAME), "add the new source's fake to STAGES"
+    missing = sorted(name for name, stage in STAGES.items() if stage is None)
+    assert not missing, ("give each source a fake: tests/fakes/<name>.py with "
+                         f"stage(httpserver) -> Stage; missing: {missing}")
 
 
 def _mirrors(a: ForumSource, b: ForumSource) -> bool:

@@ -230,6 +230,10 @@ class Resolver:
             found = self._by_discourse(item, quote, thread, frags)
             if found is not None:
                 return found
+        if quote.cite:
+            found = self._by_cite(item, quote.cite, thread, frags)
+            if found is not None:
+                return found
         short = Q.is_short(frags)
         stages = self._stages(item, thread, frags, short)
         found = self._search(stages, frags, short, exact=True)
@@ -367,6 +371,30 @@ class Resolver:
         if match is None:  # the forum's own markup names the source; the text may be edited
             return Resolution(kind, source, None, None, None, source.author)
         return self._resolved(kind, source, match)
+
+    def _by_cite(self, item: Item, url: str, thread: Thread, frags: list[str]
+                 ) -> Resolution | None:
+        """A quote naming its source's URL (``<blockquote cite>``, a link introducing it) is
+        taken from the archived post or comment at that URL, if the quoted words are in it:
+        short quotes and quotes in posts (no thread to search) resolve exactly too."""
+        query = _fts_query(frags)
+        if not query:
+            return None
+        short = Q.is_short(frags)
+        for table in ("comments", "posts"):
+            # The quote's words narrow the rows through the FTS index; the URL picks among them.
+            rowids = [r[0] for r in self.db.execute(
+                f"SELECT t.rowid FROM {table}_fts JOIN {table} t ON t.rowid = {table}_fts.rowid "
+                f"WHERE {table}_fts MATCH ? AND t.url = ? LIMIT 5", [query, url])]
+            for source in self._archive_items(table, rowids):
+                if source.id == item.id:
+                    continue
+                match = Q.find_exact(frags, source.norm(), whole_words=short)
+                if match is None and not short:
+                    match = Q.find_fuzzy(frags, source.norm(), fuzzy_cutoff(frags))
+                if match:
+                    return self._resolved(self._relation(item, source, thread), source, match)
+        return None
 
     def _relation(self, item: Item, source: Item, thread: Thread) -> str:
         if source.table == "posts" and source.id == item.post_id:
