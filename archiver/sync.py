@@ -312,7 +312,9 @@ class Planner:
         return tasks
 
     def _thread_task(self, key: str, source, ref, entry: dict) -> Task:
-        fetched = self._state("thread_fetched", key)
+        # thread_full: the sync clock's time of the last complete fetch (thread_fetched is the
+        # store's wall time, kept for archives synced before thread_full existed)
+        fetched = self._state("thread_full", key) or self._state("thread_fetched", key)
         synced = _latest(fetched, self._state("thread_synced", key))
         label = self._title(key) or ref.url
         task = Task("threads", key, label, True, "", entry={**entry, "ref": ref, "source": source})
@@ -661,10 +663,11 @@ class Syncer:
         endpoint = self._endpoint(ref.site)
         if task.mode == "new":
             pages = source.fetch_thread_since(self.http, ref, task.since, endpoint=endpoint)
+            counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
         else:
             pages = source.fetch_thread(self.http, ref, endpoint=endpoint,
                                         **self._fallback(source, ref.site))
-        counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
+            counts = self._ingest_full(task.key, pages, "sync thread", ref.url, started)
         self._mark("thread_synced", task.key, started)
         if task.entry.get("signature"):
             self._mark("thread_signature", task.key, task.entry["signature"])
@@ -708,7 +711,8 @@ class Syncer:
                 thread_source, ref = registry.resolve_thread(f"{post.site_id}:{post.source_id}")
                 thread_started = self._stamp_now()
                 pages = thread_source.fetch_thread(self.http, ref, endpoint=endpoint)
-                total.add(ingest(self.db, pages, "sync tag", post.url or ref.url, self.http))
+                total.add(self._ingest_full(post.id, pages, "sync tag", post.url or ref.url,
+                                            thread_started))
                 self._mark("thread_synced", post.id, thread_started)
                 fetched += 1
             # Watched from now on, so the threads step re-checks it while it is active.
@@ -810,6 +814,21 @@ class Syncer:
         task.mode = "new" if source.since and task.since else "full"
         if task.mode == "full":
             task.since = None
+
+    def _ingest_full(self, key: str, pages, command: str, target: str, started: str) -> Counts:
+        """Ingest a full fetch; when the store marked the thread complete (every comment seen),
+        record that time on the sync clock as ``thread_full``, the base of its next re-check."""
+        complete: list[str] = []
+
+        def watched(pages):
+            for page in pages:
+                complete.extend(page.complete_post_ids or ())
+                yield page
+
+        counts = ingest(self.db, watched(pages), command, target, self.http)
+        if complete:
+            self._mark("thread_full", key, started)
+        return counts
 
     def _state_of(self, kind: str, key: str) -> str | None:
         return get_state(self.db, kind, key)
