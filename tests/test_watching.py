@@ -18,6 +18,7 @@ import pytest
 
 from archiver.config import EXAMPLE, Config, parse_config
 from archiver.http import Http
+from archiver.stats import content_hash
 from archiver.store import open_db
 from archiver.sync import Syncer, plan
 from tests.fakes import forummagnum as fm
@@ -49,7 +50,8 @@ class World:
         base = httpserver.url_for("/").rstrip("/")
         example = parse_config(EXAMPLE)
         self.config = dataclasses.replace(
-            example, delay=0, retries=retries,
+            # summaries stamp wall time (their module has no clock): off, as they are local
+            example, delay=0, retries=retries, summaries_per_run=0,
             endpoints={"lesswrong": f"{base}/graphql", "hackernews": base, "reddit": base,
                        f"discourse:{HOST}": base},
             watch={"threads": [{"url": f"lesswrong:{OLD}"}, {"url": f"lesswrong:{ACTIVE}"},
@@ -150,8 +152,11 @@ def test_five_weeks_of_watching(world):
     runs_add_up(world, first)
     assert world.has("SELECT COUNT(*) FROM posts WHERE stub = 0") == 5
 
-    # A sync an hour later with nothing changed: no thread downloaded, <= 1 request per item.
+    # A sync an hour later with nothing changed: no thread downloaded, <= 1 request per item,
+    # and the archived content is the same (the GitHub Actions recipe would commit nothing).
+    before = content_hash(world.db)
     quiet = world.sync(DAY0 + timedelta(hours=1))
+    assert content_hash(world.db) == before
     watched = 5 + 1 + 1  # five threads, the tag, the user (checked daily: not due yet)
     assert quiet.requests <= watched - 1, world.paths
     assert quiet.totals() == {"new": 0, "updated": 0, "unchanged": 0}
@@ -173,6 +178,7 @@ def test_five_weeks_of_watching(world):
                                         tags=TAG)
     report = world.sync(day1 + timedelta(minutes=5))
     assert report.status == "ok", report.summary_line()
+    assert content_hash(world.db) != before
     for item in ("latereply0000001", str(STORY + 3), "rc3"):
         assert world.has("SELECT COUNT(*) FROM comments WHERE source_id = ?", item) == 1, item
     assert world.has("SELECT COUNT(*) FROM comments WHERE body_html LIKE '%new Discourse%'") == 1
