@@ -425,3 +425,21 @@ def test_a_host_failing_mid_run_skips_its_other_items_and_the_run_is_partial(
     # the thread, then 503 twice, then nothing; then one change check recording the thread's
     # signature (lesswrong's endpoint is fine)
     assert report["requests"] == 2 + 2 + 1
+
+
+def test_archiver_now_moves_the_sync_clock_and_a_bad_value_is_one_line(
+        forum, endpoint, cli_run, tmp_path, monkeypatch):
+    add_thread(forum, "threadA000000001", 2, hours_ago=3)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    assert cli_run("sync").exit_code == 0
+    plan_now = json.loads(cli_run("sync", "--dry-run", "--json").output)["items"][0]
+    assert plan_now["due"] and plan_now["mode"] == "check"  # active: checked every sync
+    assert "full re-check on " in plan_now["reason"]
+    later = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    monkeypatch.setenv("ARCHIVER_NOW", later)
+    plan_later = json.loads(cli_run("sync", "--dry-run", "--json").output)["items"][0]
+    assert plan_later["mode"] == "full" and "full re-check" in plan_later["reason"]
+    monkeypatch.setenv("ARCHIVER_NOW", "next tuesday")
+    result = cli_run("sync", "--dry-run")
+    assert result.exit_code == 2 and "ARCHIVER_NOW='next tuesday' is not an ISO date" in result.output
+    assert "Traceback" not in result.output

@@ -426,8 +426,11 @@ def check_threads(http, refs: list[ThreadRef],
     out: dict[str, ThreadSignature] = {}
     for ref in refs:
         api = root(endpoint, ref.extra.get("base") or _base_of(ref.url))
-        topic = get_json(http, f"{api}/t/{ref.thread_id}.json",
-                         what=f"Discourse change check of topic {ref.thread_id}")
+        try:
+            topic = get_json(http, f"{api}/t/{ref.thread_id}.json",
+                             what=f"Discourse change check of topic {ref.thread_id}")
+        except NotFound:  # left out: the fetch says so, for this topic alone
+            continue
         if not isinstance(topic, dict):
             continue
         count = topic.get("posts_count")
