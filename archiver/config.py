@@ -142,6 +142,10 @@ SYNC_KEYS = {
     "active_days": (int, _at_least(0, MAX_DAYS), "re-check threads with activity in the last N days"),
     "overlap_hours": (NUMBER, _at_least(0, MAX_HOURS), "re-read this far behind each cursor for edits"),
     "recheck_days": (NUMBER, _positive_at_most(MAX_DAYS), "full re-check of quiet threads every N days"),
+    "full_active_days": (NUMBER, _positive_at_most(MAX_DAYS),
+                         "full re-check of active threads every N days (catches old edits)"),
+    "tag_rescore_days": (NUMBER, _at_least(0, MAX_DAYS),
+                         "read the scores of a tag's posts from the last N days each sync"),
     "first_days": (int, _positive_at_most(MAX_DAYS), "how far back a new tag goes on its first sync"),
     "users_every_days": (NUMBER, _at_least(0, MAX_DAYS), "check each watched user every N days"),
     "researchers_every_days": (NUMBER, _at_least(0, MAX_DAYS), "fetch researcher metrics every N days"),
@@ -202,7 +206,9 @@ class Config:
     # [sync]
     active_days: int = 14
     overlap_hours: float = 48.0
-    recheck_days: float = 30.0
+    recheck_days: float = 7.0
+    full_active_days: float = 1.0
+    tag_rescore_days: float = 30.0
     first_days: int = 30
     users_every_days: float = 1.0
     researchers_every_days: float = 30.0
@@ -457,10 +463,15 @@ timeout = 60
 # eaforum_fallback = "https://ea.greaterwrong.com"
 
 [sync]
-active_days = 14            # re-check threads with new comments in the last 14 days
+active_days = 14            # a thread with new comments in the last 14 days is "active"
 overlap_hours = 48          # re-read 48 h behind each cursor: catches edits and late replies
-recheck_days = 30           # quiet threads get a full re-check every 30 days
+full_active_days = 1        # active threads: a full re-check daily (edits, deletions of old comments)
+recheck_days = 7            # quiet threads: a full re-check weekly; every sync still asks each
+                            # watched thread's comment count and last activity (one cheap request
+                            # for many threads) and fetches it when they changed
 first_days = 30             # a new tag's first sync goes back 30 days (or set `since`)
+tag_rescore_days = 30       # each sync reads the scores of the tag's last 30 days of posts again,
+                            # so a post that passes min_score late still arrives
 users_every_days = 1        # watched users: profile, new posts and comments, daily
 researchers_every_days = 30 # researcher metrics: a monthly snapshot makes a time series
 summaries_every_days = 7    # topic summaries are remade weekly when their topic has news,

@@ -124,3 +124,33 @@ def render(data: dict) -> str:
     if not data["runs"]:
         lines.append("  none yet")
     return "\n".join(lines)
+
+
+# -- a fingerprint of the archived content -------------------------------------------------------
+
+# Bookkeeping that changes on every sync although nothing upstream did: the runs log, the sync
+# cursors, and the columns that only say when the archive last looked.
+NOT_CONTENT_TABLES = {"runs", "sync_state"}
+NOT_CONTENT_COLUMNS = {"last_seen", "updated_at"}
+
+
+def content_hash(db: sqlite_utils.Database) -> str:
+    """SHA-256 over every archived row, leaving out ``runs``, ``sync_state``, full-text index
+    tables and "last looked at" columns: equal hashes mean no archived content changed (the
+    GitHub Actions recipe commits the database only when this changes)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for table in sorted(db.table_names()):
+        if table in NOT_CONTENT_TABLES or table.startswith("sqlite_") or "_fts" in table:
+            continue
+        columns = [c.name for c in db[table].columns
+                   if c.name not in NOT_CONTENT_COLUMNS and not c.name.endswith("fetched_at")]
+        if not columns:
+            continue
+        listed = ", ".join(f'"{c}"' for c in columns)
+        digest.update(f"\x00table {table} {listed}\n".encode())
+        for row in db.execute(f'SELECT {listed} FROM "{table}" ORDER BY {listed}'):
+            digest.update(repr(tuple(row)).encode() + b"\n")
+    return digest.hexdigest()
+

@@ -3,12 +3,18 @@
 What "least work" means, per kind (all cursors live in the ``sync_state`` table, never guessed
 from ``max(id)``):
 
-- tags: the tag's posts since the tag's cursor (minus the overlap window); new posts with at least
-  ``min_score`` karma are archived with every comment and then watched like threads.
-- threads: a thread never fetched completely gets a full fetch; a thread with activity in the
-  last ``active_days`` gets a cheap re-check (the post, and the comments posted since its cursor
-  minus the overlap window, which catches edits and late replies); a quiet thread is left alone
-  until its full re-check every ``recheck_days``.
+- tags: the tag's posts since the tag's cursor (minus the overlap window), and at least the last
+  ``tag_rescore_days`` (scores are read again, so a post that passes ``min_score`` late still
+  arrives); new posts with at least ``min_score`` karma are archived with every comment and then
+  watched like threads. The tag's id is kept in ``sync_state`` (kind ``tag_id``).
+- threads: every watched thread whose source has a light change check (``check_threads``: its
+  comment count, last activity and modification stamp, many threads per request) is checked on
+  every sync; a thread is fetched only when its signature differs from the last one stored (the
+  comments since its cursor minus the overlap window, or the whole thread), or when its full
+  re-check is due: every ``full_active_days`` while it had activity in the last ``active_days``
+  (catches edits and deletions of old comments, which change no counter), every
+  ``recheck_days`` after. A never fetched thread gets a full fetch. Sources without a check keep
+  the older rule: a cheap re-check while active, nothing between full re-checks when quiet.
 - users: profile, then posts and comments since the user's cursor, every ``users_every_days``.
 - researchers: profile, metrics snapshot and papers every ``researchers_every_days``.
 - feeds: every sync (the feed module keeps its own ETag/Last-Modified and entry fingerprints).
@@ -20,7 +26,11 @@ kernel when a process dies, so a killed run leaves no stale lock). Each item's c
 when the item completes, and each page of records in its own transaction, so a sync killed at any
 point and started again loses nothing, duplicates nothing and skips the items finished since the
 interrupted run began. The ``runs`` table gets a parent row (command ``sync``) plus one row per
-fetch (command ``sync <kind>``).
+fetch (command ``sync <kind>``), per change check (``sync check``) and per tag listing
+(``sync tag listing``): every request of the run belongs to one child row.
+
+Time: everything reads "now" from the Syncer's ``clock`` (``ARCHIVER_NOW`` for the CLI), so a
+test can run weeks of syncs under a fake clock.
 
 Failing hosts: the HTTP client stops asking a host once a name did not resolve, the network was
 unreachable, a few connections in a row failed or a request used up its retries; the remaining
@@ -109,7 +119,8 @@ class Task:
     due: bool
     reason: str
     since: str | None = None  # fetch items posted at/after this (None = everything)
-    mode: str = "full"  # threads: "full" or "new" (post + comments since); users: "first"|"new"
+    mode: str = "full"  # threads: "full", "new" (post + comments since) or "check" (fetch only
+    # if the change check says so); users: "first"|"new"
     entry: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -147,7 +158,7 @@ class SyncReport:
 
     def count(self, status: str, local: bool | None = None) -> int:
         """Items with ``status``; only fetches (local=False) or local steps (local=True)."""
-        return sum(1 for r in self.results if r.status == status
+        return sum(1 for r in self.results if r.status == status and r.task.kind != "check"
                    and (local is None or (r.task.kind in LOCAL_KINDS) == local))
 
     @property
@@ -185,6 +196,11 @@ class SyncReport:
         if local_done or local_failed:
             local = f"; local steps {local_done} done" + (
                 f", {local_failed} failed" if local_failed else "")
+        checks = [r for r in self.results if r.task.kind == "check"]
+        if checks:
+            local += (f"; {len(checks)} change check(s) of "
+                      f"{sum(len(r.task.entry.get('refs', ())) for r in checks)} thread(s), "
+                      f"{sum(1 for r in checks if r.status != 'ok')} failed")
         return (f"sync {self.status}: {self.count('ok', False)} ok, {failed} failed"
                 + (f", {host} skipped (host failing)" if host else "")
                 + f", {self.count('skipped')} not due{local}; {totals['new']} new, "
@@ -211,10 +227,31 @@ def _stamp(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def precise_now() -> str:
-    """Now with milliseconds: two syncs in the same second must still tell their items apart."""
-    now = datetime.now(timezone.utc)
+def wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def precise_stamp(now: datetime) -> str:
+    """``now`` with milliseconds: two syncs in the same second must still tell their items apart."""
+    now = now.astimezone(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def precise_now() -> str:
+    return precise_stamp(wall_clock())
+
+
+def clock_from_env(value: str | None) -> Callable[[], datetime]:
+    """The clock for ``ARCHIVER_NOW`` (an ISO time: every sync reads that as "now"; for tests and
+    rehearsals), else the wall clock."""
+    if not value:
+        return wall_clock
+    try:
+        fixed = _parse(value)
+    except ValueError:
+        raise UsageError(f"ARCHIVER_NOW={value!r} is not an ISO date/time "
+                         "(e.g. 2025-01-31T12:00:00Z); unset it to use the real clock") from None
+    return lambda: fixed
 
 
 def _days_since(stamp: str, now: datetime) -> float:
@@ -275,29 +312,43 @@ class Planner:
         return tasks
 
     def _thread_task(self, key: str, source, ref, entry: dict) -> Task:
-        fetched = self._state("thread_fetched", key)
+        # thread_full: the sync clock's time of the last complete fetch (thread_fetched is the
+        # store's wall time, kept for archives synced before thread_full existed)
+        fetched = self._state("thread_full", key) or self._state("thread_fetched", key)
         synced = _latest(fetched, self._state("thread_synced", key))
         label = self._title(key) or ref.url
         task = Task("threads", key, label, True, "", entry={**entry, "ref": ref, "source": source})
         active_days = entry.get("active_days", self.config.active_days)
         last = self._last_activity(key)
+        active = bool(last and _days_since(last, self.now) <= active_days)
         if self._finished(synced):
             task.due, task.reason = False, "already fetched in this run"
-        elif not fetched:
+            return task
+        if not fetched:
             task.reason = "never fetched completely: full fetch"
-        elif _days_since(fetched, self.now) >= self.config.recheck_days:
-            task.reason = f"last full fetch {fetched[:10]}: full re-check"
-        elif last and _days_since(last, self.now) <= active_days:
-            task.since = _back(synced, self.config.overlap_hours)
-            if source.since:
-                task.mode = "new"
-                task.reason = f"active (last item {last[:16]}): post and comments since {task.since}"
-            else:
-                task.reason = f"active (last item {last[:16]}): full re-check"
+            return task
+        every = self.config.full_active_days if active else self.config.recheck_days
+        next_full = _stamp(_parse(fetched) + timedelta(days=every))
+        state = (f"active (last item {last[:16]})" if active
+                 else f"quiet since {(last or '?')[:10]}")
+        task.since = _back(synced, self.config.overlap_hours)
+        if _parse(next_full) <= self.now:
+            task.since = None
+            task.reason = f"{state}; last full fetch {fetched[:16]}: full re-check"
+        elif source.check:
+            task.mode = "check"
+            task.reason = (f"{state}: change check, fetched only if changed; "
+                           f"full re-check on {next_full[:16]}")
+        elif active and source.since:
+            task.mode = "new"
+            task.reason = (f"{state}: post and comments since {task.since}; "
+                           f"full re-check on {next_full[:16]}")
+        elif active:
+            task.since = None
+            task.reason = f"{state}: full re-check"
         else:
-            next_check = _stamp(_parse(fetched) + timedelta(days=self.config.recheck_days))
             task.due = False
-            task.reason = f"quiet since {(last or '?')[:10]}; full re-check on {next_check[:10]}"
+            task.reason = f"{state}; full re-check on {next_full[:16]}"
         return task
 
     def _title(self, post_id: str) -> str | None:
@@ -354,13 +405,16 @@ class Planner:
                 tasks.append(task)
                 continue
             if synced:
-                task.since = _back(synced, self.config.overlap_hours)
+                # Scores are read again over the rescore window: a late riser still qualifies.
+                window = _stamp(self.now - timedelta(days=self.config.tag_rescore_days))
+                task.since = min(_back(synced, self.config.overlap_hours), window, key=_parse)
             elif entry.get("since"):
                 task.since = iso_utc(entry["since"])
             else:
                 task.since = _stamp(self.now - timedelta(days=self.config.first_days))
-            task.reason = (f"new posts since {task.since}"
-                           + (f" with at least {minimum} karma" if minimum is not None else ""))
+            task.reason = (f"posts since {task.since}"
+                           + (f" with at least {minimum} karma (scores read again)"
+                              if minimum is not None else ""))
             tasks.append(task)
         return tasks
 
@@ -435,7 +489,7 @@ def topic_digest(entry: dict) -> str:
 def plan(db: sqlite_utils.Database, config: Config, only: list[str] | None = None,
          now: datetime | None = None) -> list[Task]:
     """What a sync would do now, without any request (``--dry-run``)."""
-    planner = Planner(db, config, now or datetime.now(timezone.utc))
+    planner = Planner(db, config, now or wall_clock())
     return [task for kind in selected_kinds(only) for task in planner.plan(kind)]
 
 
@@ -482,29 +536,41 @@ def _need(module_name: str, attribute: str, what: str):
 
 class Syncer:
     def __init__(self, db: sqlite_utils.Database, config: Config, http,
-                 on_item: Callable[[ItemResult], None] | None = None):
+                 on_item: Callable[[ItemResult], None] | None = None,
+                 clock: Callable[[], datetime] = wall_clock):
         self.db = db
         self.config = config
         self.http = http
         self.on_item = on_item
-        self.now = datetime.now(timezone.utc)
+        self.clock = clock
+        self.now = clock()
+        self._done_mark: str | None = None
+
+    def _stamp_now(self) -> str:
+        return precise_stamp(self.clock())
 
     def run(self, only: list[str] | None = None) -> SyncReport:
         kinds = selected_kinds(only)
         resumed = self._recover_interrupted()
         self._analyse_leftovers()
-        started = precise_now()
+        started = self._stamp_now()
         target = "watch list" + (f" (--only {','.join(kinds)})" if only else "")
         run_id = start_run(self.db, "sync", target)
         report = SyncReport(run_id, started, resumed_from=resumed)
-        planner = Planner(self.db, self.config, self.now, done_mark=resumed or started)
+        self._done_mark = resumed or started
+        planner = Planner(self.db, self.config, self.now, done_mark=self._done_mark)
         clock = time.monotonic()
         requests_before = self.http.requests_made
         try:
             for kind in kinds:
                 # Planned kind by kind: the tags step may add threads for the threads step.
-                for task in planner.plan(kind):
+                tasks = planner.plan(kind)
+                if kind == "threads":
+                    report.results += self._check_changes(tasks)
+                for task in tasks:
                     report.results.append(self._run_task(task))
+                if kind == "threads":
+                    report.results += self._record_signatures(tasks)
         except BaseException as exc:
             report.requests = self.http.requests_made - requests_before
             finish_run(self.db, run_id, "interrupted", report.totals(), report.requests,
@@ -553,7 +619,7 @@ class Syncer:
         if not task.due:
             self._report(result)
             return result
-        started, clock, before = precise_now(), time.monotonic(), self.http.requests_made
+        started, clock, before = self._stamp_now(), time.monotonic(), self.http.requests_made
         try:
             counts, note = getattr(self, f"_do_{task.kind}")(task, started)
             result.status, result.note = "ok", note
@@ -597,11 +663,14 @@ class Syncer:
         endpoint = self._endpoint(ref.site)
         if task.mode == "new":
             pages = source.fetch_thread_since(self.http, ref, task.since, endpoint=endpoint)
+            counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
         else:
             pages = source.fetch_thread(self.http, ref, endpoint=endpoint,
                                         **self._fallback(source, ref.site))
-        counts = ingest(self.db, pages, "sync thread", ref.url, self.http)
+            counts = self._ingest_full(task.key, pages, "sync thread", ref.url, started)
         self._mark("thread_synced", task.key, started)
+        if task.entry.get("signature"):
+            self._mark("thread_signature", task.key, task.entry["signature"])
         return counts, None
 
     def _do_users(self, task: Task, started: str) -> tuple[Counts, str | None]:
@@ -626,23 +695,157 @@ class Syncer:
         source.require("tags", f"watch.tags {task.key}")
         endpoint = self._endpoint(site)
         total, fetched, known = Counts(), 0, 0
-        stubs = list(source.fetch_tag_posts(self.http, site, task.entry["slug"], task.since,
-                                            minimum, endpoint=endpoint))
+        slug = task.entry["slug"]
+        cached = get_state(self.db, "tag_id", task.key)
+        tag_ids = {slug: cached} if cached else {}
+        with self._child_run("sync tag listing", task.key):
+            stubs = list(source.fetch_tag_posts(self.http, site, slug, task.since, minimum,
+                                                endpoint=endpoint, tag_ids=tag_ids))
+        if tag_ids.get(slug) and tag_ids[slug] != cached:
+            self._mark("tag_id", task.key, tag_ids[slug])
         for post in stubs:
             info = json.dumps({"url": post.url, "via": f"tag {task.key}"})
             if get_state(self.db, "thread_fetched", post.id):
                 known += 1
             else:
                 thread_source, ref = registry.resolve_thread(f"{post.site_id}:{post.source_id}")
-                thread_started = precise_now()
+                thread_started = self._stamp_now()
                 pages = thread_source.fetch_thread(self.http, ref, endpoint=endpoint)
-                total.add(ingest(self.db, pages, "sync tag", post.url or ref.url, self.http))
+                total.add(self._ingest_full(post.id, pages, "sync tag", post.url or ref.url,
+                                            thread_started))
                 self._mark("thread_synced", post.id, thread_started)
                 fetched += 1
             # Watched from now on, so the threads step re-checks it while it is active.
             self._mark("watch_thread", post.id, info)
         self._mark("tag_synced", task.key, started)
         return total, f"{len(stubs)} qualifying posts: {fetched} fetched, {known} already archived"
+
+    # the change check ---------------------------------------------------------------------------
+
+    def _check_changes(self, tasks: list[Task]) -> list[ItemResult]:
+        """Ask each source's light change check about its threads (batched), then turn every
+        "check" task into a fetch (changed) or a skip (unchanged). A failed check fetches as if
+        changed: the fetch then fails or is skipped for a failing host on its own."""
+        # Threads fetched before and due now; a never fetched thread gets a full fetch anyway.
+        wanted = [t for t in tasks if t.due and self._state_of("thread_fetched", t.key)]
+        results = []
+        for source, endpoint, group in self._check_groups(wanted):
+            result, signatures = self._run_check(source, group, endpoint)
+            results.append(result)
+            for task in group:
+                self._decide(task, signatures)
+        return results
+
+    def _record_signatures(self, tasks: list[Task]) -> list[ItemResult]:
+        """After the threads step: a signature for each thread fetched in this run that has none
+        yet (first fetches, a tag's new posts), so the next sync's check can compare. A change
+        between that fetch and this check waits for the thread's next full re-check."""
+        fresh = [t for t in tasks if not self._state_of("thread_signature", t.key)
+                 and self._finished_now(t.key)]
+        results = []
+        for source, endpoint, group in self._check_groups(fresh):
+            result, signatures = self._run_check(source, group, endpoint)
+            results.append(result)
+            for task in group:
+                if signatures and task.entry.get("signature"):
+                    self._mark("thread_signature", task.key, task.entry["signature"])
+        return results
+
+    def _finished_now(self, key: str) -> bool:
+        synced = self._state_of("thread_synced", key)
+        return bool(synced and self._done_mark and _parse(synced) >= _parse(self._done_mark))
+
+    def _check_groups(self, tasks: list[Task]) -> list[tuple]:
+        groups: dict[tuple, list[Task]] = {}
+        for task in tasks:
+            source = task.entry.get("source")
+            if source is not None and source.check:
+                ref = task.entry["ref"]
+                groups.setdefault((source.name, self._endpoint(ref.site)), []).append(task)
+        return [(group[0].entry["source"], endpoint, group)
+                for (_name, endpoint), group in groups.items()]
+
+    def _run_check(self, source, group: list[Task], endpoint: str | None):
+        check = Task("check", f"check:{source.name}",
+                     f"change check of {len(group)} thread(s) ({source.title})", True,
+                     "light check: comment counts and last activity")
+        check.entry["refs"] = [t.key for t in group]
+        result = ItemResult(check, "ok")
+        clock, before = time.monotonic(), self.http.requests_made
+        signatures = None
+        try:
+            with self._child_run("sync check", check.label):
+                signatures = source.check_threads(self.http, [t.entry["ref"] for t in group],
+                                                  endpoint=endpoint)
+            changed = [self._changed(t, signatures) for t in group]  # records each signature
+            due = [c for c, t in zip(changed, group) if t.due]
+            result.note = f"{sum(due)} changed, {len(due) - sum(due)} unchanged"
+        except HostFailing as exc:
+            result.status, result.error = "host_failing", str(exc)
+        except ArchiverError as exc:
+            result.status, result.error = "failed", str(exc)
+        except Exception as exc:  # a bug in one check must not stop the watch list
+            log.debug("change check %s failed", check.key, exc_info=True)
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.requests = self.http.requests_made - before
+        result.seconds = time.monotonic() - clock
+        self._report(result)
+        return result, signatures
+
+    def _changed(self, task: Task, signatures: dict | None) -> bool:
+        found = (signatures or {}).get(task.entry["ref"].thread_id)
+        if found is None:
+            return True
+        task.entry["signature"] = json.dumps(found.as_json(), sort_keys=True)
+        return task.entry["signature"] != self._state_of("thread_signature", task.key)
+
+    def _decide(self, task: Task, signatures: dict | None) -> None:
+        if task.mode != "check":
+            return  # a full fetch is due anyway; the signature is stored after it
+        if signatures is None:
+            task.reason = "the change check failed: fetched as if changed"
+        elif not self._changed(task, signatures):
+            task.due = False
+            task.reason = "unchanged since the last check; " + task.reason.split("; ", 1)[-1]
+            return
+        else:
+            task.reason = "changed: " + task.reason
+        source = task.entry["source"]
+        task.mode = "new" if source.since and task.since else "full"
+        if task.mode == "full":
+            task.since = None
+
+    def _ingest_full(self, key: str, pages, command: str, target: str, started: str) -> Counts:
+        """Ingest a full fetch; when the store marked the thread complete (every comment seen),
+        record that time on the sync clock as ``thread_full``, the base of its next re-check."""
+        complete: list[str] = []
+
+        def watched(pages):
+            for page in pages:
+                complete.extend(page.complete_post_ids or ())
+                yield page
+
+        counts = ingest(self.db, watched(pages), command, target, self.http)
+        if complete:
+            self._mark("thread_full", key, started)
+        return counts
+
+    def _state_of(self, kind: str, key: str) -> str | None:
+        return get_state(self.db, kind, key)
+
+    @contextlib.contextmanager
+    def _child_run(self, command: str, target: str) -> Iterator[None]:
+        """A ``runs`` row for requests made outside ``ingest`` (checks, tag listings), so the
+        children's requests add up to the parent's."""
+        run_id = start_run(self.db, command, target)
+        before = self.http.requests_made
+        try:
+            yield
+        except BaseException as exc:
+            finish_run(self.db, run_id, "failed", None, self.http.requests_made - before,
+                       f"{type(exc).__name__}: {exc}"[:4000])
+            raise
+        finish_run(self.db, run_id, "ok", None, self.http.requests_made - before)
 
     def _do_researchers(self, task: Task, started: str) -> tuple[Counts, str | None]:
         fetch = _need("archiver.researchers", "sync_researcher", "researcher profiles")
@@ -722,8 +925,9 @@ def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime) -> l
 
 def run_sync(db: sqlite_utils.Database, db_path: str, config: Config, http,
              only: list[str] | None = None,
-             on_item: Callable[[ItemResult], None] | None = None) -> SyncReport:
+             on_item: Callable[[ItemResult], None] | None = None,
+             clock: Callable[[], datetime] = wall_clock) -> SyncReport:
     """Take the lock, then sync every due item on the watch list; see the module docstring."""
     kinds = selected_kinds(only)  # a usage error before taking the lock
     with sync_lock(db_path):
-        return Syncer(db, config, http, on_item).run(kinds if only else None)
+        return Syncer(db, config, http, on_item, clock).run(kinds if only else None)

@@ -1,8 +1,10 @@
 """Benchmarks for `archiver demo` and `archiver sync` (run: python scripts/bench_sync.py [--quick]).
 
 - the demo archive, built offline from the shipped samples (target: under 30 s);
-- a sync whose watch list holds N quiet threads, nothing due: planning from sync_state must be
-  quick and make no request at all ("the least work").
+- a sync of N watched threads on a loopback ForumMagnum with nothing changed: only the batched
+  change check (50 threads per request), no thread downloaded;
+- the issue's mixed watch list (5 threads on four sites, a tag, a user) with nothing changed, and
+  with every request answered 500 (a failing host is asked once per run).
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archiver.config import Config  # noqa: E402
 from archiver.http import Http, HttpSettings  # noqa: E402
-from archiver.records import Page, Post, Site  # noqa: E402
-from archiver.store import open_db, save_page  # noqa: E402
-from archiver.store.save import set_state  # noqa: E402
+from archiver.store import open_db  # noqa: E402
 from archiver.sync import run_sync  # noqa: E402
 
 
@@ -34,41 +34,93 @@ def bench_demo(folder: str) -> dict:
             "size": size, "figure": round(seconds, 2), "unit": "s", "target": "<= 30"}
 
 
-def quiet_archive(path: str, threads: int) -> Config:
-    db = open_db(path)
-    site = Site("lesswrong", "LessWrong", "https://www.lesswrong.com", "forummagnum")
-    posts = [Post(f"lesswrong:quiet{i:011d}", "lesswrong", f"quiet{i:011d}", title=f"Thread {i}",
-                  posted_at="2020-01-01T00:00:00Z", body_html="<p>old</p>") for i in range(threads)]
-    save_page(db, Page(sites=[site], posts=posts))
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
-    with db.conn:
-        for post in posts:
-            set_state(db, "thread_fetched", post.id, now, now)
-    db.close()
-    return Config(watch={"threads": [{"url": p.id} for p in posts]})
+def bench_no_change(folder: str, threads: int) -> list[dict]:
+    """N watched ForumMagnum threads on loopback, synced once; then a sync with nothing changed:
+    the batched change check is all it may ask (no thread downloaded)."""
+    from pytest_httpserver import HTTPServer
 
+    from tests.fakes import forummagnum as fm
 
-def bench_nothing_due(folder: str, threads: int) -> list[dict]:
-    path = os.path.join(folder, "quiet.db")
-    config = quiet_archive(path, threads)
-    db = open_db(path)
-    http = Http(HttpSettings(delay=0, backoff=0))
-    started = time.perf_counter()
-    report = run_sync(db, path, config, http)
-    seconds = time.perf_counter() - started
-    db.close()
-    size = f"{threads} watched threads, all quiet"
+    forum = fm.FakeForum()
+    author = fm.user("benchauthor00001", "bench", "Bench")
+    ids = [f"quiet{i:011d}" for i in range(threads)]
+    for pid in ids:
+        forum.posts[pid] = fm.post(pid, f"Thread {pid}", author, "<p>old</p>",
+                                   posted="2020-01-01T00:00:00.000Z", tags=[])
+    server = HTTPServer(host="127.0.0.1")
+    server.expect_request("/graphql").respond_with_handler(forum.handler)
+    server.start()
+    try:
+        path = os.path.join(folder, "quiet.db")
+        config = Config(delay=0, summaries_per_run=0,
+                        endpoints={"lesswrong": server.url_for("/graphql")},
+                        watch={"threads": [{"url": f"lesswrong:{pid}"} for pid in ids]})
+        db = open_db(path)
+        run_sync(db, path, config, Http(HttpSettings(delay=0, backoff=0)))
+        forum.queries.clear()
+        started = time.perf_counter()
+        report = run_sync(db, path, config, Http(HttpSettings(delay=0, backoff=0)))
+        seconds = time.perf_counter() - started
+        db.close()
+    finally:
+        server.stop()
+    downloads = sum("postCommentsOld" in q for q in forum.queries)
+    size = f"{threads} watched threads, none changed"
     return [
-        {"area": "sync", "what": "sync with nothing due: wall time", "size": size,
+        {"area": "sync", "what": "sync with nothing changed: wall time", "size": size,
          "figure": round(seconds, 3), "unit": "s", "target": "<= 2"},
-        {"area": "sync", "what": "sync with nothing due: requests made", "size": size,
-         "figure": report.requests, "unit": "requests", "target": "0"},
+        {"area": "sync", "what": "sync with nothing changed: requests (batched check)",
+         "size": size, "figure": report.requests, "unit": "requests",
+         "target": f"<= {-(-threads // 50)}"},
+        {"area": "sync", "what": "sync with nothing changed: threads downloaded", "size": size,
+         "figure": downloads, "unit": "threads", "target": "0"},
     ]
+
+
+def bench_mixed(folder: str) -> list[dict]:
+    """The issue's scenario: 5 threads on four sites, a tag and a user on loopback fakes; a sync
+    with nothing changed, then one with every request answered 500 (retries = 2)."""
+    from datetime import timedelta
+    from pathlib import Path as P
+
+    from pytest_httpserver import HTTPServer
+
+    from tests.test_watching import DAY0, World, build
+
+    rows = []
+    for retries, down in ((0, False), (2, True)):
+        server = HTTPServer(host="127.0.0.1")
+        server.start()
+        sub = P(folder) / f"mixed{retries}"
+        sub.mkdir()
+        try:
+            world = World(server, sub, retries=retries)
+            build(world)
+            world.sync(DAY0)
+            world.down = down
+            started = time.perf_counter()
+            report = world.sync(DAY0 + timedelta(hours=1 if not down else 48))
+            seconds = time.perf_counter() - started
+            world.db.close()
+        finally:
+            server.stop()
+        size = "5 threads (LW x2, HN, Reddit, Discourse), 1 tag, 1 user"
+        if down:
+            rows.append({"area": "sync", "what": "every request answered 500 (retries=2): "
+                         "requests", "size": size, "figure": report.requests,
+                         "unit": "requests", "target": "<= 3 (one host, asked once)"})
+        else:
+            rows += [{"area": "sync", "what": "sync with nothing changed: requests", "size": size,
+                      "figure": report.requests, "unit": "requests", "target": "<= 6"},
+                     {"area": "sync", "what": "sync with nothing changed: wall time",
+                      "size": size, "figure": round(seconds, 3), "unit": "s", "target": "<= 2"}]
+    return rows
 
 
 def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
-        return [bench_demo(folder), *bench_nothing_due(folder, 200 if quick else 2000)]
+        return [bench_demo(folder), *bench_no_change(folder, 200 if quick else 2000),
+                *bench_mixed(folder)]
 
 
 if __name__ == "__main__":

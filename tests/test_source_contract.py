@@ -190,6 +190,24 @@ def test_fetches_a_thread_from_its_fake_as_typed_records(source, httpserver, htt
     assert source.site_record(ref).id == ref.site
 
 
+@pytest.mark.parametrize("source", [s for s in FORUMS if s.check], ids=lambda s: s.name)
+def test_the_change_check_signs_its_threads_and_leaves_out_missing_ones(source, httpserver, http):
+    from archiver.sources.contract import ThreadSignature
+
+    stage = STAGES[source.name](httpserver)
+    ref = source.parse_thread_url(stage.url)
+    missing = ThreadRef(ref.site, "9999999" if ref.thread_id.isdigit() else "9zz999",
+                        ref.url.replace(ref.thread_id, "9999999"), dict(ref.extra))
+    if source.name == "forummagnum":
+        missing.thread_id = "missing000000001"
+    before = http.requests_made
+    signatures = source.check_threads(http, [ref, missing], endpoint=stage.endpoint)
+    assert set(signatures) == {ref.thread_id}
+    signature = signatures[ref.thread_id]
+    assert isinstance(signature, ThreadSignature) and signature.comments >= 2
+    assert http.requests_made - before <= 2  # at most one request per thread
+
+
 def _check_records(pages: list[Page], post_id: str) -> tuple[set[str], set[str]]:
     """Pages hold only the declared record types; the thread's post and its comments are there."""
     assert pages and all(isinstance(p, Page) for p in pages)

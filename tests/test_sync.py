@@ -90,11 +90,15 @@ def test_first_sync_fetches_the_watch_list_and_the_next_does_only_what_is_due(
     statuses = {i["key"]: (i["status"], i["reason"]) for i in report["items"]}
     assert statuses["lesswrong:threadA000000001"][0] == "skipped"  # quiet thread: not refetched
     assert statuses["lesswrong:bob"][0] == "skipped"  # checked less than a day ago
-    assert statuses["lesswrong:tagpost000000001"][0] == "ok"  # active tag thread: re-checked
+    # the active tag thread is asked by the change check, and unchanged, not fetched again
+    assert statuses["lesswrong:tagpost000000001"][0] == "skipped"
+    assert statuses["lesswrong:tagpost000000001"][1].startswith("unchanged since the last check")
+    assert statuses["check:forummagnum"][0] == "ok"
     assert report["new"] == 0 and report["updated"] == 0
-    # tag lookup + tag listing + the active tag thread's post + its new comments; nothing else
-    assert len(forum.queries) == 4
-    assert not any("threadA000000001" in q for q in forum.queries)
+    # the tag listing (its id is cached) + one batched change check of both threads; nothing else
+    assert len(forum.queries) == 2
+    assert "tagBySlug" not in forum.queries[0]
+    assert "p0: post(" in forum.queries[1] and "p1: post(" in forum.queries[1]
 
 
 def test_dry_run_says_what_it_would_fetch_and_makes_no_request(forum, endpoint, cli_run,
@@ -125,7 +129,9 @@ def test_overlap_window_picks_up_an_edit_and_a_late_reply(forum, endpoint, cli_r
                                      "<p>A late reply.</p>", ago(0.2), parent=edited["_id"]))
     forum.queries.clear()
     report = json.loads(cli_run("sync", "--json").output)
-    item = report["items"][0]
+    check, item, after = report["items"]
+    assert after["kind"] == "summaries"
+    assert check["key"] == "check:forummagnum" and check["note"] == "1 changed, 0 unchanged"
     assert item["mode"] == "new" and item["updated"] == 1 and item["new"] == 1
     assert any('after: "' in q for q in forum.queries)  # only comments since the cursor
     db = tmp_path / "archive.db"
@@ -140,8 +146,10 @@ def test_without_an_overlap_window_an_edit_behind_the_cursor_is_missed(forum, en
     write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=0)
     cli_run("sync")
     forum.comments[0]["contents"] = {"html": "<p>Edited.</p>", "markdown": None}
+    forum.comments.append(fm.comment("latereply0000001", "threadA000000001", BOB,
+                                     "<p>A reply: the change check sees it.</p>", ago(0.2)))
     report = json.loads(cli_run("sync", "--json").output)
-    assert report["items"][0]["updated"] == 0  # why the default window is 48 hours
+    assert report["items"][1]["updated"] == 0  # why the default window is 48 hours
     assert rows(tmp_path / "archive.db", "select count(*) from item_versions") == [(0,)]
 
 
@@ -277,7 +285,8 @@ def test_a_sync_killed_mid_run_resumes_without_loss_or_duplicates(httpserver, fo
                if i["status"] == "skipped" and i["kind"] == "threads"]
     assert skipped == [f"lesswrong:{pid}" for pid in pids[:done_before]]
     for pid in pids[:done_before]:  # continued where it stopped: finished threads not re-asked
-        assert not any(pid in q for q in forum.queries)
+        # (only the change check after the threads step reads their counters, for next time)
+        assert not any(pid in q for q in forum.queries if not q.startswith("{ p0: post("))
     # Nothing lost, nothing duplicated, no spurious history.
     assert rows(db, "select post_id, count(*), count(distinct source_id) from comments "
                     "group by post_id order by post_id") == [
@@ -299,7 +308,8 @@ def test_topics_are_defined_first_and_due_summaries_made_after_fetching(forum, e
         '[[watch.topics]]\nname = "SAEs"\nmatch = ["sparse autoencoders?"]\n'))
     report = json.loads(cli_run("sync", "--json").output)
     kinds = [(i["kind"], i["status"]) for i in report["items"]]
-    assert kinds == [("topics", "ok"), ("threads", "ok"), ("summaries", "ok")]
+    # the change check after the threads step records the thread's signature for the next sync
+    assert kinds == [("topics", "ok"), ("threads", "ok"), ("check", "ok"), ("summaries", "ok")]
     db = tmp_path / "archive.db"
     # Membership was assigned as the comments arrived (the after-fetch hook), then summarised.
     assert rows(db, "select count(*) from topic_items ti join topics t on t.id = ti.topic_id "
@@ -412,4 +422,24 @@ def test_a_host_failing_mid_run_skips_its_other_items_and_the_run_is_partial(
     assert statuses == [("lesswrong:threadA000000001", "ok"), ("eaforum:downEA000000001", "failed"),
                         ("eaforum:downEA000000002", "host_failing"),
                         ("eaforum:downEA000000003", "host_failing")]
-    assert report["requests"] == 2 + 2  # the thread, then 503 twice, then nothing
+    # the thread, then 503 twice, then nothing; then one change check recording the thread's
+    # signature (lesswrong's endpoint is fine)
+    assert report["requests"] == 2 + 2 + 1
+
+
+def test_archiver_now_moves_the_sync_clock_and_a_bad_value_is_one_line(
+        forum, endpoint, cli_run, tmp_path, monkeypatch):
+    add_thread(forum, "threadA000000001", 2, hours_ago=3)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    assert cli_run("sync").exit_code == 0
+    plan_now = json.loads(cli_run("sync", "--dry-run", "--json").output)["items"][0]
+    assert plan_now["due"] and plan_now["mode"] == "check"  # active: checked every sync
+    assert "full re-check on " in plan_now["reason"]
+    later = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    monkeypatch.setenv("ARCHIVER_NOW", later)
+    plan_later = json.loads(cli_run("sync", "--dry-run", "--json").output)["items"][0]
+    assert plan_later["mode"] == "full" and "full re-check" in plan_later["reason"]
+    monkeypatch.setenv("ARCHIVER_NOW", "next tuesday")
+    result = cli_run("sync", "--dry-run")
+    assert result.exit_code == 2 and "ARCHIVER_NOW='next tuesday' is not an ISO date" in result.output
+    assert "Traceback" not in result.output

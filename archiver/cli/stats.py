@@ -11,12 +11,20 @@ from archiver.cli.common import echo, echo_json, global_options, state
 @click.option("--runs", default=10, show_default=True, type=click.IntRange(0, 1000),
               help="How many recent runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--content-hash", is_flag=True,
+              help="Print only a SHA-256 of the archived content (runs and sync cursors left "
+                   "out): it changes only when something archived changed.")
 @global_options
-def stats(runs, as_json):
+def stats(runs, as_json, content_hash):
     """Counts per site and table, the newest items, and the last runs with their outcome."""
     from archiver.stats import collect, render
 
     st = state()
+    if content_hash:
+        from archiver.stats import content_hash as fingerprint
+
+        echo(fingerprint(st.db(read=True)))
+        return
     data = collect(st.db(read=True), st.database_path(), runs)
     if as_json:
         echo_json(data)

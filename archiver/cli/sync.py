@@ -34,12 +34,15 @@ def sync(only, dry_run, as_json, delay):
     (some items failed), 1 every fetch failed (topics and summaries steps do not count),
     2 bad config or options, 75 another sync holds the lock (nothing was done).
     """
+    import os
+
     from archiver import sync as sync_mod
 
     st = state()
     config = st.config
+    clock = sync_mod.clock_from_env(os.environ.get("ARCHIVER_NOW"))
     if dry_run:
-        tasks = sync_mod.plan(st.db(read=True), config, list(only) or None)
+        tasks = sync_mod.plan(st.db(read=True), config, list(only) or None, now=clock())
         if as_json:
             echo_json({"dry_run": True, "items": [t.as_dict() for t in tasks]})
             return
@@ -63,7 +66,7 @@ def sync(only, dry_run, as_json, delay):
         info(f"{status:11} {result.task.kind:11} {result.task.label}: {detail}")
 
     report = sync_mod.run_sync(st.db(), st.database_path(), config, st.http(delay), list(only) or None,
-                               on_item=None if as_json else show)
+                               on_item=None if as_json else show, clock=clock)
     if as_json:
         echo_json(report.as_dict())
     else:

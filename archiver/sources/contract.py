@@ -76,10 +76,34 @@ class FetchUser(Protocol):
 
 
 class FetchTagPosts(Protocol):
-    """Posts with a tag since ``after``, as stub Posts (id, title, URL, score)."""
+    """Posts with a tag since ``after``, as stub Posts (id, title, URL, score). ``tag_ids`` is a
+    cache (slug -> the site's tag id) the caller keeps between runs: read, and filled when empty."""
 
     def __call__(self, http: Any, site: str, tag_slug: str, after: str,
-                 min_score: int | None = None, endpoint: str | None = None) -> Iterator[Post]: ...
+                 min_score: int | None = None, endpoint: str | None = None,
+                 tag_ids: dict[str, str] | None = None) -> Iterator[Post]: ...
+
+
+@dataclass(frozen=True)
+class ThreadSignature:
+    """What a light change check sees of a thread: when any field differs from the last check,
+    something in the thread changed (a reply, a deletion, an edit of the post)."""
+
+    comments: int | None = None  # comment count as the site reports it
+    last_activity: str | None = None  # last comment / bump, as the site reports it
+    modified: str | None = None  # the post's own modification stamp or edited flag
+
+    def as_json(self) -> dict:
+        return {"comments": self.comments, "last_activity": self.last_activity,
+                "modified": self.modified}
+
+
+class CheckThreads(Protocol):
+    """The cheapest request(s) telling whether threads changed: a signature per ref's thread_id,
+    batched where the API allows; a thread the site no longer has is left out."""
+
+    def __call__(self, http: Any, refs: list[ThreadRef],
+                 endpoint: str | None = None) -> dict[str, ThreadSignature]: ...
 
 
 class SiteRecord(Protocol):
@@ -119,7 +143,7 @@ class SiteSpec:
 DEFAULT_PRIORITY = 100
 CATCH_ALL = 0
 
-CAPABILITIES = ("users", "since", "tags", "saved")
+CAPABILITIES = ("users", "since", "tags", "saved", "check")
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,9 @@ class ForumSource:
     fetch_user: FetchUser | None = None
     fetch_thread_since: FetchThreadSince | None = None
     fetch_tag_posts: FetchTagPosts | None = None
+    # A light change check: `archiver sync` asks it for every watched thread on every sync and
+    # fetches a thread only when its signature changed (or its full re-check is due).
+    check_threads: CheckThreads | None = None
     sniff_saved: SniffSaved | None = None
     parse_saved: ParseSaved | None = None
     # The name of the source that reads this one's threads when its API refuses (403/429/challenge)
@@ -168,8 +195,13 @@ class ForumSource:
     def saved(self) -> bool:
         return self.parse_saved is not None and self.sniff_saved is not None
 
+    @property
+    def check(self) -> bool:
+        return self.check_threads is not None
+
     def can(self, capability: str) -> bool:
-        able = {"users": self.users, "since": self.since, "tags": self.tags, "saved": self.saved}
+        able = {"users": self.users, "since": self.since, "tags": self.tags, "saved": self.saved,
+                "check": self.check}
         if capability not in able:
             raise ValueError(f"unknown capability {capability!r}; one of {CAPABILITIES}")
         return able[capability]
@@ -192,9 +224,10 @@ class ForumSource:
 
 
 _VERBS = {"users": "archiving users", "since": "fetching only new comments",
-          "tags": "watching tags", "saved": "importing saved files"}
+          "tags": "watching tags", "saved": "importing saved files",
+          "check": "light change checks"}
 _NOUNS = {"users": "users", "since": "new-comment re-checks", "tags": "tags",
-          "saved": "saved files"}
+          "saved": "saved files", "check": "change checks"}
 
 
 class ResolveResearcher(Protocol):

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from archiver.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
-from archiver.sources.contract import CATCH_ALL, ForumSource, ThreadRef, UserRef
+from archiver.sources.contract import CATCH_ALL, ForumSource, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.webapi import get_json, root
 
 NAME = "discourse"
@@ -468,6 +468,34 @@ def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
 
 # Discourse's /t/<slug>/<id> path exists on any host, so it is asked after every source that
 # knows its hosts (CATCH_ALL priority); its sites are made per host, so it declares none.
+# -- the light change check ----------------------------------------------------------------------
+
+
+def check_threads(http, refs: list[ThreadRef],
+                  endpoint: str | None = None) -> dict[str, ThreadSignature]:
+    """Each topic's ``posts_count``, ``last_posted_at`` and ``bumped_at`` from ``/t/<id>.json``:
+    one request per topic (Discourse has no batch lookup by id), never the later posts."""
+    out: dict[str, ThreadSignature] = {}
+    for ref in refs:
+        api = root(endpoint, ref.extra.get("base") or _base_of(ref.url))
+        try:
+            topic = get_json(http, f"{api}/t/{ref.thread_id}.json",
+                             what=f"Discourse change check of topic {ref.thread_id}")
+        except NotFound:  # left out: the fetch says so, for this topic alone
+            continue
+        if not isinstance(topic, dict):
+            continue
+        count = topic.get("posts_count")
+        out[ref.thread_id] = ThreadSignature(
+            count if isinstance(count, int) and not isinstance(count, bool) else None,
+            _stamp_text(topic.get("last_posted_at")), _stamp_text(topic.get("bumped_at")))
+    return out
+
+
+def _stamp_text(value) -> str | None:
+    return value[:64] if isinstance(value, str) else None
+
+
 SOURCE = ForumSource(
     name=NAME, title="Discourse forums",
     priority=CATCH_ALL,
@@ -477,7 +505,7 @@ SOURCE = ForumSource(
     user_examples=("https://discuss.example.org/u/alice",),
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: site_record(_base_of(ref.url)),
-    parse_user_url=parse_user_url, fetch_user=fetch_user,
+    parse_user_url=parse_user_url, fetch_user=fetch_user, check_threads=check_threads,
     sniff_saved=sniff_saved, parse_saved=parse_saved,
     description="Any Discourse forum, through its public JSON; one site per host.",
 )

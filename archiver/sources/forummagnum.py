@@ -22,7 +22,7 @@ from archiver.coerce import as_dict, as_id, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, make_id
 from archiver.sources import lesswrong_pages
-from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
+from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.paging import paged
 
 NAME = "forummagnum"
@@ -437,19 +437,24 @@ def fetch_thread_since(http, ref: ThreadRef, since: str,
 
 
 def fetch_tag_posts(http, site: str, tag_slug: str, after: str, min_score: int | None = None,
-                    endpoint: str | None = None) -> Iterator[Post]:
+                    endpoint: str | None = None,
+                    tag_ids: dict[str, str] | None = None) -> Iterator[Post]:
     """Posts with a tag posted at/after ``after``, newest first, as stubs (id, title, URL, score).
 
     Only posts with at least ``min_score`` karma are yielded. The tag is found by slug
-    (``tagBySlug``); its posts come from the ``tagRelevance`` view sorted by date and paged by date.
+    (``tagBySlug``, skipped when ``tag_ids`` already holds it); its posts come from the
+    ``tagRelevance`` view sorted by date and paged by date.
     """
     forum = SITES[SITE_OPTION.get(site, site)]
     client = Client(http, forum, endpoint)
-    tags = client.multi("tags", "tagBySlug", {"slug": tag_slug}, 1, "_id name slug")
-    if not tags:
-        raise NotFound(f"no tag {tag_slug!r} on {forum.name}; check the slug in the tag's URL "
-                       "(/tag/<slug>)")
-    pages = _posts_by_date(client, "tagRelevance", {"tagId": tags[0]["_id"]}, None, after,
+    tag_ids = {} if tag_ids is None else tag_ids
+    if not tag_ids.get(tag_slug):
+        tags = client.multi("tags", "tagBySlug", {"slug": tag_slug}, 1, "_id name slug")
+        if not tags:
+            raise NotFound(f"no tag {tag_slug!r} on {forum.name}; check the slug in the tag's URL "
+                           "(/tag/<slug>)")
+        tag_ids[tag_slug] = tags[0]["_id"]
+    pages = _posts_by_date(client, "tagRelevance", {"tagId": tag_ids[tag_slug]}, None, after,
                            TAG_POST_FIELDS)
     for batch in pages:
         for data in batch:
@@ -571,6 +576,52 @@ def _site_record(ref: ThreadRef | UserRef) -> Site:
     return SITES[ref.site].record()
 
 
+# -- the light change check ----------------------------------------------------------------------
+
+CHECK_FIELDS = "_id commentCount lastCommentedAt modifiedAt"
+CHECK_BATCH = 50  # posts per GraphQL request (one aliased field per post)
+
+
+def check_threads(http, refs: list[ThreadRef],
+                  endpoint: str | None = None) -> dict[str, ThreadSignature]:
+    """Each post's comment count, last comment and modification stamp: one aliased GraphQL
+    request per CHECK_BATCH posts of a site (``p0: post(...) p1: post(...)``)."""
+    out: dict[str, ThreadSignature] = {}
+    by_site: dict[str, list[ThreadRef]] = {}
+    for ref in refs:
+        by_site.setdefault(ref.site, []).append(ref)
+    for site_id, group in by_site.items():
+        client = Client(http, SITES[site_id], endpoint)
+        for start in range(0, len(group), CHECK_BATCH):
+            batch = group[start:start + CHECK_BATCH]
+            data = client._run(_aliased(batch, legacy=False), _aliased(batch, legacy=True))
+            for i, ref in enumerate(batch):
+                found = (data.get(f"p{i}") or {}).get("result")
+                if isinstance(found, dict):
+                    out[ref.thread_id] = ThreadSignature(
+                        _int_or_none(found.get("commentCount")),
+                        _str_or_none(found.get("lastCommentedAt")),
+                        _str_or_none(found.get("modifiedAt")))
+    return out
+
+
+def _aliased(refs: list[ThreadRef], legacy: bool) -> str:
+    parts = []
+    for i, ref in enumerate(refs):
+        selector = f"{{_id: {gql(ref.thread_id)}}}"
+        args = f"input: {{selector: {selector}}}" if legacy else f"selector: {selector}"
+        parts.append(f"p{i}: post({args}) {{ result {{ {CHECK_FIELDS} }} }}")
+    return "{ " + " ".join(parts) + " }"
+
+
+def _int_or_none(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value) -> str | None:
+    return value[:64] if isinstance(value, str) else None
+
+
 SOURCE = ForumSource(
     name=NAME, title="LessWrong, the Alignment Forum, the EA Forum",
     sites=(SiteSpec("lesswrong", LESSWRONG.name, aliases=("alignmentforum",)),
@@ -584,6 +635,7 @@ SOURCE = ForumSource(
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread, site_record=_site_record,
     parse_user_url=parse_user_url, fetch_user=fetch_user, fetch_thread_since=fetch_thread_since,
     fetch_tag_posts=fetch_tag_posts, sniff_saved=sniff_saved, parse_saved=parse_saved,
+    check_threads=check_threads,
     fallback="greaterwrong",
     description="GraphQL API; GreaterWrong's HTML when the API refuses.",
 )

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from archiver.coerce import as_bool, as_id, as_int, as_str, as_time, dicts, each
 from archiver.errors import FetchError, NotFound, UsageError
 from archiver.records import Comment, Page, Post, Site, User, make_id
-from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
+from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.paging import paged
 from archiver.sources.webapi import fallback_root, get_json, root
 
@@ -570,6 +570,52 @@ def _algolia_comment(item: dict) -> Page:
                 comments=[comment_record(i, story_id, parent) for i, parent in flat])
 
 
+# -- the light change check ----------------------------------------------------------------------
+
+CHECK_BATCH = 100  # stories per Algolia search (an OR-group of story_<id> tags)
+
+
+def check_threads(http, refs: list[ThreadRef],
+                  endpoint: str | None = None) -> dict[str, ThreadSignature]:
+    """Each story's comment count: one Algolia search per CHECK_BATCH stories
+    (``tags=story,(story_1,story_2)``, hits carry ``num_comments``); with a Firebase endpoint, the
+    item's ``descendants``, one request per story. A comment URL's ref is not a story: it is
+    left out, so that thread is fetched as if changed."""
+    if endpoint and endpoint.rstrip("/").endswith("/v0"):
+        return _firebase_signatures(http, root(endpoint, FIREBASE), refs)
+    algolia = root(endpoint, ALGOLIA)
+    out: dict[str, ThreadSignature] = {}
+    for start in range(0, len(refs), CHECK_BATCH):
+        batch = refs[start:start + CHECK_BATCH]
+        group = ",".join(f"story_{ref.thread_id}" for ref in batch)
+        body = get_json(http, f"{algolia}/search",
+                        params={"tags": f"story,({group})", "hitsPerPage": len(batch)},
+                        what="Hacker News change check")
+        hits = body.get("hits") if isinstance(body, dict) else None
+        for hit in hits if isinstance(hits, list) else []:
+            if isinstance(hit, dict) and isinstance(hit.get("objectID"), str):
+                out[hit["objectID"]] = ThreadSignature(_count(hit.get("num_comments")), None,
+                                                       _text(hit.get("updated_at")))
+    return out
+
+
+def _firebase_signatures(http, firebase: str, refs: list[ThreadRef]) -> dict[str, ThreadSignature]:
+    out = {}
+    for ref in refs:
+        item = _firebase_item(http, firebase, ref.thread_id)
+        if isinstance(item, dict) and item.get("type") in STORY_TYPES:
+            out[ref.thread_id] = ThreadSignature(_count(item.get("descendants")))
+    return out
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value) -> str | None:
+    return value[:64] if isinstance(value, str) else None
+
+
 SOURCE = ForumSource(
     name=NAME, title="Hacker News",
     sites=(SiteSpec(SITE_ID, "Hacker News"),),
@@ -578,7 +624,7 @@ SOURCE = ForumSource(
     user_examples=("https://news.ycombinator.com/user?id=pg",),
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: site_record(),
-    parse_user_url=parse_user_url, fetch_user=fetch_user,
+    parse_user_url=parse_user_url, fetch_user=fetch_user, check_threads=check_threads,
     sniff_saved=sniff_saved, parse_saved=parse_saved,
     own_fallback="the official Firebase API",
     description="Algolia HN API, the official Firebase API when Algolia fails.",

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from archiver.coerce import as_bool, as_dict, as_id, as_str, as_time, dicts, each
 from archiver.errors import FetchError, UsageError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
-from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
+from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.webapi import get_json, root
 
 NAME = "reddit"
@@ -570,6 +570,33 @@ def _int(value) -> int | None:
         return None
 
 
+# -- the light change check ----------------------------------------------------------------------
+
+INFO_BATCH = 100  # /api/info takes up to 100 fullnames
+
+
+def check_threads(http, refs: list[ThreadRef],
+                  endpoint: str | None = None) -> dict[str, ThreadSignature]:
+    """``num_comments`` and ``edited`` of up to 100 posts per request (``/api/info?id=t3_a,t3_b``).
+    Reddit keeps counting a deleted comment, so deletions show at the next full re-check."""
+    api = root(endpoint, BASE)
+    out: dict[str, ThreadSignature] = {}
+    for start in range(0, len(refs), INFO_BATCH):
+        ids = ",".join(f"t3_{ref.thread_id}" for ref in refs[start:start + INFO_BATCH])
+        body = get_json(http, f"{api}/api/info.json", params={"id": ids, "raw_json": 1},
+                        what="Reddit change check")
+        for thing in _listing_children(body):
+            if not isinstance(thing, dict) or thing.get("kind") != "t3":
+                continue
+            data = thing.get("data")
+            if isinstance(data, dict) and isinstance(data.get("id"), str):
+                count = data.get("num_comments")
+                out[data["id"]] = ThreadSignature(
+                    count if isinstance(count, int) and not isinstance(count, bool) else None,
+                    None, _edited(data.get("edited")))
+    return out
+
+
 SOURCE = ForumSource(
     name=NAME, title="Reddit",
     sites=(SiteSpec(SITE_ID, "Reddit"),),
@@ -579,7 +606,7 @@ SOURCE = ForumSource(
     user_examples=("https://www.reddit.com/user/spez",),
     parse_thread_url=parse_thread_url, fetch_thread=fetch_thread,
     site_record=lambda ref: site_record(),
-    parse_user_url=parse_user_url, fetch_user=fetch_user,
+    parse_user_url=parse_user_url, fetch_user=fetch_user, check_threads=check_threads,
     sniff_saved=sniff_saved, parse_saved=parse_saved,
     description="Reddit's public JSON (the page URL plus .json), expanding every 'more' link.",
 )

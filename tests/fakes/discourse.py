@@ -98,6 +98,7 @@ class FakeDiscourse:
             **extra,
         }
         self.posts[pid] = post
+        topic["last_posted_at"] = topic["bumped_at"] = post["created_at"]
         return post
 
     def by_number(self, tid: int, number: int) -> dict:

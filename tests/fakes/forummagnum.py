@@ -83,6 +83,8 @@ class FakeForum:
     # -- the GraphQL side ---------------------------------------------------------------------
 
     def _answer(self, query: str, modern: bool) -> dict:
+        if re.match(r"\{\s*p0:\s*post\(", query):
+            return self._aliased_posts(query)
         root = re.search(r"\{\s*(\w+)\(", query).group(1)
         if root == "post":
             doc_id = re.search(r'_id:\s*"([^"]+)"', query).group(1)
@@ -96,6 +98,21 @@ class FakeForum:
         if offset > 2000:
             raise ValueError("Exceeded maximum value for skip")
         return {root: {"results": results[offset:offset + min(limit, 5000)]}}
+
+    def _aliased_posts(self, query: str) -> dict:
+        """Many posts in one request (``p0: post(...) p1: post(...)``), as the change check asks;
+        the counters are derived from the comments, like the real server maintains them."""
+        out = {}
+        for alias, doc_id in re.findall(r'(p\d+):\s*post\([^"]*"([^"]+)"', query):
+            post = self.posts.get(doc_id)
+            if post is None:
+                out[alias] = None
+                continue
+            live = [c for c in self.comments if c["postId"] == doc_id and not c.get("deleted")]
+            out[alias] = {"result": {
+                "_id": doc_id, "commentCount": len(live), "modifiedAt": post.get("modifiedAt"),
+                "lastCommentedAt": max((c["postedAt"] for c in live), default=None)}}
+        return out
 
     @staticmethod
     def _view_terms(query: str, modern: bool) -> tuple[str, dict]:

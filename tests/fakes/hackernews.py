@@ -95,6 +95,12 @@ class FakeHN:
             if not found:
                 return _json({"error": "Not Found", "status": 404}, 404)
             return _json(self._algolia_user(found))
+        if path == "/search":  # the change check: tags=story,(story_1,story_2)
+            group = re.fullmatch(r"story,\(([\w,]+)\)", request.args.get("tags", ""))
+            wanted = [int(t[6:]) for t in group.group(1).split(",")] if group else []
+            found = [self.items[i] for i in wanted if i in self.items
+                     and self.items[i]["type"] == "story" and not self.items[i].get("dead")]
+            return _json({"hits": [self._hit(i) for i in found], "nbHits": len(found)})
         if path == "/search_by_date":
             return _json(self._search(request.args))
         return _json({"message": "not found", "status": 404}, 404)

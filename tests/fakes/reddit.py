@@ -134,6 +134,10 @@ class FakeReddit:
                 return _json({"reason": "private", "message": "Forbidden", "error": 403}, 403)
             limit = min(int(args.get("limit", 200)), self.limit_cap)
             return _json(self._thread(pid, focus, limit), raw=raw)
+        if path == "/api/info.json":  # the change check: posts by fullname, in one Listing
+            wanted = [name[3:] for name in args.get("id", "").split(",") if name.startswith("t3_")]
+            return _json(_listing([{"kind": "t3", "data": self.posts[pid]} for pid in wanted
+                                   if pid in self.posts]), raw=raw)
         if path == "/api/morechildren.json":
             return _json(self._more(args), raw=raw)
         match = re.fullmatch(r"/user/([\w-]+)/(about|comments|submitted)\.json", path)
