@@ -224,8 +224,6 @@ def argument_problem(arg: str) -> str | None:
     encode (SQLite, the terminal); a URL that ``urlsplit`` cannot parse (``http://[::1``) raises
     ValueError wherever it is split.
     """
-    from archiver.http import url_problem
-
     try:
         arg.encode("utf-8")
     except UnicodeEncodeError:
@@ -234,6 +232,8 @@ def argument_problem(arg: str) -> str | None:
                 "terminal's or the script's encoding)")
     value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        from archiver.http import url_problem  # requests: only when there is a URL to check
+
         problem = url_problem(value)
         if problem and "not an http(s) URL" not in problem:
             return f"{value!r} is {problem}; check the URL"

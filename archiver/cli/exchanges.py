@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from archiver.analysis import exchanges as X
-from archiver.cli.common import echo, echo_json, global_options, info, state
+from archiver.cli.common import LazyChoice, echo, echo_json, global_options, info, state
 from archiver.display import md_escape, md_link, one_line
-from archiver.forums import archived_post_id, parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
 
@@ -18,7 +16,7 @@ DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --
 @click.option("--replier", metavar="SLUG", help="Only quotes made by this person.")
 @click.option("--between", nargs=2, metavar="A B", help="Only A quoting B or B quoting A.")
 @click.option("--since", metavar="DATE", help="Only quotes written since DATE (YYYY-MM-DD).")
-@click.option("--kind", type=click.Choice(X.KINDS), help="Only this kind of source.")
+@click.option("--kind", type=LazyChoice(lambda: _analysis().KINDS), help="Only this kind of source.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
               default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
@@ -40,6 +38,9 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     """
     if ctx.invoked_subcommand is not None:
         return
+    from archiver.forums import archived_post_id, parse_since
+
+    X = _analysis()
     db = state().db(read=True)
     fmt = "json" if as_json else fmt
     if limit is None:
@@ -75,10 +76,17 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
 @global_options
 def extract(everything):
     """Find quotes in new or changed items and resolve their sources."""
-    stats = X.extract(state().db(read=True), all=everything)
+    stats = _analysis().extract(state().db(read=True), all=everything)
     kinds = ", ".join(f"{k} {n}" for k, n in stats.as_dict()["kinds"].items()) or "none"
     info(f"scanned {stats.scanned} items, {stats.quoting} quoting; "
          f"{stats.exchanges} exchanges ({kinds})")
+
+
+def _analysis():
+    """The analysis (numpy, rapidfuzz) is imported when a command runs, not for --help."""
+    from archiver.analysis import exchanges
+
+    return exchanges
 
 
 def _json(row: dict) -> dict:
