@@ -13,7 +13,8 @@ Export scopes: a thread (the post, its comments and everything hanging off them)
 profile, their posts, their comments and the posts those are on), a topic, or the whole archive.
 Rows that point at other rows (declared foreign keys, and ``item_table``/``item_id`` pairs) bring
 those rows along, so a partial export imports on its own. ``runs`` and ``meta`` describe the
-archive itself and are not exported.
+archive itself and are not exported. Each table's ``type`` and whether it is exported come from
+its declaration (``archiver.store.tables.Table``).
 """
 
 from __future__ import annotations
@@ -24,26 +25,15 @@ from collections.abc import Iterable, Iterator
 import sqlite_utils
 
 from archiver.errors import NotFound, UsageError
-from archiver.store.schema import ensure_db_shape
+from archiver.store.schema import DECLARED, ensure_db_shape
 
-SINGULAR = {
-    "sites": "site", "users": "user", "posts": "post", "comments": "comment", "tags": "tag",
-    "post_tags": "post_tag", "item_versions": "item_version", "papers": "paper",
-    "paper_authors": "paper_author", "paper_keys": "paper_key", "researchers": "researcher",
-    "researcher_metrics": "researcher_metrics", "researcher_papers": "researcher_paper",
-    "mentions": "mention", "exchanges": "exchange", "exchange_turns": "exchange_turn",
-    "exchange_scans": "exchange_scan", "post_sections": "post_section",
-    "user_sequences": "user_sequence", "paper_reviews": "paper_review", "topics": "topic",
-    "feed_state": "feed_state", "feed_entries": "feed_entry", "sync_state": "sync_state",
-    "topic_items": "topic_item", "summaries": "summary",
-}
-FIRST = ["sites", "users", "tags", "posts", "post_tags", "comments", "item_versions"]
-SKIP = {"runs", "meta"}
-# Rows of these tables are written by archiver's analysis; when an import brings them, the
+# Each declared table's JSON Lines type, whether it is exported, and whether its rows are
+# archiver's own analysis (archiver.store.tables.Table: export_as, exported, derived).
+SINGULAR = {t.name: t.export_type for t in DECLARED}
+SKIP = {t.name for t in DECLARED if not t.exported}
+# Rows of the other tables are written by archiver's analysis; when an import brings them, the
 # analysis is not re-run over the imported items (it would renumber them).
-SOURCE_TABLES = set(FIRST) | {"papers", "paper_authors", "paper_keys", "researchers",
-                              "researcher_metrics", "researcher_papers", "post_sections",
-                              "user_sequences", "paper_reviews", "feed_state", "feed_entries"}
+SOURCE_TABLES = {t.name for t in DECLARED if not t.derived}
 CHUNK = 500
 
 
@@ -78,13 +68,14 @@ def ensure_all_schemas(db: sqlite_utils.Database) -> None:
 
 
 def exportable_tables(db: sqlite_utils.Database) -> list[str]:
-    """Every data table, parents first; FTS shadow tables, runs and meta left out."""
+    """Every data table, parents first (declared ones in declaration order, which is foreign-key
+    order); FTS shadow tables, runs, meta and migrations left out."""
     names = db.table_names()
     virtual = {n for n in names if _is_fts(db, n)}
     tables = [n for n in names if n not in SKIP and n not in virtual and
               not any(n.startswith(v + "_") for v in virtual) and not n.startswith("sqlite_")]
-    rest = sorted(t for t in tables if t not in FIRST)
-    return [t for t in FIRST if t in tables] + _parents_first(db, rest)
+    rest = sorted(t for t in tables if t not in SINGULAR)
+    return [t.name for t in DECLARED if t.name in tables] + _parents_first(db, rest)
 
 
 def _parents_first(db: sqlite_utils.Database, tables: list[str]) -> list[str]:

@@ -7,9 +7,9 @@ here), so ``save_page`` knows every ``Page.other`` key whatever was imported fir
 from archiver.store import rows  # noqa: F401  (registers the "rows" saver)
 from archiver.store.runs import finish_run, start_run
 from archiver.store.save import OTHER_SAVERS, Counts, save_page
-from archiver.store.schema import EXTENSIONS, ensure_db_shape, open_db
+from archiver.store.schema import DECLARED, ensure_db_shape, open_db
 
 __all__ = [
-    "EXTENSIONS", "OTHER_SAVERS", "Counts", "ensure_db_shape", "finish_run",
+    "DECLARED", "OTHER_SAVERS", "Counts", "ensure_db_shape", "finish_run",
     "open_db", "save_page", "start_run",
 ]
