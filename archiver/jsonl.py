@@ -25,20 +25,23 @@ from collections.abc import Iterable, Iterator
 import sqlite_utils
 
 from archiver.errors import NotFound, UsageError
-from archiver.store.schema import DECLARED, ensure_db_shape
+from archiver.store.schema import DECLARED, declared, ensure_db_shape
 
-# Each declared table's JSON Lines type, whether it is exported, and whether its rows are
-# archiver's own analysis (archiver.store.tables.Table: export_as, exported, derived).
-SINGULAR = {t.name: t.export_type for t in DECLARED}
-SKIP = {t.name for t in DECLARED if not t.exported}
-# Rows of the other tables are written by archiver's analysis; when an import brings them, the
-# analysis is not re-run over the imported items (it would renumber them).
-SOURCE_TABLES = {t.name for t in DECLARED if not t.derived}
+
+def source_tables() -> set[str]:
+    """Tables of fetched rows. The others' rows are written by archiver's analysis; when an
+    import brings them, the analysis is not re-run over the imported items (it would renumber
+    them). From each table's declaration (archiver.store.tables.Table.derived)."""
+    return {t.name for t in DECLARED if not t.derived}
+
+
 CHUNK = 500
 
 
 def type_of(table: str) -> str:
-    return SINGULAR.get(table, table)
+    """The table's JSON Lines type (its declaration's export_as; else the table's name)."""
+    found = declared(table)
+    return found.export_type if found else table
 
 
 class TypeMap:
@@ -72,9 +75,10 @@ def exportable_tables(db: sqlite_utils.Database) -> list[str]:
     order); FTS shadow tables, runs, meta and migrations left out."""
     names = db.table_names()
     virtual = {n for n in names if _is_fts(db, n)}
-    tables = [n for n in names if n not in SKIP and n not in virtual and
+    skip = {t.name for t in DECLARED if not t.exported}
+    tables = [n for n in names if n not in skip and n not in virtual and
               not any(n.startswith(v + "_") for v in virtual) and not n.startswith("sqlite_")]
-    rest = sorted(t for t in tables if t not in SINGULAR)
+    rest = sorted(t for t in tables if declared(t) is None)
     return [t.name for t in DECLARED if t.name in tables] + _parents_first(db, rest)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import Counts
 from archiver.store.tables import Table, ensure_table
 
 TABLES = [
@@ -108,5 +108,5 @@ def save_feed_state(db: sqlite_utils.Database, states: list, now: str) -> Counts
     return Counts()
 
 
-OTHER_SAVERS["feed_entries"] = save_feed_entries
-OTHER_SAVERS["feed_state"] = save_feed_state
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS = {"feed_entries": save_feed_entries, "feed_state": save_feed_state}

@@ -60,7 +60,7 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import Counts
 from archiver.store.tables import Index, Table, View, ensure_table
 
 # -- identifiers and titles: archiver.paperids (re-exported here) -------------------------------
@@ -685,10 +685,13 @@ def _write(db, table: str, row: dict, pk: tuple[str, ...]) -> None:
     )
 
 
-OTHER_SAVERS["researcher_papers"] = save_researcher_papers_in_page
-OTHER_SAVERS["papers"] = _papers_saver
-OTHER_SAVERS["researchers"] = save_researchers
-OTHER_SAVERS["researcher_metrics"] = save_metrics
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS = {
+    "researcher_papers": save_researcher_papers_in_page,
+    "papers": _papers_saver,
+    "researchers": save_researchers,
+    "researcher_metrics": save_metrics,
+}
 
 __all__ = [
     "ensure_schema", "ensure_stub_papers", "find_papers_by_keys",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from archiver.store.save import ANALYSED, OTHER_SAVERS, Counts, _queue_analysis
+from archiver.store.save import ANALYSED, Counts, _queue_analysis
 
 # Natural keys of integer-id tables that declare no unique index for them.
 NATURAL_KEYS = {"item_versions": ("item_table", "item_id", "version")}
@@ -146,4 +146,5 @@ def _upsert(db, table: str, row: dict, pks: tuple[str, ...]) -> None:
     db.conn.execute(sql, [row[c] for c in columns])
 
 
-OTHER_SAVERS["rows"] = save_rows
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS = {"rows": save_rows}

@@ -26,7 +26,7 @@ from itertools import groupby
 
 import sqlite_utils
 
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import Counts
 from archiver.store.tables import Index, Table, ensure_table
 
 TABLES = [
@@ -137,6 +137,9 @@ def save_paper_reviews(db: sqlite_utils.Database, reviews: list, now: str) -> Co
     return counts
 
 
-OTHER_SAVERS["sections"] = save_sections
-OTHER_SAVERS["user_sequences"] = save_user_sequences
-OTHER_SAVERS["paper_reviews"] = save_paper_reviews
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS = {
+    "sections": save_sections,
+    "user_sequences": save_user_sequences,
+    "paper_reviews": save_paper_reviews,
+}
