@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archiver.store.save import Counts
+from archiver.store.save import Counts, Saver
 from archiver.store.tables import Table, ensure_table
 
 TABLES = [
@@ -109,4 +109,4 @@ def save_feed_state(db: sqlite_utils.Database, states: list, now: str) -> Counts
 
 
 # Page.other kind -> saver (archiver.store.save.other_savers lists these).
-SAVERS = {"feed_entries": save_feed_entries, "feed_state": save_feed_state}
+SAVERS: dict[str, Saver] = {"feed_entries": save_feed_entries, "feed_state": save_feed_state}

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import sqlite_utils
 
@@ -60,7 +61,7 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
-from archiver.store.save import Counts
+from archiver.store.save import Counts, Saver
 from archiver.store.tables import Index, Table, View, ensure_table
 
 # -- identifiers and titles: archiver.paperids (re-exported here) -------------------------------
@@ -455,7 +456,7 @@ def save_paper(db: sqlite_utils.Database, paper: Paper, now: str) -> tuple[str, 
     old = _row(db, "papers", target) if target else None
     for other in fold_ids:
         old = _fold(db, other, old)
-    if old is None:
+    if old is None or target is None:  # (folds are only found once there is a target)
         target = _new_paper_id(db, paper, doi, arxiv_id)
     row = _merged_row(old, paper, doi, arxiv_id, target, now)
     _write(db, "papers", row, pk=("id",))
@@ -533,7 +534,7 @@ def _merged_row(old: dict | None, paper: Paper, doi, arxiv_id, paper_id: str, no
              "primary_category": paper.primary_category}
     if fresh["year"] is None and paper.published and paper.published[:4].isdigit():
         fresh["year"] = int(paper.published[:4])
-    row = {"id": paper_id}
+    row: dict[str, Any] = {"id": paper_id}
     for field in PAPER_SCALARS:
         new, have = fresh[field], old.get(field)
         row[field] = new if (new not in (None, "") and (overwrite or have in (None, ""))) else have
@@ -686,7 +687,7 @@ def _write(db, table: str, row: dict, pk: tuple[str, ...]) -> None:
 
 
 # Page.other kind -> saver (archiver.store.save.other_savers lists these).
-SAVERS = {
+SAVERS: dict[str, Saver] = {
     "researcher_papers": save_researcher_papers_in_page,
     "papers": _papers_saver,
     "researchers": save_researchers,

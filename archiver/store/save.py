@@ -54,7 +54,10 @@ def other_savers() -> dict[str, Saver]:
     imported on first use because those modules import this one (for Counts)."""
     from archiver.store import feeds, papers, rows, sections
 
-    return {**papers.SAVERS, **sections.SAVERS, **feeds.SAVERS, **rows.SAVERS}
+    savers: dict[str, Saver] = {}
+    for module in (papers, sections, feeds, rows):
+        savers.update(module.SAVERS)
+    return savers
 
 def save_page(db: sqlite_utils.Database, page: Page) -> Counts:
     now = now_utc()

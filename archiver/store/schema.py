@@ -412,7 +412,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
         ensure_table(db, table)
     _run_migrations(db, found)
     if found != SCHEMA_VERSION:
-        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
 
 Migration = Callable[[sqlite_utils.Database], None]

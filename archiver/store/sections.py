@@ -26,7 +26,7 @@ from itertools import groupby
 
 import sqlite_utils
 
-from archiver.store.save import Counts
+from archiver.store.save import Counts, Saver
 from archiver.store.tables import Index, Table, ensure_table
 
 TABLES = [
@@ -138,7 +138,7 @@ def save_paper_reviews(db: sqlite_utils.Database, reviews: list, now: str) -> Co
 
 
 # Page.other kind -> saver (archiver.store.save.other_savers lists these).
-SAVERS = {
+SAVERS: dict[str, Saver] = {
     "sections": save_sections,
     "user_sequences": save_user_sequences,
     "paper_reviews": save_paper_reviews,

@@ -107,24 +107,24 @@ class Table(Shown):
 
 def ensure_table(db: sqlite_utils.Database, table: Table) -> None:
     """Create ``table`` or add the columns it lacks; then its indexes, FTS and views."""
-    if not db[table.name].exists():
-        db[table.name].create(table.columns, pk=table.pk, foreign_keys=list(table.foreign_keys))
+    made = db.table(table.name)
+    if not made.exists():
+        made.create(table.columns, pk=table.pk, foreign_keys=list(table.foreign_keys))
     else:
-        existing = set(db[table.name].columns_dict)
+        existing = set(made.columns_dict)
         for column, type_ in table.columns.items():
             if column not in existing:
-                db[table.name].add_column(column, type_)
+                made.add_column(column, type_)
     for index in table.indexes:
         if index.sql:
             db.execute(index.sql)
         else:
-            db[table.name].create_index(list(index.columns), if_not_exists=True,
-                                        unique=index.unique)
+            made.create_index(list(index.columns), if_not_exists=True, unique=index.unique)
     if table.index_foreign_keys:
         for column, _other, _ in table.foreign_keys:
-            db[table.name].create_index([column], if_not_exists=True)
+            made.create_index([column], if_not_exists=True)
     if table.fts and not db[f"{table.name}_fts"].exists():
-        db[table.name].enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
+        made.enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
     for view in table.views:
         ensure_view(db, view)
 
