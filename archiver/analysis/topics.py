@@ -29,12 +29,13 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
+from archiver.analysis.choices import TOPIC_KINDS
 from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 from archiver.store.derived import ensure_topics
 
-KINDS = ("tag", "arxiv", "blog-section", "user", "discovered")
+KINDS = TOPIC_KINDS
 CHUNK = 500
 RANDOM_STATE = 0
 

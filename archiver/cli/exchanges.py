@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from archiver.cli.common import LazyChoice, echo, echo_json, global_options, info, state
+from archiver.analysis.choices import EXCHANGE_KINDS
+from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import md_escape, md_link, one_line
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
@@ -16,7 +17,7 @@ DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --
 @click.option("--replier", metavar="SLUG", help="Only quotes made by this person.")
 @click.option("--between", nargs=2, metavar="A B", help="Only A quoting B or B quoting A.")
 @click.option("--since", metavar="DATE", help="Only quotes written since DATE (YYYY-MM-DD).")
-@click.option("--kind", type=LazyChoice(lambda: _analysis().KINDS), help="Only this kind of source.")
+@click.option("--kind", type=click.Choice(EXCHANGE_KINDS), help="Only this kind of source.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
               default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")

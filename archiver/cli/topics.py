@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from archiver.cli.common import LazyChoice, echo, echo_json, global_options, info, state
+from archiver.analysis.choices import REPORT_FORMATS, TOPIC_KINDS
+from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import one_line
 
 
@@ -31,7 +32,7 @@ def _config_topics() -> list[dict]:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--kind", type=LazyChoice(lambda: _topics().KINDS), help="Only topics of this kind.")
+@click.option("--kind", type=click.Choice(TOPIC_KINDS), help="Only topics of this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one per topic.")
 @global_options
 @click.pass_context
@@ -106,7 +107,7 @@ def discover(k, since, until, as_json):
 @click.option("--until", metavar="DATE", help="Only items posted up to DATE (inclusive).")
 @click.option("--sentences", type=click.IntRange(1, 50), default=7, show_default=True,
               help="Sentences in the summary.")
-@click.option("--format", "fmt", type=LazyChoice(lambda: _report().FORMATS), default="markdown",
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="markdown",
               show_default=True)
 @click.option("--out", metavar="DIR", help="Write .md, .html, .json and the chart PNG here.")
 @click.option("--save", is_flag=True,
