@@ -377,8 +377,9 @@ class Http:
                 raise ChallengeError(
                     f"{_safe(url)}: got an HTML page where JSON was expected (a bot challenge or "
                     "an outage?); try later, raise --delay, or set an access header") from exc
-            detail = (f"{exc.msg} at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError)
-                      else str(exc))
+            # A JSONDecodeError says where; other ValueErrors (a 5,000-digit number) only what.
+            pos = getattr(exc, "pos", None)
+            detail = f"{getattr(exc, 'msg', exc)} at byte {pos}" if pos is not None else str(exc)
             raise FetchError(f"{_safe(url)}: the response is not valid JSON ({detail}); try "
                              "again later") from exc
 
