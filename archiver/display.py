@@ -21,7 +21,9 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from archiver.text import URL_SCHEMES
+# The only schemes a link may have, here and in sanitised HTML (archiver.text uses this set):
+# kept here, not in archiver.text, so showing a link never loads the HTML converters.
+URL_SCHEMES = {"http", "https", "mailto"}
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -145,12 +145,12 @@ class _HeaderDeadline:
     def getresponse(self):
         deadline = _DEADLINE.get()
         if deadline is None:
-            return super().getresponse()
+            return super().getresponse()  # type: ignore[misc]  # the connection class's
         timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
         timer.daemon = True
         timer.start()
         try:
-            return super().getresponse()
+            return super().getresponse()  # type: ignore[misc]
         finally:
             timer.cancel()
             timer.join()  # no timer thread outlives the request
@@ -377,8 +377,11 @@ class Http:
                 raise ChallengeError(
                     f"{_safe(url)}: got an HTML page where JSON was expected (a bot challenge or "
                     "an outage?); try later, raise --delay, or set an access header") from exc
-            raise FetchError(f"{_safe(url)}: the response is not valid JSON ({exc.msg} at byte "
-                             f"{exc.pos}); try again later") from exc
+            # A JSONDecodeError says where; other ValueErrors (a 5,000-digit number) only what.
+            pos = getattr(exc, "pos", None)
+            detail = f"{getattr(exc, 'msg', exc)} at byte {pos}" if pos is not None else str(exc)
+            raise FetchError(f"{_safe(url)}: the response is not valid JSON ({detail}); try "
+                             "again later") from exc
 
 
 class _Truncated(Exception):

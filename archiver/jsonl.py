@@ -13,7 +13,8 @@ Export scopes: a thread (the post, its comments and everything hanging off them)
 profile, their posts, their comments and the posts those are on), a topic, or the whole archive.
 Rows that point at other rows (declared foreign keys, and ``item_table``/``item_id`` pairs) bring
 those rows along, so a partial export imports on its own. ``runs`` and ``meta`` describe the
-archive itself and are not exported.
+archive itself and are not exported. Each table's ``type`` and whether it is exported come from
+its declaration (``archiver.store.tables.Table``).
 """
 
 from __future__ import annotations
@@ -25,31 +26,23 @@ import sqlite_utils
 
 from archiver import resolve
 from archiver.errors import NotFound, UsageError
-from archiver.store.schema import ensure_db_shape
+from archiver.store.schema import DECLARED, declared, ensure_db_shape
 
-SINGULAR = {
-    "sites": "site", "users": "user", "posts": "post", "comments": "comment", "tags": "tag",
-    "post_tags": "post_tag", "item_versions": "item_version", "papers": "paper",
-    "paper_authors": "paper_author", "paper_keys": "paper_key", "researchers": "researcher",
-    "researcher_metrics": "researcher_metrics", "researcher_papers": "researcher_paper",
-    "mentions": "mention", "exchanges": "exchange", "exchange_turns": "exchange_turn",
-    "exchange_scans": "exchange_scan", "post_sections": "post_section",
-    "user_sequences": "user_sequence", "paper_reviews": "paper_review", "topics": "topic",
-    "feed_state": "feed_state", "feed_entries": "feed_entry", "sync_state": "sync_state",
-    "topic_items": "topic_item", "summaries": "summary",
-}
-FIRST = ["sites", "users", "tags", "posts", "post_tags", "comments", "item_versions"]
-SKIP = {"runs", "meta"}
-# Rows of these tables are written by archiver's analysis; when an import brings them, the
-# analysis is not re-run over the imported items (it would renumber them).
-SOURCE_TABLES = set(FIRST) | {"papers", "paper_authors", "paper_keys", "researchers",
-                              "researcher_metrics", "researcher_papers", "post_sections",
-                              "user_sequences", "paper_reviews", "feed_state", "feed_entries"}
+
+def source_tables() -> set[str]:
+    """Tables of fetched rows. The others' rows are written by archiver's analysis; when an
+    import brings them, the analysis is not re-run over the imported items (it would renumber
+    them). From each table's declaration (archiver.store.tables.Table.derived)."""
+    return {t.name for t in DECLARED if not t.derived}
+
+
 CHUNK = 500
 
 
 def type_of(table: str) -> str:
-    return SINGULAR.get(table, table)
+    """The table's JSON Lines type (its declaration's export_as; else the table's name)."""
+    found = declared(table)
+    return found.export_type if found else table
 
 
 class TypeMap:
@@ -79,13 +72,15 @@ def ensure_all_schemas(db: sqlite_utils.Database) -> None:
 
 
 def exportable_tables(db: sqlite_utils.Database) -> list[str]:
-    """Every data table, parents first; FTS shadow tables, runs and meta left out."""
+    """Every data table, parents first (declared ones in declaration order, which is foreign-key
+    order); FTS shadow tables, runs, meta and migrations left out."""
     names = db.table_names()
     virtual = {n for n in names if _is_fts(db, n)}
-    tables = [n for n in names if n not in SKIP and n not in virtual and
+    skip = {t.name for t in DECLARED if not t.exported}
+    tables = [n for n in names if n not in skip and n not in virtual and
               not any(n.startswith(v + "_") for v in virtual) and not n.startswith("sqlite_")]
-    rest = sorted(t for t in tables if t not in FIRST)
-    return [t for t in FIRST if t in tables] + _parents_first(db, rest)
+    rest = sorted(t for t in tables if declared(t) is None)
+    return [t.name for t in DECLARED if t.name in tables] + _parents_first(db, rest)
 
 
 def _parents_first(db: sqlite_utils.Database, tables: list[str]) -> list[str]:

@@ -106,7 +106,7 @@ def import_jsonl(db: sqlite_utils.Database, lines: Iterable[str], source: str):
     rows (mentions, exchanges, …), since re-running it would renumber them."""
     rows = list(jsonl.read_rows(db, lines, source))  # every line checked before any is written
     tables = {row.table for row in rows}
-    derived = sorted(tables - jsonl.SOURCE_TABLES)
+    derived = sorted(tables - jsonl.source_tables())
     for row in rows:
         row.analyse = not derived  # queued with the page that writes it (see store.rows)
     kept: list[int] = []

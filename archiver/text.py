@@ -20,6 +20,8 @@ import lxml.html
 import nh3
 from markdownify import MarkdownConverter
 
+from archiver.display import URL_SCHEMES
+
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
     "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
@@ -40,7 +42,6 @@ ALLOWED_ATTRIBUTES = {
     "code": {"class"},
     "pre": {"class"},
 }
-URL_SCHEMES = {"http", "https", "mailto"}
 BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "tr",
     "section", "figure", "figcaption", "hr", "dd", "dt", "details", "summary", "aside",

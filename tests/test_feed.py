@@ -230,3 +230,13 @@ def test_feed_command_prints_a_summary(httpserver, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Example Research Blog: 2 entries, 2 new or changed, 0 unchanged; 1 articles " \
            "fetched" in result.output
+
+
+def test_a_304_to_a_first_unconditional_fetch_is_not_modified(httpserver, http, tmp_path):
+    """A server answering 304 although nothing was asked conditionally (no feed state yet): the
+    feed is reported not modified, with no traceback."""
+    httpserver.expect_request("/feed.xml").respond_with_response(Response(status=304))
+    db = open_db(str(tmp_path / "a.db"))
+    _counts, report = archive_feed(db, http, httpserver.url_for("/feed.xml"))
+    assert report.not_modified
+    assert next(db.query("SELECT status FROM feed_state"))["status"] == "not-modified"

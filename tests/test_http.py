@@ -396,3 +396,11 @@ def test_a_url_urlsplit_cannot_parse_is_a_fetch_error_not_a_crash():
     with pytest.raises(FetchError, match=r"'http://\[::1/x': not a valid URL \(Invalid IPv6 URL\)"):
         http.get_json("http://[::1/x")
     assert http.requests_made == 0
+
+
+def test_json_that_parses_into_a_value_error_is_a_clear_error():
+    """json.loads raises a plain ValueError (not a JSONDecodeError, no .msg/.pos) for a number
+    too long to convert; the message used to fail on exc.msg."""
+    server = RawServer([http_reply(b'{"karma": ' + b"9" * 5000 + b"}")])
+    with pytest.raises(FetchError, match="not valid JSON .*Exceeds the limit"):
+        client(retries=0).get_json(server.url)

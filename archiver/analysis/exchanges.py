@@ -40,11 +40,12 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from archiver.analysis import quotes as Q
+from archiver.analysis.choices import EXCHANGE_KINDS
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
 from archiver.store.derived import EXCHANGE_COLUMNS
 
-KINDS = ("parent", "ancestor", "post", "thread", "archive", "external", "unresolved")
+KINDS = EXCHANGE_KINDS
 # Chosen on tests/data/exchanges_labelled.jsonl (scripts/eval_exchanges.py): genuine quotes with
 # small edits score 91-99, the best wrong candidate 79 (a 28-character fragment). Short fragments
 # reach high partial scores by chance, so the bar rises for quotes under FUZZY_SHORT characters.

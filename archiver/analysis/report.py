@@ -27,6 +27,7 @@ from archiver.analysis import quotes as Q
 from archiver.analysis import sentences as splitter
 from archiver.analysis import stance, topics
 from archiver.analysis import summarize as summ
+from archiver.analysis.choices import REPORT_FORMATS
 from archiver.analysis.period import period_sql
 from archiver.display import (
     html_escape,
@@ -42,7 +43,7 @@ from archiver.records import now_utc
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("markdown", "html", "json")
+FORMATS = REPORT_FORMATS
 
 
 @dataclass

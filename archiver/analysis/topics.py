@@ -31,6 +31,7 @@ import numpy as np
 import sqlite_utils
 
 from archiver.analysis import patterns
+from archiver.analysis.choices import TOPIC_KINDS
 from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.parse import parse_date
@@ -40,7 +41,7 @@ from archiver.store.derived import ensure_topics
 
 log = logging.getLogger("archiver.topics")
 
-KINDS = ("tag", "arxiv", "blog-section", "user", "discovered")
+KINDS = TOPIC_KINDS
 CHUNK = 500
 RANDOM_STATE = 0
 

@@ -19,7 +19,6 @@ import click
 
 from archiver.display import clean_terminal, safe_json
 from archiver.errors import ArchiverError, UsageError
-from archiver.store import problems
 
 DEFAULT_DB = os.path.join("db", "archive.db")
 
@@ -225,8 +224,6 @@ def argument_problem(arg: str) -> str | None:
     encode (SQLite, the terminal); a URL that ``urlsplit`` cannot parse (``http://[::1``) raises
     ValueError wherever it is split.
     """
-    from archiver.http import url_problem
-
     try:
         arg.encode("utf-8")
     except UnicodeEncodeError:
@@ -235,6 +232,8 @@ def argument_problem(arg: str) -> str | None:
                 "terminal's or the script's encoding)")
     value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        from archiver.http import url_problem  # requests: only when there is a URL to check
+
         problem = url_problem(value)
         if problem and "not an http(s) URL" not in problem:
             return f"{value!r} is {problem}; check the URL"
@@ -281,6 +280,8 @@ class ArchiverGroup(click.Group):
         except ArchiverError as exc:
             self._fail(ctx, exc, str(exc), exc.exit_code)
         except sqlite3.Error as exc:
+            from archiver.store import problems  # here, not at start-up: the store is heavy
+
             self._fail(ctx, exc, problems.explain(exc), 1)
         except OSError as exc:
             self._fail(ctx, exc, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)

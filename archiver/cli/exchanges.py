@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archiver import resolve
-from archiver.analysis import exchanges as X
+from archiver.analysis.choices import EXCHANGE_KINDS
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import md_escape, md_link, one_line
 from archiver.parse import parse_since
@@ -19,7 +18,7 @@ DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --
 @click.option("--replier", metavar="SLUG", help="Only quotes made by this person.")
 @click.option("--between", nargs=2, metavar="A B", help="Only A quoting B or B quoting A.")
 @click.option("--since", metavar="DATE", help="Only quotes written since DATE (YYYY-MM-DD).")
-@click.option("--kind", type=click.Choice(X.KINDS), help="Only this kind of source.")
+@click.option("--kind", type=click.Choice(EXCHANGE_KINDS), help="Only this kind of source.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
               default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
@@ -41,6 +40,9 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     """
     if ctx.invoked_subcommand is not None:
         return
+    from archiver import resolve
+
+    X = _analysis()
     db = state().db(read=True)
     fmt = "json" if as_json else fmt
     if limit is None:
@@ -78,10 +80,17 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
 @global_options
 def extract(everything):
     """Find quotes in new or changed items and resolve their sources."""
-    stats = X.extract(state().db(read=True), all=everything)
+    stats = _analysis().extract(state().db(read=True), all=everything)
     kinds = ", ".join(f"{k} {n}" for k, n in stats.as_dict()["kinds"].items()) or "none"
     info(f"scanned {stats.scanned} items, {stats.quoting} quoting; "
          f"{stats.exchanges} exchanges ({kinds})")
+
+
+def _analysis():
+    """The analysis (numpy, rapidfuzz) is imported when a command runs, not for --help."""
+    from archiver.analysis import exchanges
+
+    return exchanges
 
 
 def _json(row: dict) -> dict:

@@ -18,10 +18,8 @@ from archiver.cli.common import (
 )
 from archiver.display import one_line
 from archiver.errors import ArchiverError
-from archiver.forums import archive_thread, archive_user
 from archiver.parse import parse_count, parse_since
 from archiver.sources import registry
-from archiver.store.search import search as run_search
 
 
 @click.command()
@@ -39,6 +37,8 @@ def thread(urls, endpoint, fallback, delay, via):
     URL: a LessWrong, Alignment Forum, EA Forum or GreaterWrong post URL, a bare site:postId
     (lesswrong:uMQ3cqWDPHhjtiesc), or a thread URL of another supported forum.
     """
+    from archiver.forums import archive_thread
+
     st = state()
     for url in urls:  # every URL is checked before anything is fetched
         registry.resolve_thread(url)
@@ -78,6 +78,8 @@ def thread(urls, endpoint, fallback, delay, via):
 @global_options
 def user(who, site, posts, comments, since, endpoint, fallback, delay):
     """Archive a user's profile, posts and comments (each comment linked to its post)."""
+    from archiver.forums import archive_user
+
     st = state()
     http = st.http(delay)
     with progress("items") as bar:
@@ -102,6 +104,8 @@ def search(query, limit, as_json):
 
     QUERY may use SQLite FTS5 syntax: "exact phrase", OR, NOT, prefix*.
     """
+    from archiver.store.search import search as run_search
+
     rows = run_search(state().db(read=True), query, limit)
     for row in rows:
         if as_json:

@@ -8,8 +8,12 @@ import click
 
 from archiver.cli.common import LazyChoice, delay_option, echo_json, global_options, info, state
 from archiver.display import one_line
-from archiver.pages import archive_feed, archive_page, export_archive, export_to_file, import_paths
-from archiver.sources.saved import kinds
+
+
+def _saved_kinds() -> list[str]:
+    from archiver.sources.saved import kinds
+
+    return list(kinds())
 
 
 def _counts(counts) -> str:
@@ -25,6 +29,8 @@ def page(urls, delay):
 
     The main text is extracted with trafilatura; a page carrying its text twice is stored once.
     """
+    from archiver.pages import archive_page
+
     st = state()
     http = st.http(delay)
     for url in urls:
@@ -42,6 +48,8 @@ def feed(urls, delay):
     Entries seen before and unchanged are skipped; when an entry carries only a summary, the
     article itself is fetched.
     """
+    from archiver.pages import archive_feed
+
     st = state()
     http = st.http(delay)
     for url in urls:
@@ -59,7 +67,7 @@ def feed(urls, delay):
 
 @click.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH [PATH...]")
-@click.option("--kind", type=LazyChoice(kinds), help="What the files are (default: detected).")
+@click.option("--kind", type=LazyChoice(_saved_kinds), help="What the files are (default: detected).")
 @click.option("--captured", metavar="DATE",
               help="When the pages were saved (YYYY-MM-DD): dates without a year resolve "
                    "against it. Default: each file's modification time.")
@@ -73,6 +81,8 @@ def import_(paths, kind, captured, url, name, as_json):
     posts, researcher profiles, paper-review posts and forum profiles, Hacker News pages, and
     saved ForumMagnum / OpenAlex / Semantic Scholar / arXiv responses. A folder means its files.
     """
+    from archiver.pages import import_paths
+
     reports = import_paths(state().db(), paths, kind=kind, captured=captured, url=url,
                            name=name)
     for report in reports:
@@ -99,6 +109,8 @@ def export(threads, users, topics, everything, output):
     """Write rows as JSON Lines (one object per line with a "type"), for `archiver import`."""
     if not (threads or users or topics or everything):
         raise click.UsageError("say what to export: --thread, --user, --topic or --all")
+    from archiver.pages import export_archive, export_to_file
+
     st = state()
     if output == "-":
         count = export_archive(st.db(read=True), sys.stdout, threads, users, topics, everything)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from archiver import researchers as R
-from archiver.analysis import mentions as M
 from archiver.cli.common import (
     LazyChoice,
     delay_option,
@@ -49,6 +47,8 @@ def researcher(query, source, papers, pick, forum_user, endpoint, delay, as_json
         --source semanticscholar
     archiver researcher "au:del_maestro" --source arxiv
     """
+    from archiver import researchers as R
+
     st = state()
     db = st.db()
     http = st.http(delay)
@@ -125,6 +125,8 @@ def _print_report(report: dict) -> None:
 @global_options
 def papers(fill, limit, researcher_id, arxiv_endpoint, openalex_endpoint, delay, as_json):
     """Papers in the archive, most-mentioned first (--fill completes stub papers first)."""
+    from archiver import researchers as R
+
     st = state()
     db = st.db(read=True)
     if fill:
@@ -154,6 +156,8 @@ def papers(fill, limit, researcher_id, arxiv_endpoint, openalex_endpoint, delay,
 @global_options
 def mentions(paper, redetect, limit, as_json):
     """Where papers are mentioned in posts and comments (arXiv ids, DOIs, OpenReview, titles)."""
+    from archiver.analysis import mentions as M
+
     db = state().db(read=True)
     if redetect:
         info(f"{M.detect_all(db)} mentions found")

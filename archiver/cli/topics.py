@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from archiver.analysis import report as R
-from archiver.analysis import topics as T
+from archiver.analysis.choices import REPORT_FORMATS, TOPIC_KINDS
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.display import one_line
-from archiver.resolve import post_id
 
 
 def register(group: click.Group) -> None:
@@ -16,12 +14,25 @@ def register(group: click.Group) -> None:
     group.add_command(summarize)
 
 
+# The analysis (numpy, scikit-learn, matplotlib) is imported when a command runs, not for --help.
+def _topics():
+    from archiver.analysis import topics
+
+    return topics
+
+
+def _report():
+    from archiver.analysis import report
+
+    return report
+
+
 def _config_topics() -> list[dict]:
     return state().config.watch.get("topics", [])
 
 
 @click.group(invoke_without_command=True)
-@click.option("--kind", type=click.Choice(T.KINDS), help="Only topics of this kind.")
+@click.option("--kind", type=click.Choice(TOPIC_KINDS), help="Only topics of this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one per topic.")
 @global_options
 @click.pass_context
@@ -36,7 +47,7 @@ def topics(ctx, kind, as_json):
     """
     if ctx.invoked_subcommand is not None:
         return
-    rows = T.overview(state().db(read=True), _config_topics(), kind)
+    rows = _topics().overview(state().db(read=True), _config_topics(), kind)
     if as_json:
         for row in rows:
             echo_json(row)
@@ -62,7 +73,7 @@ def topics(ctx, kind, as_json):
 @global_options
 def add(name, matches, description, as_json):
     """Define a topic of your own and assign every archived item that matches it."""
-    topic = T.add_topic(state().db(), name, list(matches), description)
+    topic = _topics().add_topic(state().db(), name, list(matches), description)
     if as_json:
         echo_json(topic)
     else:
@@ -79,7 +90,7 @@ def add(name, matches, description, as_json):
 @global_options
 def discover(k, since, until, as_json):
     """Find themes in posts, comments and papers (TF-IDF + NMF, labelled by c-TF-IDF)."""
-    found = T.discover(state().db(read=True), k=k, since=since, until=until)
+    found = _topics().discover(state().db(read=True), k=k, since=since, until=until)
     if as_json:
         echo_json({"topics": found})
         return
@@ -96,7 +107,7 @@ def discover(k, since, until, as_json):
 @click.option("--until", metavar="DATE", help="Only items posted up to DATE (inclusive).")
 @click.option("--sentences", type=click.IntRange(1, 50), default=7, show_default=True,
               help="Sentences in the summary.")
-@click.option("--format", "fmt", type=click.Choice(R.FORMATS), default="markdown",
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="markdown",
               show_default=True)
 @click.option("--out", metavar="DIR", help="Write .md, .html, .json and the chart PNG here.")
 @click.option("--save", is_flag=True,
@@ -114,9 +125,11 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, save
     archiver summarize 12 --format json --llm gpt-4o-mini
     """
     failures: list[str] = []
+    from archiver.resolve import post_id
+
     db = state().db(read=True)
     thread = post_id(db, thread) if thread else None
-    reports, warnings = R.make_reports(
+    reports, warnings = _report().make_reports(
         db, topic=topic, thread=thread, all_topics=all_topics, since=since,
         until=until, sentences=sentences, llm_model=llm_model, out_dir=out,
         store=bool(out or save), config_topics=_config_topics(), failures=failures)
@@ -134,4 +147,4 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, save
     else:
         echo("\n\n".join(r.markdown if fmt == "markdown" else r.html for r in reports))
     if failures:
-        raise R.failed(failures, len(reports))
+        raise _report().failed(failures, len(reports))

@@ -81,10 +81,11 @@ def fetch_feed(http, url: str, known: dict[str, str], state: dict | None,
     response = http.request("GET", url, headers=headers)
     if response.status_code == 304:
         report.not_modified = True
-        report.title = (state or {}).get("title")
+        known_state = state or {}  # a server may answer 304 to a first, unconditional fetch
+        report.title = known_state.get("title")
         yield Page(other={"feed_state": [FeedState(
-            url, (state or {}).get("site_id"), report.title, state.get("etag"),
-            state.get("last_modified"), "not-modified", None)]})
+            url, known_state.get("site_id"), report.title, known_state.get("etag"),
+            known_state.get("last_modified"), "not-modified", None)]})
         return
     parsed = parse_feed(response.content, url, response.headers.get("Content-Type"))
     report.title = _clean(parsed.feed.get("title"))

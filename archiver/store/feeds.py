@@ -17,30 +17,57 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import Counts, Saver
+from archiver.store.tables import Table, ensure_table
 
-TABLES: dict[str, dict] = {
-    "feed_state": {
-        "columns": {"url": str, "site_id": str, "title": str, "etag": str, "last_modified": str,
-                    "fetched_at": str, "status": str, "entry_count": int},
-        "pk": "url",
-        "foreign_keys": [("site_id", "sites", "id")],
-    },
-    "feed_entries": {
-        "columns": {"feed_url": str, "entry_key": str, "post_id": str, "updated": str,
-                    "fingerprint": str, "first_seen": str, "last_seen": str},
-        "pk": ("feed_url", "entry_key"),
-        "foreign_keys": [("feed_url", "feed_state", "url"), ("post_id", "posts", "id")],
-    },
-}
+TABLES = [
+    Table(
+        name="feed_state",
+        columns={
+            "url": str, "site_id": str, "title": str, "etag": str, "last_modified": str,
+            "fetched_at": str, "status": str, "entry_count": int,
+        },
+        pk="url",
+        foreign_keys=(
+            ("site_id", "sites", "id"),
+        ),
+        description="Feeds followed: ETag / Last-Modified for conditional requests, last fetch.",
+        docs={
+            "etag": "The ETag the server sent.",
+            "last_modified": "The Last-Modified the server sent.",
+            "fetched_at": "When the feed was last fetched.",
+            "status": "Outcome of the last fetch.",
+            "entry_count": "Entries in the feed at the last fetch.",
+            "title": "The feed's title.",
+        },
+        label="title",
+    ),
+    Table(
+        name="feed_entries",
+        columns={
+            "feed_url": str, "entry_key": str, "post_id": str, "updated": str, "fingerprint": str,
+            "first_seen": str, "last_seen": str,
+        },
+        pk=("feed_url", "entry_key"),
+        foreign_keys=(
+            ("feed_url", "feed_state", "url"), ("post_id", "posts", "id"),
+        ),
+        description=("Every feed entry ever seen, the post it was archived as, and a fingerprint so"
+                     " unchanged entries are skipped."),
+        docs={
+            "feed_url": "The feed (feed_state.url).",
+            "entry_key": "The entry's id, else its link.",
+            "updated": "The entry's updated date.",
+            "fingerprint": "Hash of the entry's date, title, summary and content.",
+        },
+        export_as="feed_entry",
+    ),
+]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    for name, spec in TABLES.items():
-        if not db[name].exists():
-            db[name].create(spec["columns"], pk=spec["pk"], foreign_keys=spec["foreign_keys"])
-        for column, _other, _ in spec["foreign_keys"]:
-            db[name].create_index([column], if_not_exists=True)
+    for table in TABLES:
+        ensure_table(db, table)
 
 
 def known_entries(db: sqlite_utils.Database, feed_url: str) -> dict[str, str]:
@@ -81,5 +108,5 @@ def save_feed_state(db: sqlite_utils.Database, states: list, now: str) -> Counts
     return Counts()
 
 
-OTHER_SAVERS["feed_entries"] = save_feed_entries
-OTHER_SAVERS["feed_state"] = save_feed_state
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS: dict[str, Saver] = {"feed_entries": save_feed_entries, "feed_state": save_feed_state}

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import sqlite_utils
 
@@ -60,86 +61,15 @@ from archiver.records import (
     ResearcherPapers,
     now_utc,
 )
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import Counts, Saver
+from archiver.store.tables import Index, Table, View, ensure_table
 
 # -- identifiers and titles: archiver.paperids (re-exported here) -------------------------------
 
 
 # -- schema ------------------------------------------------------------------------------------
 
-TABLES: dict[str, dict] = {
-    "researchers": {
-        "columns": {
-            "id": str, "source": str, "source_id": str, "name": str, "url": str, "orcid": str,
-            "affiliations": str, "topics": str, "forum_user_id": str, "extra": str,
-            "first_seen": str, "last_seen": str,
-        },
-        "pk": "id",
-        "foreign_keys": [("forum_user_id", "users", "id")],
-    },
-    "researcher_metrics": {
-        "columns": {
-            "id": int, "researcher_id": str, "captured_at": str, "h_index": int,
-            "i10_index": int, "works_count": int, "citation_count": int, "extra": str,
-        },
-        "pk": "id",
-        "foreign_keys": [("researcher_id", "researchers", "id")],
-    },
-    "papers": {
-        "columns": {
-            "id": str, "title": str, "abstract": str, "published": str, "year": int,
-            "venue": str, "doi": str, "arxiv_id": str, "url": str, "categories": str,
-            "primary_category": str, "topics": str, "citation_count": int, "has_code": int,
-            "stub": int, "source": str, "source_ids": str, "extra": str, "first_seen": str,
-            "last_seen": str,
-        },
-        "pk": "id",
-    },
-    "paper_keys": {
-        "columns": {"key": str, "paper_id": str},
-        "pk": "key",
-        "foreign_keys": [("paper_id", "papers", "id")],
-    },
-    # researcher_id is the source's author id ("openalex:A…"); most co-authors have no
-    # researchers row, so it is deliberately not a declared foreign key.
-    "paper_authors": {
-        "columns": {"paper_id": str, "position": int, "name": str, "researcher_id": str,
-                    "affiliation": str},
-        "pk": ("paper_id", "position"),
-        "foreign_keys": [("paper_id", "papers", "id")],
-    },
-    "researcher_papers": {
-        "columns": {"researcher_id": str, "paper_id": str},
-        "pk": ("researcher_id", "paper_id"),
-        "foreign_keys": [("researcher_id", "researchers", "id"), ("paper_id", "papers", "id")],
-    },
-    "mentions": {
-        "columns": {
-            "id": int, "item_table": str, "item_id": str, "paper_id": str, "how": str,
-            "field": str, "span_start": int, "span_end": int, "matched_text": str,
-            "detected_at": str,
-        },
-        "pk": "id",
-        "foreign_keys": [("paper_id", "papers", "id")],
-    },
-}
-
-INDEXES = [
-    ("researchers", ["forum_user_id"], False),
-    ("researcher_metrics", ["researcher_id", "captured_at"], True),
-    ("papers", ["doi"], False),
-    ("papers", ["arxiv_id"], False),
-    ("papers", ["year"], False),
-    ("paper_keys", ["paper_id"], False),
-    ("paper_authors", ["researcher_id"], False),
-    ("researcher_papers", ["paper_id"], False),
-    ("mentions", ["paper_id"], False),
-    ("mentions", ["item_table", "item_id", "field", "span_start", "paper_id"], True),
-]
-
-MENTION_DETAILS = """
-CREATE VIEW mention_details AS
-SELECT m.id, m.paper_id, p.title AS paper_title, m.how, m.matched_text, m.item_table, m.item_id,
+MENTION_DETAILS_SQL = """SELECT m.id, m.paper_id, p.title AS paper_title, m.how, m.matched_text, m.item_table, m.item_id,
        COALESCE(c.post_id, po.id) AS post_id, tp.title AS post_title,
        COALESCE(c.user_id, po.user_id) AS user_id,
        COALESCE(u.name, c.author, po.author) AS author,
@@ -150,30 +80,203 @@ JOIN papers p ON p.id = m.paper_id
 LEFT JOIN comments c ON m.item_table = 'comments' AND c.id = m.item_id
 LEFT JOIN posts po ON m.item_table = 'posts' AND po.id = m.item_id
 LEFT JOIN posts tp ON tp.id = COALESCE(c.post_id, po.id)
-LEFT JOIN users u ON u.id = COALESCE(c.user_id, po.user_id)
-"""
+LEFT JOIN users u ON u.id = COALESCE(c.user_id, po.user_id)"""
+
+MENTION_DETAILS = View(
+    name="mention_details",
+    sql=MENTION_DETAILS_SQL,
+    inherits="mentions",
+    description="Mentions with the paper's title, the thread, the author and links.",
+    docs={
+        "paper_title": "The paper.",
+        "post_title": "The thread.",
+        "author": "Who mentioned it.",
+    },
+    sort=("posted_at", True),
+    facets=("how", "author"),
+)
+
+
+TABLES = [
+    Table(
+        name="researchers",
+        columns={
+            "id": str, "source": str, "source_id": str, "name": str, "url": str, "orcid": str,
+            "affiliations": str, "topics": str, "forum_user_id": str, "extra": str,
+            "first_seen": str, "last_seen": str,
+        },
+        pk="id",
+        foreign_keys=(
+            ("forum_user_id", "users", "id"),
+        ),
+        indexes=(
+            Index(("forum_user_id",)),
+        ),
+        description="Researcher profiles from OpenAlex, Semantic Scholar, arXiv and imports.",
+        docs={
+            "source": "openalex, semanticscholar, arxiv or import.",
+            "name": "Name.",
+            "orcid": "ORCID iD.",
+            "affiliations": "Affiliations as a JSON list.",
+            "topics": "Research topics as a JSON list.",
+            "forum_user_id": "The same person as a forum user (users.id), when linked.",
+        },
+        label="name",
+        facets=("source",),
+        export_as="researcher",
+    ),
+    Table(
+        name="researcher_metrics",
+        columns={
+            "id": int, "researcher_id": str, "captured_at": str, "h_index": int, "i10_index": int,
+            "works_count": int, "citation_count": int, "extra": str,
+        },
+        pk="id",
+        foreign_keys=(
+            ("researcher_id", "researchers", "id"),
+        ),
+        indexes=(
+            Index(("researcher_id", "captured_at"), unique=True),
+        ),
+        description=("Dated metric snapshots: re-fetching a profile adds a row, so metrics become a"
+                     " time series."),
+        docs={
+            "captured_at": "When the snapshot was taken.",
+            "h_index": "h-index.",
+            "i10_index": "i10-index.",
+            "works_count": "Number of works.",
+            "citation_count": "Total citations.",
+            "extra": "Source-specific metrics as JSON (e.g. novelty, AI score).",
+        },
+        sort=("captured_at", True),
+        facets=("researcher_id",),
+    ),
+    Table(
+        name="papers",
+        columns={
+            "id": str, "title": str, "abstract": str, "published": str, "year": int, "venue": str,
+            "doi": str, "arxiv_id": str, "url": str, "categories": str, "primary_category": str,
+            "topics": str, "citation_count": int, "has_code": int, "stub": int, "source": str,
+            "source_ids": str, "extra": str, "first_seen": str, "last_seen": str,
+        },
+        pk="id",
+        indexes=(
+            Index(("doi",)), Index(("arxiv_id",)), Index(("year",)),
+        ),
+        fts=("title", "abstract"),
+        description=("One row per paper across sources (merged by arXiv id, DOI or normalised "
+                     "title). Stubs are papers known only from a mention."),
+        docs={
+            "abstract": "Abstract.",
+            "published": "Publication date (ISO 8601).",
+            "year": "Publication year.",
+            "venue": "Journal or conference.",
+            "doi": "DOI, lower-case, without https://doi.org/.",
+            "arxiv_id": "arXiv id without version, e.g. 2404.16014.",
+            "categories": "arXiv categories as a JSON list.",
+            "primary_category": "arXiv primary category, e.g. cs.LG.",
+            "topics": "Topics as a JSON list.",
+            "citation_count": "Citations, per its source.",
+            "has_code": "1 if code is available.",
+            "source": "The source that first described it.",
+            "source_ids": "Ids in each source, as JSON.",
+        },
+        label="title",
+        sort=("published", True),
+        facets=("primary_category", "year", "stub", "source"),
+        export_as="paper",
+    ),
+    Table(
+        name="paper_keys",
+        columns={
+            "key": str, "paper_id": str,
+        },
+        pk="key",
+        foreign_keys=(
+            ("paper_id", "papers", "id"),
+        ),
+        indexes=(
+            Index(("paper_id",)),
+        ),
+        description="Bookkeeping: the keys (arXiv id, DOI, title) that identify each paper.",
+        docs={
+            "key": "A normalised arXiv id, DOI or title key.",
+        },
+        export_as="paper_key",
+    ),
+    Table(
+        name="paper_authors",
+        columns={
+            "paper_id": str, "position": int, "name": str, "researcher_id": str,
+            "affiliation": str,
+        },
+        pk=("paper_id", "position"),
+        foreign_keys=(
+            ("paper_id", "papers", "id"),
+        ),
+        indexes=(
+            Index(("researcher_id",)),
+        ),
+        description="A paper's authors in order.",
+        docs={
+            "name": "Author's name as the source lists it.",
+            "affiliation": "Affiliation, if given.",
+            "researcher_id": "The author's id in the source (not always a researchers row).",
+        },
+        export_as="paper_author",
+    ),
+    Table(
+        name="researcher_papers",
+        columns={
+            "researcher_id": str, "paper_id": str,
+        },
+        pk=("researcher_id", "paper_id"),
+        foreign_keys=(
+            ("researcher_id", "researchers", "id"), ("paper_id", "papers", "id"),
+        ),
+        indexes=(
+            Index(("paper_id",)),
+        ),
+        description="Which papers are on which researcher's profile.",
+        export_as="researcher_paper",
+    ),
+    Table(
+        name="mentions",
+        columns={
+            "id": int, "item_table": str, "item_id": str, "paper_id": str, "how": str,
+            "field": str, "span_start": int, "span_end": int, "matched_text": str,
+            "detected_at": str,
+        },
+        pk="id",
+        foreign_keys=(
+            ("paper_id", "papers", "id"),
+        ),
+        indexes=(
+            Index(("paper_id",)),
+            Index(("item_table", "item_id", "field", "span_start", "paper_id"), unique=True),
+        ),
+        views=(MENTION_DETAILS,),
+        description=("Where posts, comments and blog articles cite papers: arXiv ids and links, "
+                     "DOIs, OpenReview links and titles of archived papers."),
+        docs={
+            "how": "How it was matched: arxiv_id, arxiv_link, doi, openreview or title.",
+            "field": "Which field of the item held it (body, title, …).",
+            "span_start": "Start of the match in that field.",
+            "span_end": "End of the match in that field.",
+            "matched_text": "The text that matched.",
+            "detected_at": "When it was detected.",
+        },
+        facets=("how", "item_table"),
+        export_as="mention",
+        derived=True,
+    ),
+]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create the research tables, indexes, the papers FTS and the mention_details view."""
-    for name, spec in TABLES.items():
-        if not db[name].exists():
-            db[name].create(spec["columns"], pk=spec["pk"],
-                            foreign_keys=spec.get("foreign_keys", []))
-        else:
-            have = set(db[name].columns_dict)
-            for column, type_ in spec["columns"].items():
-                if column not in have:
-                    db[name].add_column(column, type_)
-    for table, columns, unique in INDEXES:
-        db[table].create_index(columns, if_not_exists=True, unique=unique)
-    for table, spec in TABLES.items():
-        for column, _other, _ in spec.get("foreign_keys", []):
-            db[table].create_index([column], if_not_exists=True)
-    if not db["papers_fts"].exists():
-        db["papers"].enable_fts(["title", "abstract"], create_triggers=True, tokenize="porter")
-    if "mention_details" not in db.view_names():
-        db.execute(MENTION_DETAILS)
+    for table in TABLES:
+        ensure_table(db, table)
 
 
 # -- savers --------------------------------------------------------------------------------------
@@ -353,7 +456,7 @@ def save_paper(db: sqlite_utils.Database, paper: Paper, now: str) -> tuple[str, 
     old = _row(db, "papers", target) if target else None
     for other in fold_ids:
         old = _fold(db, other, old)
-    if old is None:
+    if old is None or target is None:  # (folds are only found once there is a target)
         target = _new_paper_id(db, paper, doi, arxiv_id)
     row = _merged_row(old, paper, doi, arxiv_id, target, now)
     _write(db, "papers", row, pk=("id",))
@@ -431,7 +534,7 @@ def _merged_row(old: dict | None, paper: Paper, doi, arxiv_id, paper_id: str, no
              "primary_category": paper.primary_category}
     if fresh["year"] is None and paper.published and paper.published[:4].isdigit():
         fresh["year"] = int(paper.published[:4])
-    row = {"id": paper_id}
+    row: dict[str, Any] = {"id": paper_id}
     for field in PAPER_SCALARS:
         new, have = fresh[field], old.get(field)
         row[field] = new if (new not in (None, "") and (overwrite or have in (None, ""))) else have
@@ -583,10 +686,13 @@ def _write(db, table: str, row: dict, pk: tuple[str, ...]) -> None:
     )
 
 
-OTHER_SAVERS["researcher_papers"] = save_researcher_papers_in_page
-OTHER_SAVERS["papers"] = _papers_saver
-OTHER_SAVERS["researchers"] = save_researchers
-OTHER_SAVERS["researcher_metrics"] = save_metrics
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS: dict[str, Saver] = {
+    "researcher_papers": save_researcher_papers_in_page,
+    "papers": _papers_saver,
+    "researchers": save_researchers,
+    "researcher_metrics": save_metrics,
+}
 
 __all__ = [
     "ensure_schema", "ensure_stub_papers", "find_papers_by_keys",

@@ -12,7 +12,7 @@ def is_locked(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def is_read_only(exc: sqlite3.Error) -> bool:
+def is_read_only(exc: BaseException) -> bool:
     text = str(exc)
     return "readonly" in text or "read-only" in text
 

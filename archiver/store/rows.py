@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from archiver.store.save import ANALYSED, OTHER_SAVERS, Counts, _queue_analysis
+from archiver.store.save import ANALYSED, Counts, Saver, _queue_analysis
 
 # Natural keys of integer-id tables that declare no unique index for them.
 NATURAL_KEYS = {"item_versions": ("item_table", "item_id", "version")}
@@ -43,15 +43,16 @@ class TableInfo:
     references: tuple[tuple[str, str], ...]  # (column, table it points at)
 
 
-def table_info(db: sqlite_utils.Database, table: str) -> TableInfo:
-    columns = tuple(db[table].columns_dict)
-    pks = tuple(db[table].pks)
-    int_id = pks == ("id",) and db[table].columns_dict.get("id") is int
-    unique = tuple(tuple(i.columns) for i in db[table].indexes
+def table_info(db: sqlite_utils.Database, name: str) -> TableInfo:
+    table = db.table(name)
+    columns = tuple(table.columns_dict)
+    pks = tuple(table.pks)
+    int_id = pks == ("id",) and table.columns_dict.get("id") is int
+    unique = tuple(tuple(i.columns) for i in table.indexes
                    if i.unique and tuple(i.columns) != pks)
-    if table in NATURAL_KEYS:
-        unique += (NATURAL_KEYS[table],)
-    references = tuple((fk.column, fk.other_table) for fk in db[table].foreign_keys)
+    if name in NATURAL_KEYS:
+        unique += (NATURAL_KEYS[name],)
+    references = tuple((str(fk.column), str(fk.other_table)) for fk in table.foreign_keys)
     return TableInfo(columns, pks, int_id, unique, references)
 
 
@@ -146,4 +147,5 @@ def _upsert(db, table: str, row: dict, pks: tuple[str, ...]) -> None:
     db.conn.execute(sql, [row[c] for c in columns])
 
 
-OTHER_SAVERS["rows"] = save_rows
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS: dict[str, Saver] = {"rows": save_rows}

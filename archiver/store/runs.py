@@ -27,7 +27,7 @@ def start_run(db: sqlite_utils.Database, command: str, target: str) -> int:
             [now_utc(), command, target, os.getpid(), socket.gethostname(),
              process_identity(os.getpid())],
         )
-    return cursor.lastrowid
+    return int(cursor.lastrowid or 0)  # an INSERT always sets it
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, status: str, counts: dict | None = None,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -43,9 +44,21 @@ class Counts:
         return {"new": self.new, "updated": self.updated, "unchanged": self.unchanged}
 
 
-# Savers for other record kinds (papers, researchers, ...): kind -> fn(db, records, now) -> Counts.
-# They run inside the page's transaction.
-OTHER_SAVERS: dict[str, Callable[[sqlite_utils.Database, list, str], Counts]] = {}
+Saver = Callable[[sqlite_utils.Database, list, str], Counts]
+
+
+@functools.cache
+def other_savers() -> dict[str, Saver]:
+    """Savers for the other record kinds of ``Page.other`` (papers, researchers, sections, feed
+    entries, restored rows): kind -> fn(db, records, now) -> Counts, run inside the page's
+    transaction. Listed here, by module, so saving never depends on what was imported first;
+    imported on first use because those modules import this one (for Counts)."""
+    from archiver.store import feeds, papers, rows, sections
+
+    savers: dict[str, Saver] = {}
+    for module in (papers, sections, feeds, rows):
+        savers.update(module.SAVERS)
+    return savers
 
 def save_page(db: sqlite_utils.Database, page: Page) -> Counts:
     page = clean_page(page)  # odd upstream values nulled or clamped, never a database error
@@ -59,8 +72,9 @@ def save_page(db: sqlite_utils.Database, page: Page) -> Counts:
         counts.add(_save_comments(db, page.comments, now, changed["comments"]))
         if page.complete_post_ids:
             _flag_missing(db, page.complete_post_ids, page.seen_comment_ids, now)
+        savers = other_savers()
         for kind, records in page.other.items():
-            counts.add(OTHER_SAVERS[kind](db, records, now))
+            counts.add(savers[kind](db, records, now))
         _queue_analysis(db, {**counts.changed, **changed}, now)
     counts.changed["posts"] = changed["posts"]
     counts.changed["comments"] = changed["comments"]

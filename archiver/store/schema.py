@@ -1,9 +1,10 @@
 """The database shape, declared once and applied idempotently by ``ensure_db_shape``.
 
 Tables are created up front with explicit types (a first record full of nulls cannot fix a wrong
-type), foreign keys are declared and indexed, FTS tables are kept current by triggers. The other
-store modules' tables (papers, sections, feeds) and the analysis output (``derived``: exchanges,
-topics, summaries) are made by the functions in ``EXTENSIONS``, imported here, never by name.
+type), foreign keys are declared and indexed, FTS tables are kept current by triggers. This module
+declares the core tables (``CORE``); the other store modules declare theirs (papers, sections,
+feeds, and ``derived``: exchanges, topics, summaries), and ``DECLARED`` lists them all. Data
+migrations are functions registered with ``@migration(version)`` and recorded in ``migrations``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlite_utils
 
 from archiver.store import derived, feeds, papers, problems, sections
 from archiver.store.runs import mark_dead_runs
+from archiver.store.tables import Index, Table, View, ensure_table
 
 SCHEMA_VERSION = 1
 
@@ -31,107 +33,278 @@ TRACKING = {
     "extra": str,
 }
 
-TABLES: dict[str, dict] = {
-    "sites": {
-        "columns": {"id": str, "name": str, "url": str, "kind": str, "api_url": str},
-        "pk": "id",
-    },
-    "users": {
-        "columns": {
+CORE = [
+    Table(
+        name="sites",
+        columns={"id": str, "name": str, "url": str, "kind": str, "api_url": str},
+        pk="id",
+        description="Every site archived from: forums, blogs, paper sources.",
+        docs={
+            "name": "The site's name.",
+            "url": "The site's home page.",
+            "kind": ("Site family: the source that made the row (see the database description), "
+                     "blog, feed or saved."),
+            "api_url": "The API root used by default.",
+        },
+        label="name",
+        export_as="site",
+    ),
+    Table(
+        name="users",
+        columns={
             "id": str, "site_id": str, "source_id": str, "slug": str, "name": str, "url": str,
             "bio_html": str, "bio_markdown": str, "bio_text": str, "karma": int, "af_karma": int,
             "post_count": int, "comment_count": int, "created_at": str, "stub": int,
             "content_hash": str, "first_seen": str, "last_seen": str, "profile_fetched_at": str,
         },
-        "pk": "id",
-        "foreign_keys": [("site_id", "sites", "id")],
-    },
-    "posts": {
-        "columns": {
+        pk="id",
+        foreign_keys=(
+            ("site_id", "sites", "id"),
+        ),
+        indexes=(
+            Index(("site_id", "slug")),
+        ),
+        description="Forum users: full profiles (stub = 0) and authors seen in threads (stub = 1).",
+        docs={
+            "slug": "The user's URL slug on the site.",
+            "name": "Display name.",
+            "bio_html": "Profile bio as sanitised HTML.",
+            "bio_markdown": "Profile bio as Markdown.",
+            "bio_text": "Profile bio as plain text.",
+            "karma": "Karma when last fetched.",
+            "af_karma": "Alignment Forum karma when last fetched.",
+            "post_count": "Posts, as the site counts them.",
+            "comment_count": "Comments, as the site counts them.",
+            "created_at": "When the account was created (ISO 8601, UTC).",
+            "stub": "1 if only seen as an author; the profile has not been fetched.",
+            "profile_fetched_at": "When the full profile was last fetched.",
+        },
+        label="name",
+        sort=("karma", True),
+        facets=("site_id", "stub"),
+        export_as="user",
+    ),
+    Table(
+        name="tags",
+        columns={"id": str, "site_id": str, "name": str, "slug": str},
+        pk="id",
+        foreign_keys=(
+            ("site_id", "sites", "id"),
+        ),
+        description="Forum tags and blog categories.",
+        docs={
+            "name": "Tag name.",
+            "slug": "Tag slug on the site.",
+        },
+        label="name",
+        facets=("site_id",),
+        export_as="tag",
+    ),
+    Table(
+        name="posts",
+        columns={
             "id": str, "site_id": str, "source_id": str, "url": str, "title": str, "user_id": str,
             "author": str, "posted_at": str, "edited_at": str, "score": int, "vote_count": int,
             "comment_count": int, "af": int, "question": int, "kind": str, "tags": str,
             **BODY, "stub": int, **TRACKING,
         },
-        "pk": "id",
-        "foreign_keys": [("site_id", "sites", "id"), ("user_id", "users", "id")],
-    },
-    "comments": {
-        "columns": {
+        pk="id",
+        foreign_keys=(
+            ("site_id", "sites", "id"), ("user_id", "users", "id"),
+        ),
+        indexes=(
+            Index(("user_id", "posted_at")), Index(("posted_at",)), Index(("site_id",)),
+        ),
+        fts=("title", "body_text"),
+        description=("Posts (thread starters), blog articles and feed entries. Stubs are posts "
+                     "known only by title/URL, e.g. from a user's comment list."),
+        docs={
+            "comment_count": "Comments, as the site counts them.",
+            "question": "1 for question posts (their answers are comments with answer = 1).",
+            "kind": "post, question, blog, link, paper-review or feed-entry.",
+            "tags": "Tag names as a JSON list (the links are in post_tags).",
+        },
+        label="title",
+        sort=("posted_at", True),
+        facets=("site_id", "kind", "af"),
+        export_as="post",
+    ),
+    Table(
+        name="post_tags",
+        columns={"post_id": str, "tag_id": str},
+        pk=("post_id", "tag_id"),
+        foreign_keys=(
+            ("post_id", "posts", "id"), ("tag_id", "tags", "id"),
+        ),
+        indexes=(
+            Index(("tag_id",)),
+        ),
+        description="Which post carries which tag.",
+        docs={
+            "tag_id": "The tag (tags.id).",
+        },
+        export_as="post_tag",
+    ),
+    Table(
+        name="comments",
+        columns={
             "id": str, "site_id": str, "source_id": str, "post_id": str, "parent_id": str,
             "user_id": str, "author": str, "title": str, "url": str, "posted_at": str,
             "edited_at": str, "score": int, "vote_count": int, "af": int, "answer": int,
             "depth": int, "path": str, **BODY, **TRACKING,
         },
-        "pk": "id",
-        "foreign_keys": [
+        pk="id",
+        foreign_keys=(
             ("site_id", "sites", "id"), ("post_id", "posts", "id"),
             ("parent_id", "comments", "id"), ("user_id", "users", "id"),
-        ],
-    },
-    "tags": {
-        "columns": {"id": str, "site_id": str, "name": str, "slug": str},
-        "pk": "id",
-        "foreign_keys": [("site_id", "sites", "id")],
-    },
-    "post_tags": {
-        "columns": {"post_id": str, "tag_id": str},
-        "pk": ("post_id", "tag_id"),
-        "foreign_keys": [("post_id", "posts", "id"), ("tag_id", "tags", "id")],
-    },
+        ),
+        indexes=(
+            Index(("post_id", "path")), Index(("user_id", "posted_at")), Index(("posted_at",)),
+            Index(("parent_id",)),
+        ),
+        fts=("body_text",),
+        description=("Every comment, answer and reply. Sort by path to read a thread in order; "
+                     "depth is the nesting level."),
+        docs={
+            "parent_id": "The comment this replies to (comments.id); empty for top-level comments.",
+            "title": "\"Author: first words\", a readable label for links.",
+            "answer": "1 if it is an answer to a question post.",
+            "depth": "Nesting level: 0 for top-level comments.",
+            "path": ("Sortable thread path (timestamps and ids of the ancestors): ORDER BY path "
+                     "reads the thread top to bottom."),
+        },
+        label="title",
+        sort=("posted_at", True),
+        facets=("site_id", "post_id", "user_id"),
+        export_as="comment",
+    ),
     # Every earlier version of an edited or deleted item: who wrote it, when it changed, what.
-    "item_versions": {
-        "columns": {
+    Table(
+        name="item_versions",
+        columns={
             "id": int, "item_table": str, "item_id": str, "version": int, "user_id": str,
             "edited_at": str, "archived_at": str, "replaced_at": str, "changed": str,
             "title": str, **BODY, "deleted": int,
         },
-        "pk": "id",
-        "foreign_keys": [("user_id", "users", "id")],
-    },
-    "runs": {
-        "columns": {
+        pk="id",
+        foreign_keys=(
+            ("user_id", "users", "id"),
+        ),
+        indexes=(
+            Index(("item_table", "item_id")),
+        ),
+        description=("Earlier versions of edited or deleted posts and comments: who wrote it, when "
+                     "it changed, what changed. Nothing archived is ever lost."),
+        docs={
+            "version": "1 for the first archived version, then 2, 3, …",
+            "archived_at": "When this version was first archived.",
+            "replaced_at": "When a newer version replaced it.",
+            "changed": "Which fields changed, as a JSON list.",
+            "deleted": "1 if this version was already flagged deleted.",
+            "edited_at": "The upstream edit time of this version.",
+            "title": "The title in this version.",
+        },
+        sort=("replaced_at", True),
+        facets=("item_table",),
+        export_as="item_version",
+    ),
+    Table(
+        name="runs",
+        columns={
             "id": int, "started_at": str, "ended_at": str, "command": str, "target": str,
             "status": str, "new": int, "updated": int, "unchanged": int, "requests": int,
             "error": str,
             # Which process wrote the row, so a killed run can be told from a running one.
             "pid": int, "host": str, "process": str,
         },
-        "pk": "id",
-    },
-    "meta": {"columns": {"key": str, "value": str}, "pk": "key"},
+        pk="id",
+        indexes=(
+            Index(("status",)),
+        ),
+        description=("One row per fetching command (and one parent row per sync): when, what, "
+                     "outcome, counts, requests made and the error, if any."),
+        docs={
+            "started_at": "Start (ISO 8601, UTC).",
+            "ended_at": "End (ISO 8601, UTC).",
+            "command": "thread, user, feed, researcher, sync, sync thread, sync user, …",
+            "target": "What was fetched (a URL, a slug, the watch list).",
+            "status": "running, ok, partial, failed or interrupted.",
+            "new": "Rows added.",
+            "updated": "Rows changed upstream and rewritten.",
+            "unchanged": "Rows fetched but unchanged (not rewritten).",
+            "requests": "HTTP requests made.",
+            "error": "What went wrong, if anything.",
+            "pid": "Process id of the command that wrote the row.",
+            "host": "Machine it ran on.",
+            "process": ("Identity of that process (boot id and start time): a run whose process is "
+                        "gone is marked interrupted."),
+        },
+        sort=("id", True),
+        facets=("command", "status"),
+        exported=False,
+        derived=True,
+    ),
+    Table(
+        name="meta",
+        columns={"key": str, "value": str},
+        pk="key",
+        description="Archive settings, e.g. the schema version.",
+        docs={
+            "key": "Setting name.",
+            "value": "Setting value.",
+        },
+        exported=False,
+        derived=True,
+    ),
     # Sync state keyed by (kind, key): when a thread was last fetched completely, a user's newest
     # archived comment, a feed's ETag, ... Never guessed from max(id).
-    "sync_state": {
-        "columns": {"kind": str, "key": str, "value": str, "updated_at": str},
-        "pk": ("kind", "key"),
-    },
-}
+    Table(
+        name="sync_state",
+        columns={"kind": str, "key": str, "value": str, "updated_at": str},
+        pk=("kind", "key"),
+        description=("Where `archiver sync` left off, per item: thread_fetched (last complete "
+                     "fetch), thread_synced, user_synced, tag_synced, researcher_synced, "
+                     "feed_synced (cursors), watch_thread (threads a watched tag brought in), "
+                     "topic_defined."),
+        docs={
+            "kind": "What the state is about.",
+            "key": "Which item (an id, slug or URL).",
+            "value": "The cursor or state (usually an ISO 8601 UTC time).",
+        },
+        sort=("updated_at", True),
+        facets=("kind",),
+        derived=True,
+    ),
+    # Which registered migrations (``@migration``) have run on this archive, and when.
+    Table(
+        name="migrations",
+        columns={"name": str, "version": int, "applied_at": str},
+        pk="name",
+        description="Data migrations applied to this archive: which, for which schema version, when.",
+        docs={"name": "The migration function's name.",
+              "version": "The schema version it brings the archive to.",
+              "applied_at": "When it ran (ISO 8601, UTC)."},
+        exported=False,
+        derived=True,
+    ),
 
-INDEXES = [
-    ("comments", ["post_id", "path"]),
-    ("comments", ["user_id", "posted_at"]),
-    ("comments", ["posted_at"]),
-    ("comments", ["parent_id"]),
-    ("posts", ["user_id", "posted_at"]),
-    ("posts", ["posted_at"]),
-    ("posts", ["site_id"]),
-    ("users", ["site_id", "slug"]),
-    ("post_tags", ["tag_id"]),
-    ("item_versions", ["item_table", "item_id"]),
-    ("runs", ["status"]),
 ]
 
-FTS = {
-    "posts": ["title", "body_text"],
-    "comments": ["body_text"],
-}
-
-# The other tables' makers (papers, analysis output, sections, feeds), in foreign-key order.
-EXTENSIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    papers.ensure_schema, derived.ensure_exchanges, sections.ensure_schema, feeds.ensure_schema,
-    derived.ensure_topics, derived.ensure_summaries,
+# Every table archiver declares, in foreign-key order (a table after those its keys point at):
+# ensure_db_shape creates them, archiver.datasette describes them, archiver.jsonl exports them.
+# A module that owns tables adds its list here, by name: nothing registers itself on import.
+DECLARED: list[Table] = [
+    *CORE, *papers.TABLES, *derived.EXCHANGE_TABLES, *sections.TABLES, *feeds.TABLES,
+    *derived.TOPIC_TABLES, *derived.SUMMARY_TABLES,
 ]
+
+
+def declared(name: str) -> Table | None:
+    return next((t for t in DECLARED if t.name == name), None)
+
+
+def declared_views() -> list[View]:
+    return [view for table in DECLARED for view in table.views]
 
 
 def open_db(path: str, must_exist: bool = False) -> sqlite_utils.Database:
@@ -220,16 +393,46 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
                             f"this one knows {SCHEMA_VERSION}); upgrade archiver")
     if found is not None and found < SCHEMA_VERSION:
         backup(db, found)
-    _create_or_extend(db)
-    for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
-        for step in MIGRATIONS.get(version + 1, []):
-            step(db)
+    for table in DECLARED:
+        ensure_table(db, table)
+    _run_migrations(db, found)
     if found != SCHEMA_VERSION:
-        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
 
-# version -> data migrations to run after the tables have been extended to that version's shape.
-MIGRATIONS: dict[int, list] = {}
+Migration = Callable[[sqlite_utils.Database], None]
+# Data migrations, in the order they run: (schema version they bring the archive to, function).
+MIGRATIONS: list[tuple[int, Migration]] = []
+
+
+def migration(version: int) -> Callable[[Migration], Migration]:
+    """Register a data migration to run once per archive, after the tables have been extended to
+    the declared shape (new columns and tables exist). Recorded by function name in
+    ``migrations``, so it never runs twice, even when a later one fails; an archive already at
+    ``version`` (a new one) records it without running it. ``version`` is the SCHEMA_VERSION
+    that introduces it: raise SCHEMA_VERSION with it, so older archives are backed up first."""
+
+    def register(function: Migration) -> Migration:
+        MIGRATIONS.append((version, function))
+        return function
+
+    return register
+
+
+def _run_migrations(db: sqlite_utils.Database, found: int | None) -> None:
+    """Run each registered migration the archive has not had: only on an archive whose stored
+    version is older than the migration's (one made in that shape already has what it does)."""
+    from archiver.records import now_utc
+
+    done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+    for version, function in sorted(MIGRATIONS, key=lambda item: item[0]):
+        if function.__name__ in done or version > SCHEMA_VERSION:
+            continue
+        with db.conn:  # the migration and its record commit together
+            if found is not None and found < version:
+                function(db)
+            db.execute("INSERT INTO migrations (name, version, applied_at) VALUES (?, ?, ?)",
+                       [function.__name__, version, now_utc()])
 
 
 def _stored_version(db: sqlite_utils.Database) -> int | None:
@@ -259,31 +462,3 @@ def backup(db: sqlite_utils.Database, version: int) -> str | None:
         "migrating %s from schema %s to %s; a backup is at %s", os.path.basename(path), version,
         SCHEMA_VERSION, target)
     return target
-
-
-def _create_or_extend(db: sqlite_utils.Database) -> None:
-    for name, spec in TABLES.items():
-        if not db[name].exists():
-            db[name].create(
-                spec["columns"], pk=spec["pk"], foreign_keys=spec.get("foreign_keys", []),
-                not_null=spec.get("not_null"),
-            )
-        else:
-            _add_missing_columns(db, name, spec["columns"])
-    for table, columns in INDEXES:
-        db[table].create_index(columns, if_not_exists=True)
-    for table, spec in TABLES.items():
-        for column, _other, _ in spec.get("foreign_keys", []):
-            db[table].create_index([column], if_not_exists=True)
-    for table, columns in FTS.items():
-        if not db[f"{table}_fts"].exists():
-            db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
-    for ensure in EXTENSIONS:
-        ensure(db)
-
-
-def _add_missing_columns(db: sqlite_utils.Database, name: str, columns: dict) -> None:
-    existing = set(db[name].columns_dict)
-    for column, type_ in columns.items():
-        if column not in existing:
-            db[name].add_column(column, type_)

@@ -87,7 +87,7 @@ def _run(db: sqlite_utils.Database, query: str, limit: int) -> list[dict]:
             found[(kind, item.pop("rowid"))] = item
     results = []
     for rank, kind, rowid in top:
-        item = found.get((kind, rowid))
-        if item:
-            results.append({**item, "rank": rank})
+        hit = found.get((kind, rowid))
+        if hit:
+            results.append({**hit, "rank": rank})
     return results

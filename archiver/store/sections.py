@@ -26,36 +26,70 @@ from itertools import groupby
 
 import sqlite_utils
 
-from archiver.store.save import OTHER_SAVERS, Counts
+from archiver.store.save import Counts, Saver
+from archiver.store.tables import Index, Table, ensure_table
 
-TABLES: dict[str, dict] = {
-    "post_sections": {
-        "columns": {"post_id": str, "position": int, "heading": str, "level": int,
-                    "body_text": str},
-        "pk": ("post_id", "position"),
-        "foreign_keys": [("post_id", "posts", "id")],
-    },
-    "user_sequences": {
-        "columns": {"user_id": str, "position": int, "title": str, "url": str},
-        "pk": ("user_id", "position"),
-        "foreign_keys": [("user_id", "users", "id")],
-    },
-    "paper_reviews": {
-        "columns": {"post_id": str, "position": int, "paper_id": str, "comment_id": str},
-        "pk": ("post_id", "position"),
-        "foreign_keys": [("post_id", "posts", "id"), ("paper_id", "papers", "id"),
-                         ("comment_id", "comments", "id")],
-    },
-}
+TABLES = [
+    Table(
+        name="post_sections",
+        columns={
+            "post_id": str, "position": int, "heading": str, "level": int, "body_text": str,
+        },
+        pk=("post_id", "position"),
+        foreign_keys=(
+            ("post_id", "posts", "id"),
+        ),
+        indexes=(
+            Index(("heading",)),
+        ),
+        description="Post and article bodies cut at their headings, in order.",
+        docs={
+            "heading": "The section's heading (empty before the first heading).",
+            "level": "Heading level 1-6 (0 before the first heading).",
+            "body_text": "The section's text.",
+        },
+        facets=("heading",),
+        export_as="post_section",
+    ),
+    Table(
+        name="user_sequences",
+        columns={
+            "user_id": str, "position": int, "title": str, "url": str,
+        },
+        pk=("user_id", "position"),
+        foreign_keys=(
+            ("user_id", "users", "id"),
+        ),
+        description="Sequences (collections of posts) listed on a forum profile, in order.",
+        docs={
+            "title": "Sequence title.",
+            "url": "Sequence URL.",
+        },
+        export_as="user_sequence",
+    ),
+    Table(
+        name="paper_reviews",
+        columns={
+            "post_id": str, "position": int, "paper_id": str, "comment_id": str,
+        },
+        pk=("post_id", "position"),
+        foreign_keys=(
+            ("post_id", "posts", "id"), ("paper_id", "papers", "id"),
+            ("comment_id", "comments", "id"),
+        ),
+        description=("Papers reviewed inside a post (e.g. a newsletter), in order, with the comment"
+                     " row holding the reviewer's opinion."),
+        docs={
+            "comment_id": "The reviewer's opinion (comments.id).",
+        },
+        export_as="paper_review",
+    ),
+]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    for name, spec in TABLES.items():
-        if not db[name].exists():
-            db[name].create(spec["columns"], pk=spec["pk"], foreign_keys=spec["foreign_keys"])
-        for column, _other, _ in spec["foreign_keys"]:
-            db[name].create_index([column], if_not_exists=True)
-    db["post_sections"].create_index(["heading"], if_not_exists=True)
+    for table in TABLES:
+        ensure_table(db, table)
 
 
 def save_sections(db: sqlite_utils.Database, sections: list, now: str) -> Counts:
@@ -103,6 +137,9 @@ def save_paper_reviews(db: sqlite_utils.Database, reviews: list, now: str) -> Co
     return counts
 
 
-OTHER_SAVERS["sections"] = save_sections
-OTHER_SAVERS["user_sequences"] = save_user_sequences
-OTHER_SAVERS["paper_reviews"] = save_paper_reviews
+# Page.other kind -> saver (archiver.store.save.other_savers lists these).
+SAVERS: dict[str, Saver] = {
+    "sections": save_sections,
+    "user_sequences": save_user_sequences,
+    "paper_reviews": save_paper_reviews,
+}
