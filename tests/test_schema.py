@@ -69,3 +69,23 @@ def test_reopening_writes_nothing(tmp_path):
     open_db(path).conn.close()
     db = open_db(path)
     assert db.conn.total_changes == 0
+
+
+def test_no_index_is_a_prefix_of_another_and_old_ones_are_dropped(tmp_path):
+    """Every comment write updates every index: one on post_id alone next to (post_id, path)
+    only costs writes and pages. A fresh archive lacks them; an older archive loses them on open,
+    and a thread's comments are still found through the composite index."""
+    path = str(tmp_path / "a.db")
+    db = open_db(path)
+    names = {i.name for i in db["comments"].indexes}
+    assert not names & {"idx_comments_post_id", "idx_comments_user_id"}
+    assert {"idx_comments_parent_id", "idx_comments_post_id_path"} <= names
+    db.execute("CREATE INDEX idx_comments_post_id ON comments (post_id)")
+    db.execute("CREATE INDEX idx_comments_user_id ON comments (user_id)")
+    db.close()
+    db = open_db(path)
+    assert not {i.name for i in db["comments"].indexes} & {"idx_comments_post_id",
+                                                           "idx_comments_user_id"}
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM comments WHERE post_id = ?", ["x"]))
+    assert "idx_comments_post_id_path" in plan

@@ -289,12 +289,29 @@ def _create_or_extend(db: sqlite_utils.Database) -> None:
         db[table].create_index(columns, if_not_exists=True)
     for table, spec in TABLES.items():
         for column, _other, _ in spec.get("foreign_keys", []):
-            db[table].create_index([column], if_not_exists=True)
+            if not _covered(table, column):
+                db[table].create_index([column], if_not_exists=True)
+    _drop_redundant_indexes(db)
     for table, columns in FTS.items():
         if not db[f"{table}_fts"].exists():
             db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
     for ensure in EXTENSIONS:
         ensure(db)
+
+
+def _covered(table: str, column: str) -> bool:
+    """True when a declared index already starts with ``column``: SQLite uses that one for
+    lookups on the column alone, and a second index would only slow every write."""
+    return any(t == table and columns[0] == column for t, columns in INDEXES)
+
+
+def _drop_redundant_indexes(db: sqlite_utils.Database) -> None:
+    """Archives made before ``_covered`` have single-column foreign-key indexes that a declared
+    index makes redundant (``idx_comments_post_id``, ``idx_comments_user_id``): drop them."""
+    for table, spec in TABLES.items():
+        for column, _other, _ in spec.get("foreign_keys", []):
+            if _covered(table, column) and (table, [column]) not in INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS idx_{table}_{column}")
 
 
 def _add_missing_columns(db: sqlite_utils.Database, name: str, columns: dict) -> None:
