@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import sqlite_utils
 
+from archiver.analysis.blas import one_blas_thread
 from archiver.analysis.period import period_sql
 from archiver.errors import NotFound, UsageError
 from archiver.records import now_utc
@@ -530,6 +531,7 @@ def auto_k(n_docs: int) -> int:
     return int(min(40, max(2, round(math.sqrt(n_docs) / 4))))
 
 
+@one_blas_thread
 def discover(db: sqlite_utils.Database, k: int | str = "auto", since: str | None = None,
              until: str | None = None, max_items: int | None = None) -> list[dict]:
     """Find themes with TF-IDF + NMF, label them with c-TF-IDF terms, store them and members.
