@@ -27,8 +27,9 @@ POST = "scalepost0000001"
 RSS_TARGET_MB = 300  # at 100k comments
 
 
-def serve(size: int) -> None:
-    """Child: serve a thread of ``size`` comments; print the endpoint; stop when stdin closes."""
+def serve(size: int, dump: str | None = None) -> None:
+    """Child: serve a thread of ``size`` comments; print the endpoint; stop when stdin closes.
+    With ``dump``, the comments are also written there as the API's JSON (a floor's input)."""
     import logging
 
     from pytest_httpserver import HTTPServer
@@ -38,6 +39,9 @@ def serve(size: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     forum = fm.FakeForum()
     fm.big_thread(forum, POST, size, body_chars=600)
+    if dump:
+        with open(dump, "w") as out:
+            json.dump(forum.comments, out)
     server = HTTPServer(host="127.0.0.1")
     server.expect_request("/graphql").respond_with_handler(forum.handler)
     server.start()
@@ -86,18 +90,28 @@ def _timed(fn, timers: dict, key: str):
     return wrapped
 
 
+class Server:
+    """The loopback forum in its own process, for a ``with`` block: ``.endpoint``."""
+
+    def __init__(self, size: int, dump: str | None = None):
+        self.command = [sys.executable, __file__, "--serve", str(size), *([dump] if dump else [])]
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        self.endpoint = self.process.stdout.readline().strip()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def measure(size: int) -> dict:
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(size)], cwd=ROOT,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        endpoint = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as folder:
-            out = subprocess.run([sys.executable, __file__, "--client", endpoint,
-                                  os.path.join(folder, "scale.db")], cwd=ROOT, check=False,
-                                 capture_output=True, text=True)
-    finally:
-        server.stdin.close()
-        server.wait(timeout=60)
+    with Server(size) as server, tempfile.TemporaryDirectory() as folder:
+        out = subprocess.run([sys.executable, __file__, "--client", server.endpoint,
+                              os.path.join(folder, "scale.db")], cwd=ROOT, check=False,
+                             capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"scale case {size} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -134,7 +148,7 @@ def _row(what: str, size: int, figure: float, unit: str, target: str = "") -> di
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]))
+        serve(int(sys.argv[2]), *sys.argv[3:4])
     elif sys.argv[1:2] == ["--client"]:
         print(json.dumps(client(sys.argv[2], sys.argv[3])))
     else:
