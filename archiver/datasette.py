@@ -59,7 +59,9 @@ COMMON = {
     "vote_count": "Number of votes, where the site reports it.",
     "af": "1 if it is Alignment Forum content (LessWrong and the AF share one document store).",
     "body_html": "The body as sanitised HTML (no scripts, styles or event handlers).",
-    "body_markdown": "The body as Markdown (rendered by datasette-render-markdown).",
+    "body_markdown": "The body as Markdown (rendered by datasette-render-markdown); NULL when it "
+                     "is the same as body_text (shown from there; in SQL "
+                     "COALESCE(body_markdown, body_text)).",
     "body_text": "The body as plain text (quotes kept as \"> \" lines); full-text indexed.",
     "content_hash": "Hash of what the site sent; an unchanged hash means the row is not rewritten.",
     "first_seen": "When archiver first stored this row (ISO 8601, UTC).",

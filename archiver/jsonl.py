@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 import sqlite_utils
 
 from archiver.errors import NotFound, UsageError
+from archiver.store import bodies
 from archiver.store.schema import ensure_db_shape
 
 SINGULAR = {
@@ -301,6 +302,7 @@ def export_lines(db: sqlite_utils.Database, selection: Selection | None = None) 
             continue
         kind = type_of(table)
         for row in rows:
+            bodies.full(table, row)  # the Markdown not stored because it equals the text
             if "type" in row:
                 row["type_"] = row.pop("type")
             yield json.dumps({"type": kind, **row}, ensure_ascii=False)
