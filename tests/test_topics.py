@@ -285,3 +285,16 @@ def test_models_are_fitted_on_one_blas_thread(db, monkeypatch):
         after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
     assert len(seen) == 2 and seen == [{1}, {1}]
     assert after == before
+
+
+def test_comments_already_in_a_thread_topic_are_not_rewritten(db):
+    """A new thread's comments join its tag topics once (by _assign_tags); assigning them by
+    thread again writes nothing, so the cost stays linear in the comments that are new."""
+    topic = T.find_topic(db, "Forecasting")["id"]
+    ids = [r[0] for r in db.execute("SELECT id FROM comments WHERE post_id = "
+                                    "'lesswrong:forecast0'")]
+    assert ids and all(members(db, topic)[i] == 0.5 for i in ids)
+    before = db.conn.total_changes
+    with db.conn:
+        T._assign_comments_by_thread(db, ids)
+    assert db.conn.total_changes == before
