@@ -353,14 +353,16 @@ def _assign_comments_by_thread(db, comment_ids: list[str]) -> None:
 
     A comment's membership of a tag or blog section is always 0.5, so a row already there is
     left alone: a new thread's comments were just added by ``_assign_tags``, and replacing them
-    again rewrote every row and its indexes (most of a 100k-comment thread's analysis)."""
+    again rewrote every row and its indexes. CROSS JOIN keeps SQLite starting from the batch's
+    comments: with hundreds of ids it preferred to start from the thread's topics and walk
+    every comment of the thread for each batch (34 s of a 100k-comment thread's analysis)."""
     now = now_utc()
     for chunk in _chunks(comment_ids):
         marks = ", ".join("?" for _ in chunk)
         db.conn.execute(f"""
             INSERT OR IGNORE INTO topic_items
             SELECT DISTINCT ti.topic_id, 'comments', c.id, 0.5, ? FROM comments c
-            JOIN topic_items ti ON ti.item_table = 'posts' AND ti.item_id = c.post_id
+            CROSS JOIN topic_items ti ON ti.item_table = 'posts' AND ti.item_id = c.post_id
             JOIN topics t ON t.id = ti.topic_id AND t.kind IN ('tag', 'blog-section')
             WHERE c.id IN ({marks})""", [now, *chunk])
 
