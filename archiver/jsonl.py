@@ -26,6 +26,7 @@ import sqlite_utils
 
 from archiver import resolve
 from archiver.errors import NotFound, UsageError
+from archiver.store import bodies
 from archiver.store.schema import DECLARED, declared, ensure_db_shape
 
 
@@ -271,6 +272,7 @@ def export_lines(db: sqlite_utils.Database, selection: Selection | None = None) 
             continue
         kind = type_of(table)
         for row in rows:
+            bodies.full(table, row)  # the Markdown not stored because it equals the text
             if "type" in row:
                 row["type_"] = row.pop("type")
             yield json.dumps({"type": kind, **row}, ensure_ascii=False)

@@ -7,7 +7,10 @@ server or a generated database, and printed as a table row with its target. Area
   one response into a fresh database (wall time, comments/s, peak RSS, where the time goes:
   fetch+parse, convert, write, analysis), and an unchanged re-run (seconds, rows rewritten).
 - every ``scripts/bench_<area>.py`` module exposing ``run(quick) -> list[dict]`` (exchanges,
-  research, import, topics, ...).
+  research, import, topics, ...): ``floor`` puts ingest and database size beside their floors
+  (a json.load + insert_all process, the raw JSON) measured in the same run, ``scale`` one
+  thread at 1k / 10k / 100k comments (time, analysis hooks, peak RSS), ``topics`` also with a
+  busy process on the other core and the share of ``summarize --all`` spent on charts.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ it is neither timed nor counted in the peak memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -113,8 +114,14 @@ def run_size(comments: int) -> list[dict]:
         db = open_db(path)
         _, assign = _timed(lambda: topics.refresh(db))
         summary, one = _timed(lambda: summarize.summarize_topic(db, "AI Alignment"))
+        charts = _time_charts(report)
         reports, every = _timed(lambda: report.make_reports(db, all_topics=True)[0])
+        chart_seconds, chart_count = charts["seconds"], charts["count"]
+        with busy_core():  # the same work again (before discover adds its topics to --all)
+            _, busy_every = _timed(lambda: report.make_reports(db, all_topics=True)[0])
         found, discover = _timed(lambda: topics.discover(db, k="auto"))
+        with busy_core():
+            _, busy_discover = _timed(lambda: topics.discover(db, k="auto"))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert summary.sentences and len(reports) == THEMES + 1 and found
     rows = [
@@ -123,13 +130,55 @@ def run_size(comments: int) -> list[dict]:
         (f"summarize --all ({len(reports)} topics, with reports)", every,
          90 if comments >= 100_000 else None),
         (f"topics discover (k=auto -> {len(found)})", discover, 60 if comments >= 100_000 else None),
+        ("summarize --all with a busy process on another core", busy_every, None),
+        ("topics discover with a busy process on another core", busy_discover, None),
     ]
     out = [{"area": "topics", "what": f"{what} [{cpu:.1f} s CPU]", "size": size,
             "figure": round(wall, 2), "unit": "s", "target": target}
            for what, (wall, cpu), target in rows]
+    out += [
+        _ratio("  summarize --all busy / quiet (wall)", size, busy_every[0] / every[0], "≤ 1.5"),
+        _ratio("  topics discover busy / quiet (wall)", size, busy_discover[0] / discover[0],
+               "≤ 1.5"),
+        _ratio(f"  share of summarize --all drawing {chart_count} charts "
+               f"({chart_seconds:.2f} s)", size, chart_seconds / every[0], "≤ 0.20"),
+    ]
     out.append({"area": "topics", "what": "peak RSS of the above", "size": size,
                 "figure": round(peak_mb), "unit": "MB", "target": 1536})
     return out
+
+
+def _ratio(what: str, size: int, figure: float, target: str) -> dict:
+    return {"area": "topics", "what": what, "size": size, "figure": round(figure, 2),
+            "unit": "x", "target": target}
+
+
+def _time_charts(report) -> dict:
+    """Count and time ``report.chart`` calls from here on."""
+    timers = {"seconds": 0.0, "count": 0}
+    original = report.chart
+
+    def chart(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            timers["seconds"] += time.perf_counter() - started
+            timers["count"] += 1
+
+    report.chart = chart
+    return timers
+
+
+@contextlib.contextmanager
+def busy_core():
+    """Another process spinning on a core for the duration (what a second job does to us)."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--build":

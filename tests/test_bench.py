@@ -41,3 +41,15 @@ def test_database_size_counts_the_rows_still_in_the_wal():
     assert out.returncode == 0, out.stderr[-2000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["db_kb_per_1k_comments"] > 1000
+
+
+def test_the_floor_is_measured_in_the_same_run_beside_the_ingest():
+    """scripts/bench_floor.py: a whole `archiver thread` process and the json.load + insert_all
+    floor of the same comments, and the archive's size beside the raw JSON they came in."""
+    from scripts import bench_floor
+
+    r = bench_floor.measure(100)
+    (wall, cpu), (floor_wall, floor_cpu) = r["ingest"], r["floor"]
+    assert wall > 0 and cpu > 0 and floor_wall > 0 and floor_cpu > 0
+    assert r["raw_bytes"] > 100 * 600  # 100 comments of 600 characters
+    assert r["archive_bytes"] > r["raw_bytes"] and r["floor_bytes"] > 0

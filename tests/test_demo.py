@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from archiver.store import open_db
+from archiver.store import bodies, open_db
 
 POST = "lesswrong:demoPostGated001"
 
@@ -24,7 +24,8 @@ def test_demo_builds_the_archive_offline_and_says_what_to_open(cli_run, tmp_path
 
     db = open_db(str(tmp_path / "demo.db"))
     # The sample threads went through the real ForumMagnum parsing: nesting, quotes, deletions.
-    comments = {r["source_id"]: r for r in db.query("select * from comments")}
+    comments = {r["source_id"]: bodies.full("comments", r)
+                for r in db.query("select * from comments")}
     assert len(comments) == 13
     assert comments["demoCmtP1a000005"]["depth"] == 2
     assert comments["demoCmtP1a000008"]["deleted"] == 1

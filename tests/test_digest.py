@@ -265,3 +265,36 @@ def test_a_claim_quoted_with_a_cut_is_still_marked_disputed():
 
     R.mark_disputed(open_db(":memory:"), [sentence], rows)
     assert [d["author"] for d in sentence["disputed_by"]] == ["Chen Wei"]
+
+
+def _activity(unit: str, days: list[int], items: int) -> list[dict]:
+    from datetime import date, timedelta
+
+    return [{"period": (date(2024, 1, 1) + timedelta(days=d)).isoformat(), "unit": unit,
+             "items": items + d % 5} for d in days]
+
+
+def test_charts_reuse_one_frame_and_keep_nothing_from_the_previous_chart(monkeypatch):
+    """Charts were half of `summarize --all`: making a figure, axes, a patch per bar and a dozen
+    tick artists per chart. Now one frame is redrawn: a run of charts makes almost no new
+    artists, and a chart drawn after another is byte-identical to the same chart drawn first."""
+    from matplotlib import axis, patches
+
+    weekly, daily = _activity("week", list(range(0, 364, 7)), 3), _activity("day", [0, 1, 5], 40)
+    first = R.chart(weekly, "Sparse autoencoders")
+    made = {"ticks": 0, "patches": 0}
+
+    def counting(cls, key):
+        original = cls.__init__
+
+        def init(self, *args, **kwargs):
+            made[key] += 1
+            original(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "__init__", init)
+
+    counting(axis.Tick, "ticks")
+    counting(patches.Rectangle, "patches")
+    other = R.chart(daily, "Reward hacking $x^{$")
+    again = R.chart(weekly, "Sparse autoencoders")
+    assert again == first and other != first
+    assert made["patches"] == 0 and made["ticks"] <= 6, made

@@ -10,7 +10,7 @@ from archiver.errors import NotFound, UsageError
 from archiver.forums import archive_thread, archive_user
 from archiver.sources import resolve_thread
 from archiver.sources.forummagnum import parse_thread_url, parse_user_url
-from archiver.store import open_db
+from archiver.store import bodies, open_db
 from tests.conftest import shared_file
 from tests.fakes import forummagnum as fm
 
@@ -46,7 +46,7 @@ def test_thread_archives_post_comments_nesting_and_quotes(forum, endpoint, http)
     post = db["posts"].get(f"lesswrong:{POST_ID}")
     assert post["url"].startswith("https://www.lesswrong.com/posts/")  # canonical, not loopback
     assert "## Summary" in post["body_markdown"] and "- one" in post["body_markdown"]
-    rows = list(db.query("select * from comments order by path"))
+    rows = [bodies.full("comments", r) for r in db.query("select * from comments order by path")]
     assert [r["source_id"] for r in rows] == [
         "c000000000000001", "c000000000000002", "c000000000000003", "c000000000000004"]
     assert [r["depth"] for r in rows] == [0, 1, 2, 0]

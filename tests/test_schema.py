@@ -69,3 +69,38 @@ def test_reopening_writes_nothing(tmp_path):
     open_db(path).conn.close()
     db = open_db(path)
     assert db.conn.total_changes == 0
+
+
+def test_no_index_is_a_prefix_of_another_and_old_ones_are_dropped(tmp_path):
+    """Every comment write updates every index: one on post_id alone next to (post_id, path)
+    only costs writes and pages. A fresh archive lacks them; an older archive loses them on open,
+    and a thread's comments are still found through the composite index."""
+    path = str(tmp_path / "a.db")
+    db = open_db(path)
+    names = {i.name for i in db["comments"].indexes}
+    assert not names & {"idx_comments_post_id", "idx_comments_user_id"}
+    assert {"idx_comments_parent_id", "idx_comments_post_id_path"} <= names
+    db.execute("CREATE INDEX idx_comments_post_id ON comments (post_id)")
+    db.execute("CREATE INDEX idx_comments_user_id ON comments (user_id)")
+    db.close()
+    db = open_db(path)
+    assert not {i.name for i in db["comments"].indexes} & {"idx_comments_post_id",
+                                                           "idx_comments_user_id"}
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM comments WHERE post_id = ?", ["x"]))
+    assert "idx_comments_post_id_path" in plan
+
+
+def test_new_archives_use_8k_pages_and_old_ones_keep_theirs(tmp_path):
+    """Comment rows of 1-3 KB left half of each default 4 KB page empty."""
+    fresh = open_db(str(tmp_path / "new.db"))
+    assert fresh.execute("PRAGMA page_size").fetchone()[0] == 8192
+    old_path = str(tmp_path / "old.db")
+    with sqlite3.connect(old_path) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE keep (x)")
+        conn.execute("INSERT INTO keep VALUES (1)")
+    conn.close()
+    old = open_db(old_path)
+    assert old.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert old.execute("SELECT x FROM keep").fetchall() == [(1,)] and old["comments"].exists()

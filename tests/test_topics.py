@@ -302,3 +302,72 @@ def test_pattern_matching_takes_linear_time_where_re_took_exponential():
     slow = __import__("regex").compile(r"(a+)+$")
     with pytest.raises(patterns.PatternTimeout):
         patterns.count(slow, "a" * 5000 + "!", timeout=0.05)
+
+
+def test_models_are_fitted_on_one_blas_thread(db, monkeypatch):
+    """Several BLAS threads on a busy 2-core machine made discover 6x slower: the fits (topic
+    NMF, summary LexRank) run on one, whatever the process was set to, and it is restored."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from archiver.analysis import summarize
+
+    seen = []
+
+    def spy(original):
+        def recorded(*args, **kwargs):
+            seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+            return original(*args, **kwargs)
+        return recorded
+
+    monkeypatch.setattr(T, "_fit_nonempty", spy(T._fit_nonempty))
+    monkeypatch.setattr(summarize, "lexrank", spy(summarize.lexrank))
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+        T.discover(db, k=3)
+        summarize.summarize_topic(db, T.list_topics(db, "discovered")[0]["id"])
+        after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert len(seen) == 2 and seen == [{1}, {1}]
+    assert after == before
+
+
+def test_comments_already_in_a_thread_topic_are_not_rewritten(db):
+    """A new thread's comments join its tag topics once (by _assign_tags); assigning them by
+    thread again writes nothing, so the cost stays linear in the comments that are new."""
+    topic = T.find_topic(db, "Forecasting")["id"]
+    ids = [r[0] for r in db.execute("SELECT id FROM comments WHERE post_id = "
+                                    "'lesswrong:forecast0'")]
+    assert ids and all(members(db, topic)[i] == 0.5 for i in ids)
+    before = db.conn.total_changes
+    with db.conn:
+        T._assign_comments_by_thread(db, ids)
+    assert db.conn.total_changes == before
+
+
+def _steps_to_assign_a_batch(thread_size: int, batch: int = 500) -> int:
+    """SQLite VM steps (a deterministic measure of work) to assign ``batch`` new comments of a
+    tagged thread that has ``thread_size`` comments."""
+    db = open_db(":memory:")
+    db.execute("INSERT INTO topics (id, kind, name) VALUES (1, 'tag', 'Big')")
+    db.execute("INSERT INTO topic_items (topic_id, item_table, item_id, score) "
+               "VALUES (1, 'posts', 'p', 1.0)")
+    db.conn.executemany("INSERT INTO comments (id, post_id, path) VALUES (?, 'p', ?)",
+                        [(f"c{i:06d}", f"{i:06d}") for i in range(thread_size)])
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 100)
+    T._assign_comments_by_thread(db, [f"c{i:06d}" for i in range(batch)])
+    db.conn.set_progress_handler(None, 0)
+    assert db.execute("SELECT count(*) FROM topic_items WHERE item_table = 'comments'"
+                      ).fetchone()[0] == batch
+    return steps[0]
+
+
+def test_assigning_a_batch_by_thread_does_not_walk_the_whole_thread():
+    """A 100k-comment thread spent 34 s here: each batch of 500 ids walked every comment of the
+    thread. The work for a batch is now the same in a thread 10x bigger."""
+    small, big = _steps_to_assign_a_batch(1_000), _steps_to_assign_a_batch(10_000)
+    assert big < 1.2 * small, (small, big)

@@ -33,6 +33,7 @@ import sqlite_utils
 
 from archiver import paperids
 from archiver.records import now_utc
+from archiver.store import bodies
 from archiver.store import papers as store
 
 # The kinds of mention this module writes; rows with another ``how`` (e.g. a review a source
@@ -307,8 +308,10 @@ def _fields(table: str, row: tuple) -> Iterator[tuple[str, str]]:
 def _select(table: str) -> str:
     # Markdown keeps link targets (the text rendering drops them); the text is the fallback.
     # Only one of the two is read: the bodies are most of the bytes.
-    body = ("CASE WHEN body_markdown IS NOT NULL AND body_markdown != '' THEN 'body_markdown' "
-            "ELSE 'body_text' END, COALESCE(NULLIF(body_markdown, ''), body_text)")
+    # body_markdown is NULL when it equals body_text (archiver.store.bodies): read it back.
+    markdown = bodies.MARKDOWN
+    body = (f"CASE WHEN {markdown} IS NOT NULL AND {markdown} != '' THEN 'body_markdown' "
+            f"ELSE 'body_text' END, COALESCE(NULLIF({markdown}, ''), body_text)")
     columns = f"id, title, {body}" if table == "posts" else f"id, {body}"
     return f"SELECT {columns} FROM [{table}]"
 

@@ -31,6 +31,7 @@ import sqlite_utils
 
 from archiver.analysis import sentences as splitter
 from archiver.analysis import stance
+from archiver.analysis.blas import one_blas_thread
 from archiver.analysis.period import period_sql
 from archiver.analysis.quotes import own_text, strip_signature
 from archiver.errors import NotFound, UsageError
@@ -178,6 +179,7 @@ class Summary:
 # -- the ranking -------------------------------------------------------------------------------
 
 
+@one_blas_thread
 def rank(units: list[Unit], count: int = 7, max_chars: int | None = 1500,
          graph_size: int = GRAPH_SIZE) -> list[Unit]:
     """Pick up to ``count`` sentences (within ``max_chars``) that best cover ``units``."""

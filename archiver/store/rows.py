@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from archiver.store import bodies
 from archiver.store.save import ANALYSED, Counts, Saver, _queue_analysis
 
 # Natural keys of integer-id tables that declare no unique index for them.
@@ -64,7 +65,7 @@ def save_rows(db: sqlite_utils.Database, rows: list[Row], now: str) -> Counts:
         if item.table not in infos:
             infos[item.table] = table_info(db, item.table)
         info = infos[item.table]
-        row = _translate(item, info)
+        row = bodies.compact(item.table, _translate(item, info))
         status, key = _save_row(db, item.table, info, row)
         if info.int_id and item.renumbered is not None and row.get("id") not in (None, key):
             item.renumbered[(item.table, row["id"])] = key

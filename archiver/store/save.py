@@ -21,6 +21,7 @@ import sqlite_utils
 from archiver import text
 from archiver.coerce import clean_page
 from archiver.records import Comment, Page, Post, Site, Tag, User, now_utc
+from archiver.store import bodies
 
 CHUNK = 500
 
@@ -89,6 +90,7 @@ def _upsert(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str | t
     """INSERT ... ON CONFLICT DO UPDATE for full rows (or only ``update`` columns on conflict)."""
     if not rows:
         return
+    rows = [bodies.compact(table, row) for row in rows]
     columns = list(rows[0])
     pks = (pk,) if isinstance(pk, str) else tuple(pk)
     update = [c for c in (update if update is not None else columns) if c not in pks]
@@ -181,8 +183,8 @@ def save_tags(db: sqlite_utils.Database, post_id: str, tags: list[Tag]) -> None:
 
 # -- posts -------------------------------------------------------------------------------------
 
-POST_OLD = "id, content_hash, stub, title, body_html, body_markdown, body_text, user_id, " \
-           "edited_at, deleted, missing, first_seen"
+POST_OLD = f"id, content_hash, stub, title, body_html, {bodies.MARKDOWN} AS body_markdown, " \
+           "body_text, user_id, edited_at, deleted, missing, first_seen"
 
 
 def _post_hash(post: Post) -> str:
@@ -262,14 +264,15 @@ def _keep_version(db, table: str, old: dict, new: dict, now: str) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [table, old["id"], version, old.get("user_id"), old.get("edited_at"),
          old.get("first_seen"), now, json.dumps(fields), old.get("title"), old.get("body_html"),
-         old.get("body_markdown"), old.get("body_text"), old.get("deleted") or 0],
+         bodies.compact(table, old).get("body_markdown"), old.get("body_text"),
+         old.get("deleted") or 0],
     )
 
 
 # -- comments ----------------------------------------------------------------------------------
 
-COMMENT_OLD = "id, content_hash, body_html, body_markdown, body_text, user_id, author, " \
-              "edited_at, deleted, missing, first_seen, path, depth"
+COMMENT_OLD = f"id, content_hash, body_html, {bodies.MARKDOWN} AS body_markdown, body_text, " \
+              "user_id, author, edited_at, deleted, missing, first_seen, path, depth"
 
 
 def _comment_hash(c: Comment) -> str:

@@ -30,7 +30,9 @@ COMMON_DOCS = {
     "vote_count": "Number of votes, where the site reports it.",
     "af": "1 if it is Alignment Forum content (LessWrong and the AF share one document store).",
     "body_html": "The body as sanitised HTML (no scripts, styles or event handlers).",
-    "body_markdown": "The body as Markdown (rendered by datasette-render-markdown).",
+    "body_markdown": "The body as Markdown (rendered by datasette-render-markdown); NULL when it "
+                     "is the same as body_text (shown from there; in SQL "
+                     "COALESCE(body_markdown, body_text)).",
     "body_text": "The body as plain text (quotes kept as \"> \" lines); full-text indexed.",
     "content_hash": "Hash of what the site sent; an unchanged hash means the row is not rewritten.",
     "first_seen": "When archiver first stored this row (ISO 8601, UTC).",
@@ -122,11 +124,22 @@ def ensure_table(db: sqlite_utils.Database, table: Table) -> None:
             made.create_index(list(index.columns), if_not_exists=True, unique=index.unique)
     if table.index_foreign_keys:
         for column, _other, _ in table.foreign_keys:
-            made.create_index([column], if_not_exists=True)
+            if not _covered(table, column):
+                made.create_index([column], if_not_exists=True)
+            elif not any(list(index.columns) == [column] for index in table.indexes):
+                # Archives made before this rule have the redundant one-column index: drop it.
+                db.execute(f"DROP INDEX IF EXISTS [idx_{table.name}_{column}]")
     if table.fts and not db[f"{table.name}_fts"].exists():
         made.enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
     for view in table.views:
         ensure_view(db, view)
+
+
+def _covered(table: Table, column: str) -> bool:
+    """True when a declared index already starts with ``column``: SQLite uses that one for
+    lookups on the column alone, and a second index would only slow every write."""
+    return any(index.columns and index.columns[0] == column and not index.sql
+               for index in table.indexes)
 
 
 def ensure_view(db: sqlite_utils.Database, view: View) -> None:

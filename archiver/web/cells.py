@@ -17,6 +17,7 @@ import re
 import markdown as markdown_lib
 from markupsafe import Markup, escape
 
+from archiver.store import bodies
 from archiver.text import sanitize_html
 from archiver.web import render
 from archiver.web.pages import PREFIX
@@ -91,6 +92,9 @@ def script(home_url: str) -> str:
 def cell(row, value, column, table, database, datasette):
     if column in RENDERED and isinstance(value, str):
         return Markup(f'<div class="archiver-cell-body">{sanitize_html(value) or ""}</div>')
+    if column == "body_markdown" and value is None and table in bodies.TABLES:
+        # Not stored because it equals the text (archiver.store.bodies): show that.
+        return folded(_get(row, "body_text"), column)
     if column in FOLDED or (column in DIGEST_FOLDED and table == "summaries"):
         return folded(value, column)
     if column == "markdown" and isinstance(value, str) and value.startswith("# "):

@@ -1,0 +1,156 @@
+"""One big ForumMagnum thread at three sizes: does ingest stay linear, and memory flat?
+
+    python scripts/bench.py --only scale [--quick]
+
+The loopback server runs in its own process (it holds the whole generated thread, which must not
+count in archiver's memory or time); the archiver runs in another, which reports its own wall time,
+CPU time, peak RSS and the time spent in each analysis hook (topic membership, exchanges,
+mentions). Sizes 1k / 10k / 100k comments (1k / 3k / 10k with ``--quick``); the linearity figure
+is the last size's time over the middle one's, against the size ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+POST = "scalepost0000001"
+RSS_TARGET_MB = 300  # at 100k comments
+
+
+def serve(size: int, dump: str | None = None) -> None:
+    """Child: serve a thread of ``size`` comments; print the endpoint; stop when stdin closes.
+    With ``dump``, the comments are also written there as the API's JSON (a floor's input)."""
+    import logging
+
+    from pytest_httpserver import HTTPServer
+
+    from tests.fakes import forummagnum as fm
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    forum = fm.FakeForum()
+    fm.big_thread(forum, POST, size, body_chars=600)
+    if dump:
+        with open(dump, "w") as out:
+            json.dump(forum.comments, out)
+    server = HTTPServer(host="127.0.0.1")
+    server.expect_request("/graphql").respond_with_handler(forum.handler)
+    server.start()
+    print(server.url_for("/graphql"), flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+def client(endpoint: str, path: str) -> dict:
+    """Child: archive the thread into ``path``; its own figures as one JSON line."""
+    started, cpu = time.perf_counter(), time.process_time()
+    import archiver.ingest as ingest_module
+    from archiver.forums import archive_thread
+    from archiver.http import Http, HttpSettings
+    from archiver.store import open_db
+
+    hooks = _time_hooks(ingest_module)
+    db = open_db(path)
+    archive_thread(db, Http(HttpSettings(delay=0)), f"lesswrong:{POST}", endpoint=endpoint)
+    count = db.execute("SELECT count(*) FROM comments").fetchone()[0]
+    return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "comments": count, **hooks}
+
+
+def _time_hooks(ingest_module) -> dict:
+    """Wrap each analysis hook's ``after_fetch`` so its seconds land in the returned dict."""
+    import importlib
+
+    timers: dict[str, float] = {}
+    for name in ingest_module.ANALYSIS_HOOKS:
+        module = importlib.import_module(name)
+        key = name.rsplit(".", 1)[-1]
+        timers[key] = 0.0
+        module.after_fetch = _timed(module.after_fetch, timers, key)
+    return timers
+
+
+def _timed(fn, timers: dict, key: str):
+    def wrapped(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timers[key] += time.perf_counter() - started
+    return wrapped
+
+
+class Server:
+    """The loopback forum in its own process, for a ``with`` block: ``.endpoint``."""
+
+    def __init__(self, size: int, dump: str | None = None):
+        self.command = [sys.executable, __file__, "--serve", str(size), *([dump] if dump else [])]
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        self.endpoint = self.process.stdout.readline().strip()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def measure(size: int) -> dict:
+    with Server(size) as server, tempfile.TemporaryDirectory() as folder:
+        out = subprocess.run([sys.executable, __file__, "--client", server.endpoint,
+                              os.path.join(folder, "scale.db")], cwd=ROOT, check=False,
+                             capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"scale case {size} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["comments"] != size:
+        raise SystemExit(f"scale case {size}: {result['comments']} comments archived")
+    return result
+
+
+def run(quick: bool = False) -> list[dict]:
+    sizes = [1000, 3000, 10_000] if quick else [1000, 10_000, 100_000]
+    results = {size: measure(size) for size in sizes}
+    rows = []
+    for size, r in results.items():
+        rows += [
+            _row(f"one thread, whole ingest [{r['cpu']:.1f} s CPU]", size, r["seconds"], "s"),
+            _row("  topic membership (after_fetch)", size, r["topics"], "s"),
+            _row("  exchanges (after_fetch)", size, r["exchanges"], "s"),
+            _row("  paper mentions (after_fetch)", size, r["mentions"], "s"),
+            _row("  peak RSS of the archiver process", size, r["rss_mb"], "MB",
+                 f"≤ {RSS_TARGET_MB}" if size >= 100_000 else ""),
+        ]
+    middle, last = sizes[1], sizes[2]
+    ratio = results[last]["seconds"] / results[middle]["seconds"]
+    cpu_ratio = results[last]["cpu"] / results[middle]["cpu"]
+    rows.append(_row(f"  time x{last // middle} size: wall ratio (CPU ratio {cpu_ratio:.1f})",
+                     last, ratio, "x", f"≤ {1.1 * last / middle:.0f}"))
+    return rows
+
+
+def _row(what: str, size: int, figure: float, unit: str, target: str = "") -> dict:
+    return {"area": "scale", "what": what, "size": size, "figure": round(figure, 3),
+            "unit": unit, "target": target}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]), *sys.argv[3:4])
+    elif sys.argv[1:2] == ["--client"]:
+        print(json.dumps(client(sys.argv[2], sys.argv[3])))
+    else:
+        for row in run(quick="--quick" in sys.argv):
+            print(json.dumps(row))
