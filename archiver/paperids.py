@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from archiver.text import fold
-
 # Archives that used old-style identifiers (archive/YYMMNNN) before April 2007.
 OLD_ARCHIVES = (
     "acc-phys adap-org alg-geom ao-sci astro-ph atom-ph bayes-an chao-dyn chem-ph cmp-lg comp-gas "
@@ -75,6 +73,10 @@ def split_doi(doi: str | None, arxiv_id: str | None) -> tuple[str | None, str | 
 def normalise_title(title: str | None) -> str:
     """Words only, lower case, single spaces: ``"Attention Is All You Need!"`` ->
     ``"attention is all you need"``. Used for merging papers and for title mentions."""
+    # Here, not at the top: archiver.text loads the HTML converters, and the researcher sources
+    # import this module whenever the registry is read (even for --help).
+    from archiver.text import fold
+
     if not title:
         return ""
     return _NON_WORD.sub(" ", fold(title)).strip()

@@ -11,7 +11,7 @@ from archiver.display import one_line
 
 
 def _saved_kinds() -> list[str]:
-    from archiver.sources.saved import kinds
+    from archiver.sources.kinds import kinds
 
     return list(kinds())
 

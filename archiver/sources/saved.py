@@ -41,18 +41,7 @@ from archiver.errors import ArchiverError, FetchError, UsageError
 from archiver.parse import parse_date
 from archiver.records import Page, Post, Site, make_id
 from archiver.sources import blog, feed, registry, seedpages
-
-# Kinds archiver reads itself; every forum source with the ``saved`` capability adds its own name
-# (``hackernews``, ``forummagnum``, ...) through the registry.
-OWN_KINDS = ["jsonl", "researcher-profile", "review-post", "forum-profile"]
-API_KINDS = ("openalex", "semanticscholar", "arxiv")
-LAST_KINDS = ["feed", "blog"]
-
-
-def kinds() -> list[str]:
-    """Every ``--kind`` value, in the order the help lists them."""
-    return [*OWN_KINDS, *(s.name for s in registry.saved_sources()), *API_KINDS, *LAST_KINDS]
-
+from archiver.sources.kinds import API_KINDS, LAST_KINDS, OWN_KINDS, kinds  # noqa: F401
 
 SAVED_SITE = Site(id="saved", name="Saved pages of unknown origin", url="", kind="saved")
 

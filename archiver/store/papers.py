@@ -46,7 +46,6 @@ from archiver.paperids import (  # noqa: F401  (re-exported: the store's callers
     TITLE_KEY_MIN_CHARS,
     TITLE_KEY_MIN_WORDS,
     canonical_url,
-    fold,
     normalise_arxiv_id,
     normalise_doi,
     normalise_title,
