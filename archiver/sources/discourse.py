@@ -144,7 +144,8 @@ def _tags(sid: str, topic: dict) -> list[Tag]:
     for tag in listed if isinstance(listed, list) else []:
         name = as_str(tag.get("name") if isinstance(tag, dict) else tag, "tag")
         if name:
-            slug = as_str(tag.get("slug", name)) if isinstance(tag, dict) else name
+            # a null or odd slug falls back to the name (else every such tag is "tag:None")
+            slug = (as_str(tag.get("slug")) or name) if isinstance(tag, dict) else name
             tags.append(Tag(id=make_id(sid, f"tag:{slug}"), site_id=sid, name=name, slug=slug))
     return tags
 
