@@ -19,6 +19,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import fields, is_dataclass
+from typing import overload
 
 from archiver.errors import FetchError
 from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc
@@ -80,6 +81,12 @@ def as_str(value, what: str = "a text field") -> str | None:
     return None
 
 
+@overload
+def fix_text(value: str) -> str: ...
+@overload
+def fix_text(value: None) -> None: ...
+@overload
+def fix_text(value: str | None) -> str | None: ...
 def fix_text(value: str | None) -> str | None:
     """``value`` with lone UTF-16 surrogates (which SQLite cannot store) replaced by U+FFFD."""
     if value is None:
@@ -212,6 +219,7 @@ def clean_record(record, what: str | None = None):
         value = getattr(record, field.name)
         kind = str(field.type)
         label = f"{what}.{field.name}"
+        new: object
         if kind.startswith("str"):
             new = as_str(value, label)
             if new is None and field.name in _REQUIRED and "None" not in kind:

@@ -267,6 +267,12 @@ def test_odd_fields_are_nulled_not_a_traceback(fake, api, http):
     assert root["title"] is None and root["body_html"] is None
 
 
+def test_a_quoted_view_of_an_odd_type_is_left_out_not_a_traceback():
+    embed = {"$type": "app.bsky.embed.record#view",
+             "record": {"$type": ["not", "a", "type"], "uri": f"at://did:plc:abc/{POST}/3kq"}}
+    assert bluesky.body_html({"text": "My answer."}, embed) == "<p>My answer.</p>"
+
+
 # -- users -------------------------------------------------------------------------------------
 
 

@@ -181,6 +181,14 @@ SAVED = f"""<html><head><meta name="generator" content="Discourse 3.2.0">
 </body></html>"""
 
 
+def test_tags_without_a_usable_slug_keep_their_own_ids():
+    topic = {"tags": [{"name": "AI safety", "slug": None}, {"name": "Ethics", "slug": ["x"]},
+                      {"name": "Policy", "slug": "policy"}, "plain"]}
+    assert [(t.id, t.slug) for t in discourse._tags("forum", topic)] == [
+        ("forum:tag:AI safety", "AI safety"), ("forum:tag:Ethics", "Ethics"),
+        ("forum:tag:policy", "policy"), ("forum:tag:plain", "plain")]
+
+
 def test_saved_page_uses_the_api_ids():
     [page] = discourse.parse_saved_html(SAVED, None)
     assert page.posts[0].id == f"{SITE}:{TID}" and page.posts[0].title == "Gated SAEs fix shrinkage"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from archiver.errors import NotFound, UsageError
+from archiver.errors import FetchError, NotFound, UsageError
 from archiver.forums import archive_thread, archive_user
 from archiver.sources import resolve_thread
 from archiver.sources.forummagnum import parse_thread_url, parse_user_url
@@ -197,6 +197,12 @@ def test_user_comment_limit_and_since(forum, endpoint, http):
 def test_unknown_user_is_not_found(forum, endpoint, http):
     with pytest.raises(NotFound, match="no user 'nobody'"):
         archive_user(open_db(":memory:"), http, "nobody", endpoint=endpoint)
+
+
+def test_a_profile_without_a_usable_id_is_one_clear_error(forum, endpoint, http):
+    forum.users["odd"] = dict(fm.user("x", "oddone", "Odd"), _id=["not", "an", "id"])
+    with pytest.raises(FetchError, match="profile of 'oddone' without a usable user id"):
+        archive_user(open_db(":memory:"), http, "oddone", endpoint=endpoint)
 
 
 def test_realworld_post_agi_ruin(httpserver, http):

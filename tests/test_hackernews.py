@@ -254,6 +254,12 @@ def test_saved_page_matches_api_rows(fake, api, http):
     assert hn.parse_saved_html("<html><p>hello</p></html>", None) is None
 
 
+def test_a_saved_comment_with_an_odd_indent_is_kept_at_the_top():
+    [page] = hn.parse_saved_html(SAVED.replace('indent="1"', 'indent="one"'), None)
+    assert [(c.source_id, c.parent_id) for c in page.comments] == [
+        (str(STORY + 1), None), (str(STORY + 2), None)]
+
+
 def test_cli_user(fake, api, cli_run, tmp_path):
     fake.users["alice"] = {"id": "alice", "num": 7, "created": 1300000000, "karma": 42}
     debate(fake)

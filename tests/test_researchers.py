@@ -266,6 +266,14 @@ def test_semanticscholar_real_author_with_embedded_papers(db, http, httpserver):
     assert len(httpserver.log) == 1
 
 
+@pytest.mark.parametrize("orcid, stored", [
+    ("0000-0002-1825-0097", "0000-0002-1825-0097"), (["0000-0002-1825-0097"], "0000-0002-1825-0097"),
+    ([], None), ({"id": 1}, None), (5, None)])
+def test_semanticscholar_orcid_is_text_or_nothing(orcid, stored):
+    data = {"authorId": "1", "name": "A. Turing", "externalIds": {"ORCID": orcid}}
+    assert semanticscholar.parse_author(data).orcid == stored
+
+
 def test_semanticscholar_paging_search_and_key(db, http, httpserver, s2_api, monkeypatch):
     monkeypatch.setenv("SEMANTIC_SCHOLAR_API_KEY", "k-123")
     s2_api.authors["42"] = {"authorId": "42", "name": "Ada Lovelace",

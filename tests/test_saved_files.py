@@ -335,6 +335,25 @@ def test_a_thread_page_no_source_reads_is_an_error_not_a_blog_post(cli_run, tmp_
     assert result.exit_code == 0, result.output  # kept as an article when asked
 
 
+def test_a_blank_capture_date_is_no_capture_date(cli_run, tmp_path):
+    from archiver.sources import saved
+
+    shutil.copy(DATA / "lw2_post.html", tmp_path / "post.html")
+    assert saved.read_saved(str(tmp_path / "post.html"), " ").captured_from == \
+        "file modification time"
+    result = cli_run("import", str(tmp_path / "post.html"), "--captured", " ")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_saved_forummagnum_user_with_an_odd_id_is_skipped_not_the_file():
+    from archiver.sources import forummagnum
+
+    users = [{"_id": {"$oid": "x"}, "slug": "odd", "displayName": "Odd"},
+             {"_id": "aliceid000000001", "slug": "alice", "displayName": "Alice"}]
+    [page] = forummagnum.parse_saved(json.dumps({"data": {"users": {"results": users}}}))
+    assert [u.source_id for u in page.users] == ["aliceid000000001"]
+
+
 def test_hostile_fields_of_a_saved_page_are_left_out():
     from archiver.sources import forummagnum
 

@@ -146,7 +146,7 @@ def _same_person(name: str, wanted: str) -> bool:
 def _commonest_name(entries, search_query: str) -> str:
     words = [w for w in normalise_title(re.sub(r"^au:", "", search_query, flags=re.I)).split()
              if len(w) > 1]
-    names = Counter()
+    names: Counter[str] = Counter()
     for entry in entries:
         for author in entry.get("authors") or []:
             name = " ".join((author.get("name") or "").split())
@@ -190,8 +190,9 @@ def fetch_researcher(http, ref: ResearcherRef, papers: int | None = None,
         url=f"{SITE}/search/?searchtype=author&query={quote_plus(ref.name or search_query)}",
         forum_user_id=forum_user_id, extra={"search_query": search_query},
     )
-    metrics = ResearcherMetrics(researcher_id=ref.id, captured_at=now_utc(),
-                                works_count=total if total is not None else len(feed.entries))
+    metrics: ResearcherMetrics | None = ResearcherMetrics(
+        researcher_id=ref.id, captured_at=now_utc(),
+        works_count=total if total is not None else len(feed.entries))
     url = f"{root(endpoint, API)}/api/query"
     start, fetched = 0, 0
     while True:

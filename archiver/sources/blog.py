@@ -274,8 +274,9 @@ def looks_like_heading(para: str) -> bool:
 
 def paragraph_html(para: str) -> str:
     lines = [line.strip() for line in para.split("\n")]
-    bullets = [re.match(r"^(?:[•*\-–]|\d+\.)\s+(.*)$", line) for line in lines]
-    if len(lines) > 1 and all(bullets):
+    found = [re.match(r"^(?:[•*\-–]|\d+\.)\s+(.*)$", line) for line in lines]
+    bullets = [m for m in found if m]
+    if len(lines) > 1 and len(bullets) == len(lines):
         items = "".join(f"<li>{htmlmod.escape(m.group(1))}</li>" for m in bullets)
         return f"<ul>{items}</ul>"
     return "<p>" + "<br>".join(htmlmod.escape(line) for line in lines) + "</p>"
@@ -290,7 +291,8 @@ def split_sections(post_id: str, body_html: str | None) -> list[Section]:
         return []
     root = lxml.html.fromstring(f"<div>{body_html}</div>")
     sections: list[Section] = []
-    heading, level, chunks = None, 0, []
+    heading, level = None, 0
+    chunks: list[str] = []
 
     def close():
         body = "\n\n".join(c for c in chunks if c)

@@ -29,6 +29,7 @@ import html
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from archiver.display import safe_url
@@ -128,7 +129,7 @@ def _split_uri(uri: object) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def item_id(uri: str) -> str | None:
+def item_id(uri: object) -> str | None:
     parts = _split_uri(uri)
     return make_id(SITE_ID, f"{parts[0]}/{parts[1]}") if parts else None
 
@@ -249,11 +250,11 @@ def _quote_html(view: dict | None) -> str:
     """The quoted post as a blockquote citing its URL, after a line naming its author."""
     if view is None:
         return ""
-    kind = view.get("$type")
+    kind = _str(view.get("$type"))  # odd data may put a list here: not a dict key
     if kind != VIEW_RECORD:
         reason = {"app.bsky.embed.record#viewNotFound": "deleted",
                   "app.bsky.embed.record#viewBlocked": "blocked",
-                  "app.bsky.embed.record#viewDetached": "detached by its author"}.get(kind)
+                  "app.bsky.embed.record#viewDetached": "detached by its author"}.get(kind or "")
         return f"<p>[quoted post {reason}]</p>" if reason else ""
     value = _dict(view.get("value"))
     text = _str(value.get("text"))
@@ -305,7 +306,7 @@ def item_record(uri, author: dict, record: dict, embed, counts: dict) -> Post | 
     did, rkey = parts
     handle = _handle(author)
     user = user_record(author)
-    fields = dict(
+    fields: dict[str, Any] = dict(
         id=make_id(SITE_ID, f"{did}/{rkey}"), site_id=SITE_ID, source_id=f"{did}/{rkey}",
         url=post_url(handle or did, rkey), user_id=user.id if user else None,
         author=user.name if user else None, posted_at=iso_utc(_str(record.get("createdAt"))),
@@ -328,7 +329,8 @@ def view_records(view: dict) -> tuple[list, list[User]]:
     """A post view's record, plus the post it quotes (archived as the source of the quote)."""
     view = _dict(view)
     author = _dict(view.get("author"))
-    items, users = [], []
+    items: list[Post | Comment] = []
+    users: list[User] = []
     record = _dict(view.get("record"))
     if record.get("$type") not in (None, POST_TYPE):
         return items, users
@@ -383,13 +385,15 @@ def fetch_thread(http, ref: ThreadRef, endpoint: str | None = None) -> Iterator[
     node = _thread(http, api, f"at://{did}/{POST_TYPE}/{rkey}", what)
     reply = _dict(_dict(_dict(node.get("post")).get("record")).get("reply"))
     root_uri = _dict(reply.get("root")).get("uri")
-    if _split_uri(root_uri) and root_uri != _dict(node.get("post")).get("uri"):
+    if isinstance(root_uri, str) and _split_uri(root_uri) \
+            and root_uri != _dict(node.get("post")).get("uri"):
         node = _thread(http, api, root_uri, f"the first post of {what}")  # a reply: whole thread
     post = _dict(node.get("post"))
     root_did, root_rkey = _split_uri(post.get("uri")) or (did, rkey)
     _repoint(ref, root_did, root_rkey, _handle(_dict(post.get("author"))))
     root_id = make_id(SITE_ID, ref.thread_id)
-    views, gone = [post], []
+    views: list[dict] = [post]
+    gone: list[Comment] = []
     fetched = {post.get("uri")}
     _walk(http, api, node, views, gone, fetched, root_id)
     page = _page(views)
@@ -432,7 +436,8 @@ def _walk(http, api: str, top: dict, views: list[dict], gone: list[Comment], fet
     while stack:
         node = stack.pop()
         post = _dict(node.get("post"))
-        replies = node.get("replies") if isinstance(node.get("replies"), list) else []
+        listed = node.get("replies")
+        replies = listed if isinstance(listed, list) else []
         count = _int(post.get("replyCount")) or 0
         if count > len(replies) and not replies and post.get("uri") not in fetched:
             # Cut off at the depth limit (``replies`` left out although ``replyCount`` says

@@ -21,6 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from typing import cast
 from urllib.parse import urlsplit
 
 from archiver.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
@@ -139,10 +140,12 @@ def user_stub(sid: str, base: str, post: dict) -> User | None:
 
 def _tags(sid: str, topic: dict) -> list[Tag]:
     tags = []
-    for tag in topic.get("tags") if isinstance(topic.get("tags"), list) else []:
+    listed = topic.get("tags")
+    for tag in listed if isinstance(listed, list) else []:
         name = as_str(tag.get("name") if isinstance(tag, dict) else tag, "tag")
         if name:
-            slug = as_str(tag.get("slug", name)) if isinstance(tag, dict) else name
+            # a null or odd slug falls back to the name (else every such tag is "tag:None")
+            slug = (as_str(tag.get("slug")) or name) if isinstance(tag, dict) else name
             tags.append(Tag(id=make_id(sid, f"tag:{slug}"), site_id=sid, name=name, slug=slug))
     return tags
 
@@ -265,7 +268,7 @@ def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | Non
                since: str | None = None, endpoint: str | None = None) -> Iterator[Page]:
     """The profile (``/u/<name>.json``), then the topics they started and their replies, newest
     first, from ``/user_actions.json`` (full bodies fetched by post id, topic by topic)."""
-    base = _base_of(ref.url)
+    base = _base_of(cast(str, ref.url))  # parse_user_url always sets it
     api = root(endpoint, base)
     sid = ref.site
     body = get_json(http, f"{api}/u/{ref.slug}.json", what=f"Discourse user {ref.slug!r}")
@@ -355,7 +358,7 @@ def parse_saved_html(text: str, url: str | None = None) -> list[Page] | None:
     soup = BeautifulSoup(text, "lxml")
     canonical = url or _canonical(soup)
     ref = parse_thread_url(canonical) if canonical else None
-    if ref is None or not _looks_like_discourse(soup):
+    if ref is None or canonical is None or not _looks_like_discourse(soup):
         return None
     base = ref.extra["base"]
     topic = {"id": int(ref.thread_id), "slug": canonical.rstrip("/").split("/t/")[-1].split("/")[0],
@@ -454,6 +457,8 @@ def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
                              "page itself, or pass --url https://<forum>/t/<slug>/<id>)")
         return pages
     topic = _topic_json(text)
+    if topic is None:  # sniff_saved found a topic; this narrows the type
+        return None
     ref = parse_thread_url(url) if url else None
     if ref is None:
         raise UsageError("a Discourse topic JSON does not name its forum; pass --url "

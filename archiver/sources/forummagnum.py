@@ -248,9 +248,9 @@ def post_record(site: ForumSite, data: dict, stub: bool = False) -> Post:
         question=bool(data.get("question")), kind="question" if data.get("question") else "post",
         body_html=contents.get("html") or data.get("htmlBody"),
         body_markdown=contents.get("markdown"),
-        tags=[Tag(id=make_id(site.id, as_str(t["_id"])), site_id=site.id, name=t.get("name"),
-                  slug=t.get("slug")) for t in dicts(data.get("tags"), "tags")
-              if as_str(t.get("_id"))],
+        tags=[Tag(id=make_id(site.id, tag_id), site_id=site.id, name=name, slug=t.get("slug"))
+              for t in dicts(data.get("tags"), "tags")
+              if (tag_id := as_str(t.get("_id"))) and (name := as_str(t.get("name")))],
         stub=stub,
         extra={"coauthors": coauthors, "link_url": data.get("url")} if (coauthors or data.get("url")) else None,
     )
@@ -371,8 +371,8 @@ def _bump(stamp: str, millis: int) -> str:
 # -- users -------------------------------------------------------------------------------------
 
 
-def fetch_user(http, ref: UserRef, posts: int | None, comments: int | None, since: str | None,
-               endpoint: str | None = None) -> Iterator[Page]:
+def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | None = None,
+               since: str | None = None, endpoint: str | None = None) -> Iterator[Page]:
     """The profile, then the user's posts and comments (newest first), each comment's post as a stub.
 
     ``posts``/``comments``: how many (None = all). ``since``: only items posted at/after it.
@@ -383,6 +383,9 @@ def fetch_user(http, ref: UserRef, posts: int | None, comments: int | None, sinc
     if not found:
         raise NotFound(f"no user {ref.slug!r} on {site.name}; check the slug in the profile URL")
     profile = user_record(site, found[0], profile=True)
+    if profile is None:
+        raise FetchError(f"{site.name} sent the profile of {ref.slug!r} without a usable user id; "
+                         "try again later")
     yield Page(sites=[site.record()], users=[profile])
     if posts != 0:
         for batch in _posts_by_date(client, "userPosts", {"userId": profile.source_id}, posts,
@@ -509,7 +512,8 @@ def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
             posts.append(post_record(forum, item))
         elif item.get("_id") and any(k in item for k in ("slug", "username", "displayName")):
             user = user_record(forum, item, profile="bio" in item or "htmlBio" in item)
-            users[user.id] = user
+            if user:  # None when the _id is not text (odd data): the item is skipped
+                users[user.id] = user
             continue
         for data in [item.get("user")] + list(item.get("coauthors") or []):
             user = user_record(forum, data) if isinstance(data, dict) else None

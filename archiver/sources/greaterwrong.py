@@ -29,6 +29,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
@@ -167,8 +168,8 @@ def _post(main, site: ForumSite, post_id: str | None, users: dict) -> Post:
     post_id = post_id or _post_id(main, page_url)
     if not post_id:
         raise UsageError("this GreaterWrong page names no post id; save the page of one post")
-    authors = [_user(a, site, users) for a in (_all(meta, "a", "author") if meta is not None else [])]
-    authors = [a for a in authors if a]
+    found = [_user(a, site, users) for a in (_all(meta, "a", "author") if meta is not None else [])]
+    authors = [a for a in found if a]
     title_node = _one(main, "h1", "post-title")
     for prefix in _all(title_node, "span", "post-type-prefix") if title_node is not None else []:
         _drop(prefix)
@@ -212,7 +213,7 @@ def _comment(item, site: ForumSite, post: Post, users: dict) -> Comment | None:
     box = _one(item, "div", "comment", deep=False)
     parent_item = next((a for a in item.iterancestors("li") if "comment-item" in _classes(a)), None)
     parent = (parent_item.get("id") or "").removeprefix("comment-") if parent_item is not None else None
-    base = dict(id=make_id(site.id, cid), site_id=site.id, source_id=cid, post_id=post.id,
+    base: dict[str, Any] = dict(id=make_id(site.id, cid), site_id=site.id, source_id=cid, post_id=post.id,
                 parent_id=make_id(site.id, parent) if parent else None)
     if box is None or "deleted-comment" in _classes(box):
         return Comment(**base, deleted=True)

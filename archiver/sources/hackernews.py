@@ -24,6 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from archiver.coerce import as_bool, as_id, as_int, as_str, as_time, dicts, each
@@ -339,7 +340,8 @@ def fetch_user(http, ref: UserRef, posts: int | None = None, comments: int | Non
     Each comment links to its story, archived as a stub (title and URL) until archived itself.
     """
     algolia = root(endpoint, ALGOLIA)
-    profile = _profile(http, algolia, endpoint, fallback, ref.slug)
+    profile = _profile(http, algolia, endpoint, fallback,
+                       cast(str, ref.slug))  # parse_user_url always sets it
     yield Page(sites=[site_record()], users=[profile])
     since_i = _epoch(since)
     if posts != 0:
@@ -445,16 +447,18 @@ def parse_saved_html(text: str, url: str | None = None) -> list[Page] | None:
     rows = soup.select("tr.athing.comtr")
     if head is None and not rows:
         return None
-    story = _saved_story(soup, head) if head is not None and "comtr" not in head.get("class", []) \
-        else None
+    story = _saved_story(soup, head) \
+        if head is not None and "comtr" not in head.get_attribute_list("class") else None
     if story is None:
         return None  # a comment permalink page: its story id is not on the page reliably
     post = story_record(story, _saved_int(soup.select_one("a[href^='item?id=']:-soup-contains("
                                                              "'comment')")))
-    items, comments, stack = [], [], []  # stack: (indent, comment id)
+    items: list[dict] = []
+    comments: list[Comment] = []
+    stack: list[tuple[int, int]] = []  # (indent, comment id)
     for row in rows:
         indent_node = row.select_one("td.ind")
-        indent = int(indent_node.get("indent") or 0) if indent_node else 0
+        indent = (as_int(indent_node.get("indent"), "comment indent") or 0) if indent_node else 0
         while stack and stack[-1][0] >= indent:
             stack.pop()
         item = _saved_comment(row)
@@ -546,6 +550,8 @@ def parse_saved(text: str, url: str | None = None) -> list[Page] | None:
                              "story)")
         return pages
     obj = _api_item(text)
+    if obj is None:  # sniff_saved found an item; this narrows the type
+        return None
     if "children" in obj:
         if obj.get("type") == "comment":
             return [_algolia_comment(obj)]

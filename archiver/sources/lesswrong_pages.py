@@ -136,7 +136,7 @@ def forummagnum_page(text: str, url: str | None, post_id_of) -> tuple | None:
     soup = _soup(text)
     page_url = _canonical(soup, url)
     post_id = post_id_of(page_url)
-    if not post_id:
+    if not post_id or page_url is None:  # no id without a URL; the check is for the checker
         return None
     title = soup.select_one("h1.PostsPageTitle-root, .PostsPageTitle-root")
     header = soup.select_one(".PostsPagePostHeader-root, .PostsPage-header") or soup

@@ -213,12 +213,13 @@ def fetch_researcher(http, ref: ResearcherRef, papers: int | None = None,
                      interval: float | None = None) -> Iterator[Page]:
     """The profile and metrics snapshot, then the works page by page (newest first)."""
     researcher = parse_author(ref.data, forum_user_id)
-    metrics = parse_metrics(ref.data, researcher.id, now_utc())
+    metrics: ResearcherMetrics | None = parse_metrics(ref.data, researcher.id, now_utc())
     if papers == 0:
         yield Page(other={"researcher_papers": [ResearcherPapers(researcher, [], metrics)]})
         return
     base = root(endpoint, API)
-    cursor, fetched = "*", 0
+    cursor: str | None = "*"
+    fetched = 0
     while cursor:
         size = PER_PAGE if papers is None else min(PER_PAGE, papers - fetched)
         data = _get(http, f"{base}/works", f"works of {ref.source_id}",

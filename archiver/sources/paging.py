@@ -5,9 +5,12 @@ pages overlap at the boundary and items already seen are dropped."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
+
+Cursor = TypeVar("Cursor")
 
 
-def paged(fetch: Callable[[object, int | None], tuple[list[dict], object]],
+def paged(fetch: Callable[[Cursor | None, int | None], tuple[list[dict], Cursor | None]],
           key: Callable[[dict], str | None], limit: int | None = None) -> Iterator[list[dict]]:
     """Batches of new items until ``limit`` items, a page with nothing new, or no next cursor.
 
@@ -17,13 +20,13 @@ def paged(fetch: Callable[[object, int | None], tuple[list[dict], object]],
     """
     seen: set[str] = set()
     remaining = limit
-    cursor = None
+    cursor: Cursor | None = None
     while remaining is None or remaining > 0:
         items, next_cursor = fetch(cursor, remaining)
         fresh = [item for item in items if key(item) and key(item) not in seen]
         if not fresh:
             return
-        seen.update(key(item) for item in fresh)
+        seen.update(cast(str, key(item)) for item in fresh)  # ``fresh`` kept only keyed items
         if remaining is not None:
             fresh = fresh[:remaining]
             remaining -= len(fresh)

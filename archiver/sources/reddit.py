@@ -23,6 +23,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterator
+from typing import cast
 from urllib.parse import urlsplit
 
 from archiver.coerce import as_bool, as_dict, as_id, as_str, as_time, dicts, each
@@ -260,9 +261,9 @@ def _expand(http, api: str, post_id: str, more: list[dict], seen: set[str]):
                 things, ok = _more_children(http, api, post_id, batch)
                 complete &= ok
                 yield _page_from_things(things, seen, more)
-        elif (as_str(stub.get("parent_id")) or "").startswith("t1_"):
+        elif (parent_ref := as_str(stub.get("parent_id")) or "").startswith("t1_"):
             # "continue this thread": the parent comment's own page carries its replies
-            parent = as_str(stub["parent_id"])[3:]
+            parent = parent_ref[3:]
             if asked[f"page:{parent}"]:
                 continue
             asked[f"page:{parent}"] += 1
@@ -289,7 +290,7 @@ def _page_from_things(things: list[dict], seen: set[str], more: list[dict]) -> P
     comments: list[dict] = []
     _walk(things, comments, more)
     fresh = [c for c in comments if as_str(c.get("id")) and as_str(c["id"]) not in seen]
-    seen.update(as_str(c["id"]) for c in fresh)
+    seen.update(cast(str, as_str(c["id"])) for c in fresh)  # ``fresh`` kept only text ids
     return Page(users=_users(fresh), comments=each(comment_record, fresh, "Reddit comment"))
 
 
@@ -472,7 +473,8 @@ def _redesign(soup, post) -> tuple[dict, list[dict]]:
             "author": _user_of(author), "permalink": _path(_canonical(soup)),
             "subreddit": _subreddit(soup), "is_self": True,
             "selftext_html": body.decode_contents() if body else None}
-    comments, stack = [], []  # stack: (depth, comment id)
+    comments: list[dict] = []
+    stack: list[tuple[int, str]] = []  # (depth, comment id)
     for row in soup.select("div[id^='t1_']"):
         if not re.fullmatch(r"t1_[a-z0-9]+", row["id"]) or row.select_one(".Comment") is None:
             continue

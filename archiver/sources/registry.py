@@ -165,11 +165,13 @@ def resolve_user(url: str, site: str | None = None) -> tuple[ForumSource, UserRe
     url = _well_formed(url)
     if site:
         source = by_site(site)
-        ref = source.parse_user_url(url, site) if source.users else None
+        parse = source.parse_user_url if source.users else None
+        ref = parse(url, site) if parse else None
         if ref is not None:
             return source, ref
     for source in forum_sources():
-        ref = source.parse_user_url(url, None) if source.users else None
+        parse = source.parse_user_url if source.users else None
+        ref = parse(url, None) if parse else None
         if ref is not None:
             return source, ref
     examples = [e for s in forum_sources() for e in s.user_examples[:1]]

@@ -35,6 +35,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import cast
 
 from archiver import text
 from archiver.errors import ArchiverError, FetchError, UsageError
@@ -69,8 +70,9 @@ def read_saved(path: str, captured: str | None = None, url: str | None = None,
             data = handle.read()
     except IsADirectoryError:
         raise UsageError(f"{path} is a folder; give files, or the folder's files") from None
-    if captured:
-        when = date.fromisoformat(parse_date(captured, "--captured")[:10])
+    stamp = parse_date(captured, "--captured")  # None for nothing, blank included
+    if stamp:
+        when = date.fromisoformat(stamp[:10])
         source = "--captured"
     else:
         when = datetime.fromtimestamp(os.path.getmtime(path)).date()
@@ -99,7 +101,7 @@ def detect_kind(saved: Saved) -> str:
         return "feed"
     if b"<html" in lowered or b"<!doctype html" in lowered or b"<body" in lowered:
         return _html_kind(saved)
-    return _text_kind(saved.path, saved.text)
+    return cast(str, _text_kind(saved.path, saved.text))  # with a fallback: a kind, or it raises
 
 
 def _json_kind(saved: Saved) -> str:
@@ -134,7 +136,8 @@ def _json_kind(saved: Saved) -> str:
 def _source_kind(content: str, url: str | None) -> str | None:
     """The first forum source (by priority) that recognises the file as one of its own."""
     for source in registry.saved_sources():
-        if source.sniff_saved(content, url):
+        sniff = source.sniff_saved  # saved_sources() have one
+        if sniff is not None and sniff(content, url):
             return source.name
     return None
 

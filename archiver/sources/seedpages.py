@@ -30,6 +30,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, cast
 
 from archiver import text
 from archiver.errors import ArchiverError
@@ -247,10 +248,11 @@ def _metrics(researcher_id: str, header: str, captured: date) -> ResearcherMetri
 
 
 def _profile_paper(head: str, body: list[str], captured: date) -> ProfilePaper:
-    match = PAPER_HEAD.match(head)
+    match = cast("re.Match[str]", PAPER_HEAD.match(head))  # the caller passes only such lines
     published, assumed = resolve_date(match["month"], match["day"], match["year"], captured)
     date_text = head[len(match["cat"]):].replace("Code", "").strip()
-    authors = None
+    authors: AuthorLine | None = None
+    abstract: str | None
     if len(body) >= 3 and parse_author_line(body[1]) is not None:
         title, authors, abstract = body[0], parse_author_line(body[1]), " ".join(body[2:])
     elif body:
@@ -265,7 +267,7 @@ def _profile_paper(head: str, body: list[str], captured: date) -> ProfilePaper:
 def _paper_record(p: ProfilePaper, researcher: Researcher) -> Paper:
     category = arxiv_category(p.code)
     names = p.authors.names if p.authors else []
-    extra = {"category_code": p.code, "date_text": p.date_text}
+    extra: dict[str, Any] = {"category_code": p.code, "date_text": p.date_text}
     if p.year_assumed:
         extra["year_assumed"] = True
     if p.authors and p.authors.truncated:
@@ -604,7 +606,7 @@ def profile_records(profile: ForumProfile, site_id: str, slug: str, user_id: str
     comments = []
     for n, paragraphs in enumerate(profile.comments):
         body = comment_html(paragraphs)
-        digest = hashlib.sha1(text.html_to_text(body).encode()).hexdigest()[:16]
+        digest = hashlib.sha1((text.html_to_text(body) or "").encode()).hexdigest()[:16]
         comments.append(Comment(
             id=make_id(site_id, f"saved-{digest}"), site_id=site_id, source_id=f"saved-{digest}",
             post_id=holder.id, user_id=user_id, author=profile.name, body_html=body,

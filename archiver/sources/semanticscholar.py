@@ -97,11 +97,13 @@ def parse_author(data: dict, forum_user_id: str | None = None) -> Researcher:
     source_id = str(data["authorId"])
     external = data.get("externalIds") or {}
     orcid = external.get("ORCID")
+    if isinstance(orcid, list):  # a list of iDs: the first one
+        orcid = orcid[0] if orcid else None
     extra = {k: data[k] for k in ("externalIds", "homepage", "aliases") if data.get(k)}
     return Researcher(
         id=f"{NAME}:{source_id}", source=NAME, source_id=source_id,
         name=data.get("name") or source_id, url=f"{SITE}/author/{source_id}",
-        orcid=orcid[0] if isinstance(orcid, list) and orcid else orcid,
+        orcid=orcid if isinstance(orcid, str) else None,
         affiliations=[a for a in data.get("affiliations") or [] if a],
         forum_user_id=forum_user_id, extra=extra or None,
     )

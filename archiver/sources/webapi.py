@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from archiver.errors import FetchError, NotFound
+from archiver.errors import ArchiverError, FetchError, NotFound
 from archiver.http import Http, HttpStatusError
 
 
@@ -54,7 +54,7 @@ NOT_PUBLIC = "it is not public: it may be private, quarantined or need a login"
 
 
 def status_error(exc: HttpStatusError, what: str, where: str, missing: str = "check the URL",
-                 refused: str = NOT_PUBLIC) -> FetchError:
+                 refused: str = NOT_PUBLIC) -> ArchiverError:
     """The one translation of an API's HTTP error for every source: 404/410 -> NotFound (with
     ``missing``, what to check), 401/403 -> refused (with ``refused``, what to do), any other
     status whose body explains itself -> that reason; each names ``what`` was asked of
