@@ -324,6 +324,36 @@ def test_topics_are_defined_first_and_due_summaries_made_after_fetching(forum, e
     assert rows(db, "select count(*) from summaries") == [(2,)]  # not due again yet
 
 
+def test_one_failing_topic_summary_does_not_stop_the_summaries_step(forum, endpoint, cli_run,
+                                                                    tmp_path, monkeypatch):
+    from archiver.analysis import report as R
+
+    add_thread(forum, "threadA000000001", 4)
+    for item in forum.comments:
+        item["contents"]["html"] = ("<p>Sparse autoencoders shrink activations; gating the "
+                                    "sparse autoencoder fixes it. " + item["_id"] + "</p>")
+    write_config(tmp_path, endpoint, threads_body("threadA000000001") + (
+        '[[watch.topics]]\nname = "SAEs"\nmatch = ["sparse autoencoders?"]\n'))
+    real_chart, broken = R.chart, []
+
+    def chart(points, title):
+        if not broken:  # the first topic's report fails, whichever comes first
+            broken.append(title)
+            raise RuntimeError("the chart broke")
+        return real_chart(points, title)
+
+    monkeypatch.setattr(R, "chart", chart)
+    result = cli_run("sync", "--json")
+    steps = {i["kind"]: i for i in json.loads(result.output)["items"]}
+    assert steps["threads"]["status"] == "ok" and steps["summaries"]["status"] == "failed"
+    assert steps["summaries"]["error"].startswith(
+        f"1 topic report(s) failed ({broken[0]}: RuntimeError: the chart broke); the other 1 "
+        "were made")
+    made = {"SAEs", "Sparse Autoencoders"} - set(broken)
+    assert rows(tmp_path / "archive.db", "select topic_name from summaries") == [(*made,)]
+    assert result.exit_code == 3  # partial: a failed step, local or not, is reported as such
+
+
 FEED = """<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
   <title>Interpretability notes</title>
