@@ -117,6 +117,25 @@ def test_dry_run_says_what_it_would_fetch_and_makes_no_request(forum, endpoint, 
     assert [i["kind"] for i in plan["items"]] == ["tags"] and forum.queries == []
 
 
+def test_init_then_dry_run_plans_the_first_sync_and_creates_nothing(forum, endpoint, cli_run,
+                                                                    tmp_path):
+    """The hint `archiver init` prints works before any archive exists."""
+    init = cli_run("init")
+    assert "archiver sync --dry-run" in init.output
+    assert cli_run("sync", "--dry-run").exit_code == 0  # the example config's watch list
+    add_thread(forum, "threadA000000001", 2)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    missing = tmp_path / "archive.db"
+    result = cli_run("sync", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"no archive at {missing} yet: planning the first sync against an empty archive" in (
+        result.stderr)
+    assert "never fetched completely: full fetch" in result.stdout
+    plan = json.loads(cli_run("sync", "--dry-run", "--json").stdout)
+    assert [(i["kind"], i["due"]) for i in plan["items"]] == [("threads", True), ("summaries", True)]
+    assert forum.queries == [] and not missing.exists() and not (tmp_path / "db").exists()
+
+
 def test_overlap_window_picks_up_an_edit_and_a_late_reply(forum, endpoint, cli_run, tmp_path):
     add_thread(forum, "threadA000000001", 2, hours_ago=3)
     write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=48)
