@@ -280,6 +280,9 @@ class _Builder:
                     setattr(config, name, setting)
             elif key == "watch":
                 config.watch = self.watch(value)
+            elif key == "endpoints":
+                self.endpoints(value)
+                config.endpoints = value
             else:
                 setattr(config, key, value)
         if config.db and not os.path.isabs(config.db):
@@ -299,6 +302,22 @@ class _Builder:
             for index, entry in enumerate(entries):
                 out.setdefault(kind, []).append(self.entry(kind, index, entry))
         return out
+
+    def endpoints(self, endpoints: dict) -> None:
+        """Keys are site ids, researcher sources or ``<site>_fallback``: a typo would otherwise be
+        ignored and the public API used instead."""
+        known = endpoint_names()
+        for key in endpoints:
+            host_site = ":" in key and key.split(":")[0] in registry.per_host_sources()
+            if key in known or host_site:
+                continue
+            base = key.removesuffix("_fallback")
+            if base in registry.site_names():  # an alias: the archive files it under its id
+                hint = f"{base!r} is archived as site {registry.site_id(base)!r}: use that"
+            else:
+                near = _suggest(key, dict.fromkeys(known))
+                hint = (f"did you mean {near!r}? " if near else "") + f"known keys: {', '.join(known)}"
+            self.fail(("endpoints",), None, key, f"unknown key {key!r} in [endpoints]", hint)
 
     def entry(self, kind: str, index: int, entry) -> dict:
         where = ("watch", kind)
@@ -356,6 +375,13 @@ class _Builder:
 
     def where(self, line: int | None) -> str:
         return f"{self.path}:{line}" if line else self.path
+
+
+def endpoint_names() -> list[str]:
+    """The keys ``[endpoints]`` accepts besides ``<source>:<host>`` of per-host sources
+    (``discourse:forum.example.org``): what sync and the fallbacks look up."""
+    sites = [spec.id for source in registry.forum_sources() for spec in source.sites]
+    return sites + [f"{site}_fallback" for site in sites] + registry.researcher_names()
 
 
 def _type_names(types) -> str:

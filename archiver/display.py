@@ -133,5 +133,9 @@ def safe_json(obj, indent: int | None = None) -> str:
     """``obj`` as JSON that is safe to print or ``cat``: the characters json.dumps leaves raw
     and a terminal acts on (DEL, C1 controls, bidi controls) are written as \\u escapes, so the
     data stays exact for whoever parses it."""
-    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=str)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escape_unsafe(json.dumps(obj, ensure_ascii=False, indent=indent, default=str))
+
+
+def escape_unsafe(json_text: str) -> str:
+    """JSON text with DEL, C1 and bidi controls written as \\u escapes (same data when parsed)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)

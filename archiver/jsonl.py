@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 import sqlite_utils
 
 from archiver import resolve
+from archiver.display import escape_unsafe
 from archiver.errors import NotFound, UsageError
 from archiver.store import bodies
 from archiver.store.schema import DECLARED, declared, ensure_db_shape
@@ -275,7 +276,8 @@ def export_lines(db: sqlite_utils.Database, selection: Selection | None = None) 
             bodies.full(table, row)  # the Markdown not stored because it equals the text
             if "type" in row:
                 row["type_"] = row.pop("type")
-            yield json.dumps({"type": kind, **row}, ensure_ascii=False)
+            # Escaped like every --json output: `archiver export` prints to a terminal too.
+            yield escape_unsafe(json.dumps({"type": kind, **row}, ensure_ascii=False))
 
 
 # -- import ------------------------------------------------------------------------------------

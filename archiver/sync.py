@@ -50,6 +50,7 @@ import hashlib
 import importlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -871,7 +872,12 @@ class Syncer:
         return Counts(), None
 
     def _do_summaries(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        made = summarize_due(self.db, self.config, self.now)
+        failures: list[str] = []
+        made = summarize_due(self.db, self.config, self.now, failures)
+        if failures:  # the step fails, naming each topic; the summaries made are kept
+            from archiver.analysis.report import failed
+
+            raise failed(failures, len(made))
         return Counts(), f"{len(made)} topic summaries remade" + (
             f": {', '.join(made[:5])}" + (" ..." if len(made) > 5 else "") if made else "")
 
@@ -894,12 +900,15 @@ def summaries_function():
     return getattr(module, "make_reports", None) if module else None
 
 
-def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime) -> list[str]:
+def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime,
+                  failures: list[str] | None = None) -> list[str]:
     """Remake the summary of every topic whose last one is older than ``summaries_every_days``
     and which has at least SUMMARY_MIN_ITEMS items posted since, at most ``summaries_per_run``
     (most active topics first); returns the topics' names.
 
-    A topic's first summary covers everything; later ones cover the period since the last.
+    A topic's first summary covers everything; later ones cover the period since the last. With
+    a ``failures`` list, a topic whose report fails is named there ("name: why") and the others
+    are still made, as ``summarize --all`` does; otherwise the error propagates.
     """
     from archiver.analysis import topics
 
@@ -917,8 +926,18 @@ def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime) -> l
             continue
         if previous and _items_since(db, topic_id, previous) < SUMMARY_MIN_ITEMS:
             continue
-        reports, _warnings = make_reports(db, topic=str(topic_id), since=previous,
-                                          config_topics=config.topics)
+        try:
+            reports, _warnings = make_reports(db, topic=str(topic_id), since=previous,
+                                              config_topics=config.topics)
+        except (sqlite3.Error, OSError):
+            raise  # the database or the disk: every other topic would fail the same way
+        except Exception as exc:
+            if failures is None:
+                raise
+            log.info("the summary of topic %s failed", topic_id, exc_info=True)
+            name = db.execute("SELECT name FROM topics WHERE id = ?", [topic_id]).fetchone()[0]
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
         made += [r.summary.title for r in reports]
     return made
 

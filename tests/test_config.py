@@ -194,3 +194,27 @@ def test_a_config_value_that_would_crash_fails_the_cli_with_exit_2(cli_run, tmp_
     assert result.output.strip() == ("error: archiver.toml:1: timeout must be at most 3600 (read "
                                      "timeout in seconds, e.g. timeout = 60; each attempt also has "
                                      "an overall deadline of 10 + 3 x timeout seconds)")
+
+
+def test_endpoint_keys_are_sites_sources_or_their_fallbacks():
+    message = error_of("""\
+        contact = "me@example.org"
+
+        [endpoints]
+        lesswrong = "https://mirror.example/graphql"
+        lesswrong_fallbak = "https://gw.example"
+    """)
+    assert message.startswith("archiver.toml:5: unknown key 'lesswrong_fallbak' in [endpoints] "
+                              "(did you mean 'lesswrong_fallback'? known keys: lesswrong, ")
+    assert "openalex" in message
+    assert "is archived as site 'lesswrong'" in error_of('[endpoints]\nalignmentforum = "https://x.example"\n')
+    config = parse_config(textwrap.dedent("""\
+        [endpoints]
+        eaforum = "https://forum-bots.example/graphql"
+        eaforum_fallback = "https://ea.gw.example"
+        hackernews_fallback = "https://fb.example/v0"
+        openalex = "https://oa.example"
+        "discourse:forum.example.org" = "https://mirror.example"
+    """))
+    assert config.endpoints["eaforum_fallback"] == "https://ea.gw.example"
+    assert len(config.endpoints) == 5

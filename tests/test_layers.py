@@ -30,3 +30,11 @@ def test_no_imports_by_name_below_the_use_cases(folder):
     for path in sorted((ROOT / "archiver" / folder).glob("*.py")):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"import_module\(|__import__\(", text), path.name
+
+
+def test_ci_checks_the_layers_plainly_after_the_types():
+    """.ci/run says it runs lint-imports, right after mypy, not only through this test file."""
+    steps = [line.split()[0] for line in (ROOT / ".ci" / "run").read_text().splitlines()
+             if line.strip() and not line.startswith((" ", "#"))]
+    assert "lint-imports" in steps
+    assert steps.index("lint-imports") == steps.index("mypy") + 1

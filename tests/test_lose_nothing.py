@@ -235,7 +235,7 @@ def test_extraction_workers_die_with_a_killed_parent(tmp_path):
 @pytest.mark.parametrize("command", [
     ["search", "anything"], ["exchanges"], ["exchanges", "extract"], ["export", "--all"],
     ["stats"], ["summarize", "--all"], ["topics"], ["topics", "discover"],
-    ["sync", "--dry-run"], ["papers"], ["mentions"],
+    ["papers"], ["mentions"],
 ])
 def test_read_commands_on_a_missing_archive_create_nothing(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)

@@ -303,6 +303,19 @@ def test_json_lines_stay_exact_and_safe(hostile, tmp_path):
     assert TITLE in titles  # the data is exact for whoever parses it
 
 
+def test_export_to_stdout_is_escaped_like_every_json_output_and_imports_exactly(hostile,
+                                                                              tmp_path):
+    exported = hostile("export", "--thread", f"lesswrong:{HOSTILE_ID}").stdout
+    assert "\\u202e" in exported  # the bidi override is there, as an escape
+    assert not TERMINAL_UNSAFE.search(exported)
+    (tmp_path / "thread.jsonl").write_text(exported, encoding="utf-8")
+    copy = tmp_path / "copy.db"
+    assert hostile("import", str(tmp_path / "thread.jsonl"), "--db", str(copy)).exit_code == 0
+    title = open_db(str(copy)).execute("SELECT title FROM posts WHERE id = ?",
+                                       [f"lesswrong:{HOSTILE_ID}"]).fetchone()[0]
+    assert title == TITLE
+
+
 def test_an_upstream_error_message_is_printed_cleanly(httpserver, cli_run):
     httpserver.expect_request("/graphql", method="POST").respond_with_json(
         {"errors": [{"message": "\x1b]0;pwned\x07\x1b[2Jdocument not found\u202e"}],

@@ -117,6 +117,25 @@ def test_dry_run_says_what_it_would_fetch_and_makes_no_request(forum, endpoint, 
     assert [i["kind"] for i in plan["items"]] == ["tags"] and forum.queries == []
 
 
+def test_init_then_dry_run_plans_the_first_sync_and_creates_nothing(forum, endpoint, cli_run,
+                                                                    tmp_path):
+    """The hint `archiver init` prints works before any archive exists."""
+    init = cli_run("init")
+    assert "archiver sync --dry-run" in init.output
+    assert cli_run("sync", "--dry-run").exit_code == 0  # the example config's watch list
+    add_thread(forum, "threadA000000001", 2)
+    write_config(tmp_path, endpoint, threads_body("threadA000000001"))
+    missing = tmp_path / "archive.db"
+    result = cli_run("sync", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"no archive at {missing} yet: planning the first sync against an empty archive" in (
+        result.stderr)
+    assert "never fetched completely: full fetch" in result.stdout
+    plan = json.loads(cli_run("sync", "--dry-run", "--json").stdout)
+    assert [(i["kind"], i["due"]) for i in plan["items"]] == [("threads", True), ("summaries", True)]
+    assert forum.queries == [] and not missing.exists() and not (tmp_path / "db").exists()
+
+
 def test_overlap_window_picks_up_an_edit_and_a_late_reply(forum, endpoint, cli_run, tmp_path):
     add_thread(forum, "threadA000000001", 2, hours_ago=3)
     write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=48)
@@ -322,6 +341,36 @@ def test_topics_are_defined_first_and_due_summaries_made_after_fetching(forum, e
     assert steps["topics"]["reason"] == "definition unchanged"
     assert steps["summaries"]["note"] == "0 topic summaries remade"
     assert rows(db, "select count(*) from summaries") == [(2,)]  # not due again yet
+
+
+def test_one_failing_topic_summary_does_not_stop_the_summaries_step(forum, endpoint, cli_run,
+                                                                    tmp_path, monkeypatch):
+    from archiver.analysis import report as R
+
+    add_thread(forum, "threadA000000001", 4)
+    for item in forum.comments:
+        item["contents"]["html"] = ("<p>Sparse autoencoders shrink activations; gating the "
+                                    "sparse autoencoder fixes it. " + item["_id"] + "</p>")
+    write_config(tmp_path, endpoint, threads_body("threadA000000001") + (
+        '[[watch.topics]]\nname = "SAEs"\nmatch = ["sparse autoencoders?"]\n'))
+    real_chart, broken = R.chart, []
+
+    def chart(points, title):
+        if not broken:  # the first topic's report fails, whichever comes first
+            broken.append(title)
+            raise RuntimeError("the chart broke")
+        return real_chart(points, title)
+
+    monkeypatch.setattr(R, "chart", chart)
+    result = cli_run("sync", "--json")
+    steps = {i["kind"]: i for i in json.loads(result.output)["items"]}
+    assert steps["threads"]["status"] == "ok" and steps["summaries"]["status"] == "failed"
+    assert steps["summaries"]["error"].startswith(
+        f"1 topic report(s) failed ({broken[0]}: RuntimeError: the chart broke); the other 1 "
+        "were made")
+    made = {"SAEs", "Sparse Autoencoders"} - set(broken)
+    assert rows(tmp_path / "archive.db", "select topic_name from summaries") == [(*made,)]
+    assert result.exit_code == 3  # partial: a failed step, local or not, is reported as such
 
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>

@@ -168,3 +168,20 @@ def test_a_failed_migration_keeps_the_ones_before_it_and_runs_again(tmp_path, re
     db = open_db(str(path))  # the stored version is still old: the archive is not marked done
     assert db["meta"].get("schema_version")["value"] == str(schema.SCHEMA_VERSION)
     assert registry == ["fill_titles", "count_comments"]
+
+
+def test_the_sync_state_description_lists_every_kind_the_code_writes():
+    """Every kind written to sync_state (``_mark``, ``set_state``, the analysis queue) is named in
+    the table's description, so a reader of the Datasette page knows what each row means."""
+    import re
+    from pathlib import Path
+
+    from archiver.store import save
+
+    code = "\n".join(p.read_text(encoding="utf-8")
+                     for p in (Path(__file__).resolve().parents[1] / "archiver").rglob("*.py"))
+    kinds = set(re.findall(r'(?:_mark|set_state)\((?:db, |self\.db, )?"(\w+)"', code))
+    kinds.add(save.PENDING)
+    assert {"thread_full", "thread_signature", "tag_id", "thread_fetched"} <= kinds  # found them
+    description = next(t for t in schema.DECLARED if t.name == "sync_state").description
+    assert sorted(k for k in kinds if k not in description) == []

@@ -42,7 +42,7 @@ def sync(only, dry_run, as_json, delay):
     config = st.config
     clock = sync_mod.clock_from_env(os.environ.get("ARCHIVER_NOW"))
     if dry_run:
-        tasks = sync_mod.plan(st.db(read=True), config, list(only) or None, now=clock())
+        tasks = sync_mod.plan(_planning_db(st), config, list(only) or None, now=clock())
         if as_json:
             echo_json({"dry_run": True, "items": [t.as_dict() for t in tasks]})
             return
@@ -72,6 +72,21 @@ def sync(only, dry_run, as_json, delay):
     else:
         echo(report.summary_line())
     click.get_current_context().exit(report.exit_code)
+
+
+def _planning_db(st):
+    """The archive to plan against; before the first sync (no archive yet), an empty one in
+    memory, so ``init`` then ``sync --dry-run`` shows the first sync's plan and creates nothing."""
+    import os
+
+    from archiver.store import open_db
+
+    path = st.database_path()
+    if path == ":memory:" or os.path.isfile(path):
+        return st.db(read=True)
+    info(f"no archive at {path} yet: planning the first sync against an empty archive "
+         "(`archiver sync` creates it)")
+    return open_db(":memory:")
 
 
 def register(group: click.Group) -> None:

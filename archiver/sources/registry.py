@@ -128,6 +128,11 @@ def fallback_names() -> list[str]:
     return list(dict.fromkeys(s.fallback for s in forum_sources() if s.fallback))
 
 
+def per_host_sources() -> list[str]:
+    """Sources whose site ids are ``<name>:<host>`` (any host runs them, e.g. Discourse)."""
+    return [s.name for s in forum_sources() if not s.sites]
+
+
 def researcher_names() -> list[str]:
     return [s.name for s in researcher_sources()]
 

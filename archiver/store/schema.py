@@ -262,10 +262,14 @@ CORE = [
         name="sync_state",
         columns={"kind": str, "key": str, "value": str, "updated_at": str},
         pk=("kind", "key"),
-        description=("Where `archiver sync` left off, per item: thread_fetched (last complete "
-                     "fetch), thread_synced, user_synced, tag_synced, researcher_synced, "
-                     "feed_synced (cursors), watch_thread (threads a watched tag brought in), "
-                     "topic_defined."),
+        description=("Where `archiver sync` left off, per item (kind): thread_fetched (last "
+                     "complete fetch by any command), thread_full (last complete fetch by a "
+                     "sync, the base of its next re-check), thread_synced, user_synced, "
+                     "tag_synced, researcher_synced, feed_synced (cursors), thread_signature "
+                     "(the change check's last answer), tag_id (a watched tag's id on its "
+                     "site), watch_thread (threads a watched tag brought in), topic_defined "
+                     "(the definition last applied), analysis_pending (items waiting for "
+                     "exchanges, mentions and topics)."),
         docs={
             "kind": "What the state is about.",
             "key": "Which item (an id, slug or URL).",
