@@ -97,7 +97,10 @@ def test_home_lists_digests_threads_disputed_passages_and_tables(client):
     disputed = html.split('id="disputed"')[1].split("</section>")[0]
     # The newest week of the demo holds one disputing reply: Ada's "Fair, but ..." to Chen.
     assert "Calling this a failure assumes there is one right" in disputed
-    assert "disputed in 1 reply" in disputed and "Ada Quint" in disputed
+    assert "disputed in 1 reply" in disputed
+    reply = (f'/-/archiver/thread/{render.path_part("lesswrong:demoPostSplit001")}'
+             f'#{render.anchor("lesswrong:demoCmtP2a000001")}')
+    assert f'<a href="{reply}">Ada Quint</a>' in disputed  # linked to her reply
     assert 'action="/-/archiver/search"' in html
     assert 'href="/demo/exchanges_view"' in html
 

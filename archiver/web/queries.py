@@ -229,7 +229,7 @@ async def home(db, present: set[str]) -> dict:
             # is written like posted_at (ISO with "T"): datetime() gives a space, which sorts
             # before "T" and let in a morning seven days and some hours old.
             out["week"] = await rows(db, """select id, source_table, source_id, source_author,
-                source_user_id, source_start, post_id, post_title, quote, reply, item_id,
+                source_user_id, source_start, post_id, post_title, quote, reply, item_table, item_id,
                 quoter, quoter_user_id, posted_at
                 from exchanges_view where source_id is not null and quote is not null
                   and posted_at >= strftime('%Y-%m-%dT%H:%M:%S', :end, '-7 days')
