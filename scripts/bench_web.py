@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TARGET_SECONDS = 1.0
 
 
-def thread_page_seconds(size: int, repeats: int = 5) -> tuple[float, float, int]:
+def thread_page_seconds(size: int, repeats: int = 5) -> tuple[float, float, int, float]:
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -41,7 +41,10 @@ def thread_page_seconds(size: int, repeats: int = 5) -> tuple[float, float, int]
         async def measure():
             await datasette.invoke_startup()
             url = f"/-/archiver/thread/{post_id}"
+            # The first render also classifies every exchange's stance (then cached in memory).
+            start_cpu = time.process_time()
             first = await datasette.client.get(url)
+            first_cpu = time.process_time() - start_cpu
             assert first.status_code == 200, first.text[:500]
             wall, cpu = [], []
             for _ in range(repeats):
@@ -49,20 +52,23 @@ def thread_page_seconds(size: int, repeats: int = 5) -> tuple[float, float, int]
                 await datasette.client.get(url)
                 wall.append(time.perf_counter() - start)
                 cpu.append(time.process_time() - start_cpu)
-            return statistics.median(wall), statistics.median(cpu), len(first.content)
+            return (statistics.median(wall), statistics.median(cpu), len(first.content),
+                    first_cpu)
 
         return asyncio.run(measure())
 
 
 def run(quick: bool) -> list[dict]:
     size = 500 if quick else 2000
-    seconds, cpu, size_bytes = thread_page_seconds(size)
+    seconds, cpu, size_bytes, first_cpu = thread_page_seconds(size)
     target = f"< {TARGET_SECONDS}" if size >= 2000 else ""
     return [
         {"area": "web", "what": "thread page render (server, median of 5)", "size": size,
          "figure": seconds, "unit": "s", "target": target},
         {"area": "web", "what": "… CPU time of that render", "size": size,
          "figure": cpu, "unit": "s", "target": target},
+        {"area": "web", "what": "… CPU time of the first render (stances classified)",
+         "size": size, "figure": first_cpu, "unit": "s", "target": target},
         {"area": "web", "what": "thread page HTML size", "size": size,
          "figure": size_bytes / 1e6, "unit": "MB", "target": ""},
     ]

@@ -4,6 +4,7 @@ client, hostile content, missing rows, search ranking, and the table pages' rend
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -93,7 +94,13 @@ def test_home_lists_digests_threads_disputed_passages_and_tables(client):
     html = page.text
     assert 'href="/-/archiver/topic/3"' in html  # the demo digest, linked to its topic page
     assert f'href="/-/archiver/thread/{render.path_part(POST)}"' in html
-    assert "Entirely is too strong; mostly is defensible." in html  # a disputed passage
+    disputed = html.split('id="disputed"')[1].split("</section>")[0]
+    # The newest week of the demo holds one disputing reply: Ada's "Fair, but ..." to Chen.
+    assert "Calling this a failure assumes there is one right" in disputed
+    assert "disputed in 1 reply" in disputed
+    reply = (f'/-/archiver/thread/{render.path_part("lesswrong:demoPostSplit001")}'
+             f'#{render.anchor("lesswrong:demoCmtP2a000001")}')
+    assert f'<a href="{reply}">Ada Quint</a>' in disputed  # linked to her reply
     assert 'action="/-/archiver/search"' in html
     assert 'href="/demo/exchanges_view"' in html
 
@@ -193,15 +200,37 @@ def test_item_redirects_to_its_place_in_the_thread(client):
 
 # -- person and topic -----------------------------------------------------------------------------
 
+def section(html: str, anchor: str) -> str:
+    return html.split(f'id="{anchor}"')[1].split("</section>")[0].split('<div id="')[0]
+
+
 def test_person_page_shows_quotes_both_ways_pushback_and_papers(client):
     html = client("/-/archiver/person/lesswrong:demoUserChen0001").text
     assert "<h1>Chen Wei</h1>" in html
     whom = html.split("Whom they quote")[1].split("Who quotes them")[0]
     assert "Ada Quint" in whom
     by = html.split("Who quotes them")[1].split("Pushback given")[0]
-    assert "Ben Okoro" in by
-    assert "Gating removes shrinkage entirely" in html.split("Pushback given")[1]
-    assert "Entirely is too strong" in html.split("Pushback received")[1]
+    assert "Ben Okoro" in by  # quoting is quoting, whatever the stance
+    assert "Gating removes shrinkage entirely" in section(html, "disputed-given")
+    # Dara's "Only if the weights are tied" disputes Chen; Ben's "Agreed with Chen here" does not.
+    received = section(html, "disputed-received")
+    assert "the gate still leaks" in received and "Dara Hollis" in received
+    assert "Entirely is too strong" not in received
+    assert "Pushback received: disputed by others · 2" in html
+    assert "Entirely is too strong" in section(html, "agreed-received")
+
+
+def test_person_page_counts_agreement_apart_from_pushback(client):
+    """The digests' rule: only a disputing reply is pushback. Ben disputes Ada and agrees with
+    Chen; the second is listed under "Agreed with", never as pushback given."""
+    html = client("/-/archiver/person/lesswrong:demoUserBen00001").text
+    given = section(html, "disputed-given")
+    assert "the L1 penalty pulls every active feature" in given
+    assert "Entirely is too strong" not in given and "Agreed with Chen here" not in given
+    assert "Pushback given: replies that dispute · 1" in html
+    agreed = section(html, "agreed-given")
+    assert "Agreed with Chen here" in agreed
+    assert '<span class="stance stance-agrees">agrees</span>' in agreed
     ada = client("/-/archiver/person/lesswrong:demoUserAda00001").text
     assert "Gated Sparse Autoencoders for Cleaner Features" in ada.split("Papers they discussed")[1]
 
@@ -217,6 +246,109 @@ def test_topic_page_renders_the_digest_with_a_served_chart(client):
     threads = html.split("<h2>Threads</h2>")[1].split("<h2>Debates</h2>")[0]
     assert "Gated sparse autoencoders fix shrinkage, mostly" in threads
     assert "Gated Sparse Autoencoders for Cleaner Features" in html.split("<h2>Papers</h2>")[1]
+
+
+def test_topic_page_tells_the_digests_debates_with_stances_and_disputed_markers(client):
+    html = client("/-/archiver/topic/3").text
+    debates = section(html, "debates")
+    claim = debates.split('<div class="debate">')[1]
+    assert "Gating removes shrinkage entirely for features above threshold" in claim
+    chen = f'href="/-/archiver/item/{render.path_part("lesswrong:demoCmtP1a000003")}"'
+    ben = f'href="/-/archiver/item/{render.path_part("lesswrong:demoCmtP1a000005")}"'
+    assert re.search(chen + r'>Chen Wei</a> <span class="stance stance-disputes">disputes</span>',
+                     claim)
+    assert re.search(ben + r'>Ben Okoro</a> <span class="stance stance-agrees">agrees</span>',
+                     claim)
+    digest = html.split('<ol class="digest">')[1].split("</ol>")[0]
+    assert re.search(r"disputed by <a " + chen + r">Chen Wei</a>", digest)
+    assert "lesswrong.com" not in debates  # links stay in the reading room
+
+
+def test_topic_debates_come_from_the_stored_digest_not_recomputed(plugin, copy_db):
+    """What the page shows is the digest's JSON, odd or hostile fields and all: a made-up debate
+    appears, a bad stance or a wrongly typed field is left out, names are escaped."""
+    db = open_db(copy_db)
+    data = json.loads(db.execute("select json from summaries where topic_id = 3").fetchone()[0])
+    data["debates"] = [
+        {"claim": "A claim nobody in the exchanges table made", "claim_author": "<b>Zed</b>",
+         "claim_id": "javascript:alert(1)", "replies": [
+             {"author": "Quill", "id": "lesswrong:demoCmtP1a000004", "stance": "disputes",
+              "text": "No.", "responses": [{"author": "Rook", "stance": "<script>x</script>",
+                                            "text": {"not": "text"}}]},
+             "not a turn"]},
+        {"claim": 42}, "junk"]
+    data["summary"][0]["disputed_by"] = [{"author": "<i>Mal</i>", "id": 7}, "junk"]
+    db.execute("update summaries set json = ? where topic_id = 3", [json.dumps(data)])
+    db.conn.commit()
+    db.close()
+    html = make_client(copy_db)("/-/archiver/topic/3").text
+    debates = section(html, "debates")
+    assert debates.count('<div class="debate">') == 1
+    assert "A claim nobody in the exchanges table made" in debates
+    assert "&lt;b&gt;Zed&lt;/b&gt;" in debates and "Quill" in debates and "Rook" in debates
+    assert 'stance-disputes">disputes' in debates
+    assert "<script>x" not in html and "&lt;script&gt;" not in debates
+    assert 'href="javascript' not in html
+    assert "disputed by &lt;i&gt;Mal&lt;/i&gt;" in html
+
+
+# -- stance ---------------------------------------------------------------------------------------
+
+def test_thread_shows_each_replys_stance_and_who_disputed_a_passage(client):
+    html = client(THREAD).text
+
+    def article(item_id: str) -> str:
+        return html.split(f'id="{render.anchor(item_id)}"')[1].split("</article>")[0]
+
+    chen = article("lesswrong:demoCmtP1a000003")
+    assert '↑ quoting Ada Quint</a> <span class="stance stance-disputes">disputes</span>' in chen
+    ben = article("lesswrong:demoCmtP1a000005")
+    assert '<span class="stance stance-agrees">agrees</span>' in ben
+    assert "disputes</span>" not in ben
+    # The post's passage Chen quoted: "disputed by Chen Wei", linked to his reply.
+    post = article(POST)
+    assert re.search(r'disputed by <a href="#' + render.anchor("lesswrong:demoCmtP1a000003")
+                     + r'">Chen Wei</a>', post)
+    # Chen's own comment: Dara disputed "the gate still leaks ...", Ben agreed with "Entirely ...".
+    quoted = chen.split('class="quoted-by"')[1]
+    leaks = [p for p in quoted.split("<p>") if "the gate still leaks" in p][0]
+    entirely = [p for p in quoted.split("<p>") if "Entirely is too strong" in p][0]
+    assert "disputed by" in leaks and "Dara Hollis" in leaks
+    assert "disputed by" not in entirely and "stance-agrees" in entirely
+
+
+def test_home_counts_only_disputing_replies_in_the_week(plugin, copy_db):
+    """Every demo exchange moved into the last week: Ben's agreement with Chen's "Entirely is too
+    strong" is not a disputed passage; Dara's "Only if the weights are tied" makes Chen's
+    sentence one. A reply seven days and some hours old is outside the week."""
+    db = open_db(copy_db)
+    db.execute("update exchanges set posted_at = '2024-05-10T09:00:00Z' where id != 11")
+    db.execute("update exchanges set posted_at = '2024-05-10T13:20:00Z' where id = 11")
+    db.execute("update exchanges set posted_at = '2024-05-03T08:20:00Z' where id = 1")
+    db.conn.commit()
+    db.close()
+    html = make_client(copy_db)("/-/archiver").text
+    disputed = html.split('id="disputed"')[1].split("</section>")[0]
+    assert "the gate still leaks some of the penalty" in disputed
+    assert "Gating removes shrinkage entirely" in disputed
+    assert "Entirely is too strong" not in disputed
+    assert "At matched sparsity the gap comes back" not in disputed  # Chen agrees with it
+    assert "the L1 penalty pulls every active feature" not in disputed  # 7 days 5 hours old
+
+
+def test_stance_is_classified_once_per_exchange(monkeypatch):
+    from archiver.analysis import stance
+    from archiver.web import stances
+
+    calls = []
+    real = stance.classify
+    monkeypatch.setattr(stance, "classify", lambda reply, quote=None: calls.append(reply)
+                        or real(reply, quote))
+    row = {"id": 987654321, "reply": "I disagree, it leaks.", "quote": "q"}
+    assert stances.of(row) == "disputes" and stances.of(dict(row)) == "disputes"
+    assert len(calls) == 1
+    assert stances.of({**row, "reply": "Agreed, well put."}) == "agrees"  # re-extracted reply
+    assert len(calls) == 2
 
 
 # -- search ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from archiver.store.search import literal_query
 from archiver.web.render import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
 SEARCH_LIMIT = 20
+PERSON_EXCHANGES = 2000  # quoting replies read per direction on a person page (then by stance)
 # Each searchable table: its FTS index, ranked rows with a snippet, and what a hit is called.
 SEARCHES = {
     "posts": ("post", """select p.id, p.title, p.author as who, p.posted_at as at, p.url,
@@ -132,11 +133,13 @@ async def person(db, user_id: str, present: set[str]) -> dict | None:
             group by coalesce(quoter_user_id, quoter) order by n desc, name""", params)
         fields = """id, kind, quoter, quoter_user_id, source_author, source_user_id, quote, reply,
             posted_at, item_id, post_id, post_title, source_id"""
+        # Their latest quoting replies either way; pages.person sorts them by stance.
         out["given"] = await rows(db, f"""select {fields} from exchanges_view
             where quoter_user_id = :id and kind != 'external'
-            order by posted_at desc limit 30""", params)
+            order by posted_at desc limit :limit""", {**params, "limit": PERSON_EXCHANGES})
         out["received"] = await rows(db, f"""select {fields} from exchanges_view
-            where source_user_id = :id order by posted_at desc limit 30""", params)
+            where source_user_id = :id order by posted_at desc limit :limit""",
+                                     {**params, "limit": PERSON_EXCHANGES})
     out["papers"] = []
     if "mention_details" in present:
         out["papers"] = await rows(db, """select paper_id, paper_title, count(*) as n,
@@ -174,9 +177,9 @@ async def topic(db, topic_id: str, present: set[str]) -> dict | None:
             else (select post_id from comments where id = ti.item_id) end
         where ti.topic_id = :id and ti.item_table in ('posts', 'comments')
         group by p.id order by n_items desc, p.posted_at desc limit 30""", params)
-    out["debates"] = []
+    out["exchanges"] = []
     if "exchanges_view" in present:
-        out["debates"] = await rows(db, """select ev.* from exchanges_view ev
+        out["exchanges"] = await rows(db, """select ev.* from exchanges_view ev
             where ev.kind != 'external' and exists (select 1 from topic_items ti
                 where ti.topic_id = :id and ((ti.item_table = ev.item_table
                     and ti.item_id = ev.item_id) or (ti.item_table = 'posts'
@@ -205,7 +208,7 @@ async def chart_png_source(db, topic_id: str, present: set[str]) -> str | None:
 # -- home -----------------------------------------------------------------------------------------
 
 async def home(db, present: set[str]) -> dict:
-    out = {"digests": [], "threads": [], "disputed": [], "week_end": None}
+    out = {"digests": [], "threads": [], "week": [], "week_end": None}
     if "summaries" in present:
         out["digests"] = await rows(db, """select s.id, s.topic_id, s.topic_name, s.created_at,
             s.sentences, s.json from summaries s where s.topic_id is not null and s.id =
@@ -222,13 +225,15 @@ async def home(db, present: set[str]) -> dict:
         newest = await one(db, "select max(posted_at) as at from exchanges")
         out["week_end"] = newest["at"] if newest else None
         if out["week_end"]:
-            out["disputed"] = await rows(db, """select source_table, source_id, source_author,
-                source_user_id, post_id, post_title, min(quote) as quote,
-                count(distinct item_id) as replies, max(posted_at) as latest
-                from exchanges_view where source_id is not null
-                  and posted_at >= datetime(:end, '-7 days')
-                group by source_table, source_id, coalesce(source_start, quote)
-                order by replies desc, latest desc limit 10""", {"end": out["week_end"]})
+            # Every quoting reply of the week; pages.disputed keeps those that dispute. The bound
+            # is written like posted_at (ISO with "T"): datetime() gives a space, which sorts
+            # before "T" and let in a morning seven days and some hours old.
+            out["week"] = await rows(db, """select id, source_table, source_id, source_author,
+                source_user_id, source_start, post_id, post_title, quote, reply, item_table, item_id,
+                quoter, quoter_user_id, posted_at
+                from exchanges_view where source_id is not null and quote is not null
+                  and posted_at >= strftime('%Y-%m-%dT%H:%M:%S', :end, '-7 days')
+                order by posted_at desc, id""", {"end": out["week_end"]})
     return out
 
 

@@ -13,6 +13,7 @@ import lxml.html
 from markupsafe import Markup, escape
 
 from archiver import display
+from archiver.analysis.stance import STANCES
 from archiver.text import sanitize_html
 
 # Private-use characters mark FTS snippet highlights, so snippets can be escaped before marking.
@@ -61,7 +62,8 @@ def normalise(text: str) -> str:
 def link_quotes(html: str, quotes: list[dict]) -> str:
     """Mark each blockquote that matches an exchange: a link under it to the quoted item.
 
-    ``quotes`` holds dicts with ``quote`` (its text), ``href`` and ``label``. A blockquote matches
+    ``quotes`` holds dicts with ``quote`` (its text), ``href``, ``label`` and ``stance`` (the
+    reply's, shown as a badge). A blockquote matches
     when one text contains the other (after whitespace and case folding). Only bodies that quote
     something are parsed, so a long thread costs one parse per quoting comment.
     """
@@ -76,11 +78,18 @@ def link_quotes(html: str, quotes: list[dict]) -> str:
                 block.set("class", "quoted-source")
                 note = lxml.html.fragment_fromstring(
                     f'<div class="quote-link"><a href="{escape(q["href"])}">'
-                    f"↑ quoting {escape(q['label'])}</a></div>")
+                    f"↑ quoting {escape(q['label'])}</a>{badge(q.get('stance'))}</div>")
                 block.addnext(note)
                 break
     return (root.text or "") + "".join(
         lxml.html.tostring(child, encoding="unicode") for child in root)
+
+
+def badge(stance: str | None) -> Markup:
+    """The reply's stance as a small label (nothing for an unknown value: it becomes a class)."""
+    if stance not in STANCES:
+        return Markup("")
+    return Markup(f' <span class="stance stance-{stance}">{stance}</span>')
 
 
 def mark_passages(html: str, passages: list[str]) -> str:

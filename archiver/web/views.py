@@ -12,7 +12,7 @@ import jinja2
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from archiver.web import pages, queries, render
+from archiver.web import pages, queries, render, stances
 
 CSS = (Path(__file__).parent / "static" / "archiver.css").read_text(encoding="utf-8")
 PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
@@ -61,6 +61,7 @@ async def home(datasette, request):
     if db is None:
         return await _not_found(datasette, request, "an archive (a database with posts)")
     data = await queries.home(db, present)
+    data["disputed"] = pages.disputed(data["week"])
     digests = [{**d, "data": pages.digest(d)} for d in data["digests"]]
     tables = [t for t in ("posts", "comments", "exchanges_view", "users", "topics", "summaries",
                           "papers", "researchers") if t in present]
@@ -88,6 +89,7 @@ async def person(datasette, request):
     if not data:
         return await _not_found(datasette, request, f"a person with user id {user_id!r}")
     return await _page(datasette, request, "archiver_person.html", links=links, data=data,
+                       stances=pages.person(data), limit=queries.PERSON_EXCHANGES,
                        render=render)
 
 
@@ -98,8 +100,11 @@ async def topic(datasette, request):
     if not data:
         return await _not_found(datasette, request, f"a topic with id {topic_id!r}")
     has_chart = bool(data["summary"] and PNG.search(data["summary"].get("html") or ""))
+    digest = pages.digest(data["summary"])
+    stances.tag(data["exchanges"])
     return await _page(datasette, request, "archiver_topic.html", links=links, data=data,
-                       digest=pages.digest(data["summary"]), has_chart=has_chart, render=render)
+                       digest=digest, summary=pages.summary(digest, links),
+                       debates=pages.debates(digest, links), has_chart=has_chart, render=render)
 
 
 async def chart(datasette, request):
