@@ -41,9 +41,9 @@ TARGETS = {  # (comments) -> targets of issue 2, at 2,000 comments
 def _ingest_case(size: int) -> dict:
     from pytest_httpserver import HTTPServer
 
-    from archiver import text
-    from archiver.forums import archive_thread
-    from archiver.http import Http, HttpSettings
+    from archiver.app.forums import archive_thread
+    from archiver.kernel import text
+    from archiver.kernel.http import Http, HttpSettings
     from archiver.store import open_db, save
     from tests.fakes import forummagnum as fm
 
@@ -55,7 +55,7 @@ def _ingest_case(size: int) -> dict:
     timers = {"convert": 0.0, "save": 0.0}
     _wrap(text, "convert", timers, "convert")
     _wrap(save, "save_page", timers, "save")
-    import archiver.ingest as ingest_module
+    import archiver.app.ingest as ingest_module
 
     ingest_module.save_page = save.save_page
     analysis = {"analysis": 0.0}

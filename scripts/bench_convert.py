@@ -29,7 +29,7 @@ def nested(shape: str, size: int) -> tuple[str, int]:
 
 
 def run(quick: bool) -> list[dict]:
-    from archiver import text
+    from archiver.kernel import text
 
     size = 200_000 if quick else 2_000_000
     rows = []

@@ -61,8 +61,8 @@ def _greaterwrong(forum, size: int) -> str:
 def _case(name: str, size: int) -> dict:
     from pytest_httpserver import HTTPServer
 
-    from archiver.forums import archive_thread
-    from archiver.http import Http, HttpSettings
+    from archiver.app.forums import archive_thread
+    from archiver.kernel.http import Http, HttpSettings
     from archiver.sources import registry
     from archiver.store import open_db
 

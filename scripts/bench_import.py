@@ -20,7 +20,7 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 
 def run(quick: bool = False) -> list[dict]:
-    from archiver.pages import export_archive, import_jsonl, import_paths
+    from archiver.app.transfer import export_archive, import_jsonl, import_paths
     from archiver.store import open_db
 
     files = sorted(str(p) for p in SEEDS.glob("00[0-4]_*.txt"))

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 from archiver.analysis import mentions
-from archiver.records import Paper
+from archiver.kernel.records import Paper
 from archiver.store import open_db
 from archiver.store.papers import save_papers
 

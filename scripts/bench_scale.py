@@ -53,9 +53,9 @@ def serve(size: int, dump: str | None = None) -> None:
 def client(endpoint: str, path: str) -> dict:
     """Child: archive the thread into ``path``; its own figures as one JSON line."""
     started, cpu = time.perf_counter(), time.process_time()
-    import archiver.ingest as ingest_module
-    from archiver.forums import archive_thread
-    from archiver.http import Http, HttpSettings
+    import archiver.app.ingest as ingest_module
+    from archiver.app.forums import archive_thread
+    from archiver.kernel.http import Http, HttpSettings
     from archiver.store import open_db
 
     hooks = _time_hooks(ingest_module)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archiver.config import Config  # noqa: E402
-from archiver.http import Http, HttpSettings  # noqa: E402
+from archiver.app.config import Config  # noqa: E402
+from archiver.app.sync import run_sync  # noqa: E402
+from archiver.kernel.http import Http, HttpSettings  # noqa: E402
 from archiver.store import open_db  # noqa: E402
-from archiver.sync import run_sync  # noqa: E402
 
 
 def bench_demo(folder: str) -> dict:
-    from archiver.demo import build_demo
+    from archiver.app.demo import build_demo
 
     started = time.perf_counter()
     result = build_demo(os.path.join(folder, "demo.db"))

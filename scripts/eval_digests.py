@@ -96,7 +96,7 @@ def eval_digests(db_path: str | None) -> None:
     from archiver.store import open_db
 
     if db_path is None:
-        from archiver.demo import build_demo
+        from archiver.app.demo import build_demo
 
         db_path = str(Path(tempfile.mkdtemp()) / "demo.db")
         build_demo(db_path, report_dir=None)
@@ -130,8 +130,8 @@ def eval_topics(data: Path | None, per_task: int) -> None:
     from sklearn.metrics import normalized_mutual_info_score
 
     from archiver.analysis import topics as T
-    from archiver.ingest import ingest
-    from archiver.records import Page, Post, Site
+    from archiver.app.ingest import ingest
+    from archiver.kernel.records import Page, Post, Site
     from archiver.store import open_db
 
     root = data or (E.CACHE / "bigbench-1.0.0")

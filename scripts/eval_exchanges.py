@@ -29,7 +29,7 @@ def load(path: Path = DATA) -> list[dict]:
 
 def build_archive(records: list[dict]):
     """An in-memory archive holding the labelled threads, saved the way sources save them."""
-    from archiver.records import Comment, Page, Post, Site, User
+    from archiver.kernel.records import Comment, Page, Post, Site, User
     from archiver.store import open_db, save_page
 
     db = open_db(":memory:")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archiver.http import Http, HttpSettings
+from archiver.kernel.http import Http, HttpSettings
 from tests.fakes.forummagnum import FakeForum
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from archiver.app.blogs import archive_page
 from archiver.cli import cli
-from archiver.errors import NotFound
-from archiver.http import Http, HttpSettings
-from archiver.pages import archive_page
+from archiver.kernel.errors import NotFound
+from archiver.kernel.http import Http, HttpSettings
 from archiver.sources import blog
 from archiver.store import open_db
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from archiver.ingest import ingest
-from archiver.jsonl import export_lines, read_rows
-from archiver.records import Comment, Page, Post, Site, User
+from archiver.app.ingest import ingest
+from archiver.app.jsonl import export_lines, read_rows
+from archiver.kernel.records import Comment, Page, Post, Site, User
 from archiver.store import open_db, save_page
 from archiver.web import cells
 

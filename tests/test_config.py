@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from archiver.config import EXAMPLE, load_config, parse_config
-from archiver.errors import UsageError
+from archiver.app.config import EXAMPLE, load_config, parse_config
+from archiver.kernel.errors import UsageError
 
 
 def error_of(text: str, path: str = "archiver.toml") -> str:

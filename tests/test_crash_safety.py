@@ -249,7 +249,7 @@ def test_items_saved_by_a_run_killed_before_analysis_are_analysed_by_the_next(fo
                                                                               http):
     """The window the kills above exposed: pages committed, then the process dies before the
     after-fetch analysis. The re-fetch finds every row unchanged, yet the analysis happens."""
-    from archiver.forums import archive_thread
+    from archiver.app.forums import archive_thread
     from archiver.sources import resolve_thread
     from archiver.store import save_page
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 import yaml
 
-from archiver import datasette as ds
-from archiver.demo import build_demo
+from archiver.app import datasette as ds
+from archiver.app.demo import build_demo
 from archiver.sources import registry
 from archiver.store import open_db
 

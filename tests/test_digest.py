@@ -11,7 +11,7 @@ import pytest
 from archiver.analysis import report as R
 from archiver.analysis import stance
 from archiver.analysis import summarize as S
-from archiver.demo import build_demo
+from archiver.app.demo import build_demo
 from archiver.store import open_db
 
 LABELLED = Path(__file__).parent / "data" / "stance_labelled.jsonl"
@@ -163,8 +163,8 @@ def test_findings_beat_setup_questions_and_boilerplate():
 
 
 def test_reddit_comment_without_permalink_is_cited_by_its_own_link(tmp_path):
-    from archiver.ingest import ingest
-    from archiver.records import Comment, Page, Post, Site
+    from archiver.app.ingest import ingest
+    from archiver.kernel.records import Comment, Page, Post, Site
 
     db = open_db(str(tmp_path / "r.db"))
     site = Site(id="reddit", name="Reddit", url="https://www.reddit.com", kind="reddit")

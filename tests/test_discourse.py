@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from archiver.errors import FetchError, NotFound
-from archiver.forums import archive_thread, archive_user
+from archiver.app.forums import archive_thread, archive_user
+from archiver.kernel.errors import FetchError, NotFound
 from archiver.sources import discourse, resolve_thread
 from archiver.store import open_db
 from tests.fakes.discourse import FakeDiscourse, profile, quote

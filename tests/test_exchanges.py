@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.analysis import exchanges as X
+from archiver.app.ingest import ingest
 from archiver.cli import cli
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Post, Site, User
+from archiver.kernel.records import Comment, Page, Post, Site, User
 from archiver.store import open_db, save_page
 from tests.conftest import shared_file
 
@@ -176,7 +176,7 @@ def test_archive_wide_and_external_quotes():
 
 
 def test_discourse_quotes_resolve_by_their_post_number(httpserver, http):
-    from archiver.forums import archive_thread
+    from archiver.app.forums import archive_thread
     from tests.fakes.discourse import FakeDiscourse, quote
 
     fake = FakeDiscourse()

@@ -4,7 +4,7 @@ at that URL: exactly, even for a short quote or a quote in a post (no thread to 
 from __future__ import annotations
 
 from archiver.analysis import exchanges as X
-from archiver.records import Comment, Page, Post, Site
+from archiver.kernel.records import Comment, Page, Post, Site
 from archiver.store import open_db, save_page
 
 SITE = Site(id="forum", name="Forum", url="https://forum.example", kind="test")

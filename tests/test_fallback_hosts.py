@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.wrappers import Response
 
-from archiver.errors import FetchError
-from archiver.forums import archive_thread, archive_user
-from archiver.http import Http, HttpSettings
+from archiver.app.forums import archive_thread, archive_user
+from archiver.kernel.errors import FetchError
+from archiver.kernel.http import Http, HttpSettings
 from archiver.sources import greaterwrong as gw
 from archiver.store import open_db
 from tests.fakes.greaterwrong import FakeGreaterWrong

@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 from werkzeug import Response
 
+from archiver.app.blogs import archive_feed, archive_page
 from archiver.cli import cli
-from archiver.errors import UsageError
-from archiver.http import Http, HttpSettings
-from archiver.pages import archive_feed, archive_page
+from archiver.kernel.errors import UsageError
+from archiver.kernel.http import Http, HttpSettings
 from archiver.store import open_db
 from tests.test_blog import article_html
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.forums import archive_thread, archive_user
+from archiver.app.forums import archive_thread, archive_user
+from archiver.kernel.errors import FetchError, NotFound, UsageError
 from archiver.sources import resolve_thread
 from archiver.sources.forummagnum import parse_thread_url, parse_user_url
 from archiver.store import bodies, open_db

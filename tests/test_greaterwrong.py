@@ -8,9 +8,9 @@ import re
 import pytest
 from werkzeug.wrappers import Response
 
-from archiver.errors import UsageError
-from archiver.forums import archive_thread
-from archiver.http import ChallengeError
+from archiver.app.forums import archive_thread
+from archiver.kernel.errors import UsageError
+from archiver.kernel.http import ChallengeError
 from archiver.sources import greaterwrong as gw
 from archiver.store import open_db
 from tests.fakes import forummagnum as fm
@@ -126,12 +126,12 @@ def test_api_refusal_switches_to_greaterwrong_once(httpserver, forum, gw_site, h
         Response('{"error": "forbidden"}', status=403, content_type="application/json"))
     db = open_db(":memory:")
     records = _Records()  # the CLI stops archiver loggers propagating, so listen directly
-    logging.getLogger("archiver.forums").addHandler(records)
+    logging.getLogger("archiver.app.forums").addHandler(records)
     try:
         counts, title = archive_thread(db, http, f"lesswrong:{POST_ID}", endpoint=refused,
                                        fallback=gw.ROOTS["lesswrong"])
     finally:
-        logging.getLogger("archiver.forums").removeHandler(records)
+        logging.getLogger("archiver.app.forums").removeHandler(records)
     assert title == "Gated SAEs fix shrinkage" and db["comments"].count == 4
     assert len([m for m in records.messages if "GreaterWrong" in m]) == 1
     runs = list(db.query("select status from runs order by rowid"))

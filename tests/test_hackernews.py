@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from archiver.errors import NotFound, UsageError
-from archiver.forums import archive_thread, archive_user
+from archiver.app.forums import archive_thread, archive_user
+from archiver.kernel.errors import NotFound, UsageError
 from archiver.sources import hackernews as hn
 from archiver.sources import resolve_thread
 from archiver.store import open_db

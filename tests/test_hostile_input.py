@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archiver.app.demo import build_demo
 from archiver.cli import cli
-from archiver.demo import build_demo
-from archiver.errors import UsageError
+from archiver.kernel.errors import UsageError
 from archiver.store import open_db
 from archiver.store.search import search
 from tests.fakes import forummagnum as fm
@@ -359,9 +359,9 @@ def test_hostile_bodies_stay_harmless_when_datasette_renders_them(tmp_path):
     from datasette.app import Datasette
     from datasette.utils import tilde_encode
 
-    from archiver import datasette as ds
-    from archiver.ingest import ingest
-    from archiver.records import Comment, Page, Post, Site
+    from archiver.app import datasette as ds
+    from archiver.app.ingest import ingest
+    from archiver.kernel.records import Comment, Page, Post, Site
 
     site = Site(id="lesswrong", name="LessWrong", url="https://www.lesswrong.com",
                 kind="forummagnum")

@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
 
-from archiver.errors import FetchError
-from archiver.http import (
+from archiver.kernel.errors import FetchError
+from archiver.kernel.http import (
     ChallengeError,
     HostFailing,
     Http,

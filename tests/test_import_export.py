@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
+from archiver.app.jsonl import exportable_tables
+from archiver.app.transfer import export_archive, import_paths
 from archiver.cli import cli
-from archiver.jsonl import exportable_tables
-from archiver.pages import export_archive, import_paths
 from archiver.store import open_db
 from tests.conftest import shared_file
 
@@ -203,7 +203,7 @@ def test_every_line_has_a_type_and_table_columns(archive, tmp_path):
 
 
 def export_lines_of(db):
-    from archiver.jsonl import export_lines
+    from archiver.app.jsonl import export_lines
 
     return list(export_lines(db))
 
@@ -473,7 +473,7 @@ def test_export_refuses_the_archive_its_files_and_any_sqlite_file(archive, tmp_p
 
 
 def test_a_failed_export_keeps_the_previous_file_whole(archive, tmp_path, monkeypatch):
-    from archiver import jsonl
+    from archiver.app import jsonl
 
     out = tmp_path / "all.jsonl"
     assert run("export", "--all", "--db", archive, "-o", str(out)).exit_code == 0
@@ -586,12 +586,12 @@ def test_hand_written_html_is_sanitised_even_when_its_text_is_given(tmp_path):
 
 
 def test_an_import_failing_midway_says_which_lines_it_kept(tmp_path, monkeypatch):
-    import archiver.ingest
-    import archiver.pages
+    import archiver.app.ingest
+    import archiver.app.transfer
 
     lines = [SITE_LINE] + [{"type": "post", "id": f"notes:{n}", "site_id": "notes",
                             "title": f"Post {n}"} for n in range(25)]
-    real, saved = archiver.ingest.save_page, []
+    real, saved = archiver.app.ingest.save_page, []
 
     def disk_fills_up(db, page):
         if len(saved) == 2:
@@ -599,14 +599,14 @@ def test_an_import_failing_midway_says_which_lines_it_kept(tmp_path, monkeypatch
         saved.append(page)
         return real(db, page)
 
-    monkeypatch.setattr(archiver.pages, "ROWS_PER_PAGE", 10)
-    monkeypatch.setattr(archiver.ingest, "save_page", disk_fills_up)
+    monkeypatch.setattr(archiver.app.transfer, "ROWS_PER_PAGE", 10)
+    monkeypatch.setattr(archiver.app.ingest, "save_page", disk_fills_up)
     db_path = str(tmp_path / "a.db")
     path, result = import_lines(tmp_path, lines, db_path)
     assert result.exit_code == 1
     assert f"{path}: lines 1-20 were imported and are kept" in result.output
     assert "error: the disk is full" in result.output
     assert open_db(db_path)["posts"].count == 19  # the site and 19 posts: lines 1-20
-    monkeypatch.setattr(archiver.ingest, "save_page", real)
+    monkeypatch.setattr(archiver.app.ingest, "save_page", real)
     _path, result = import_lines(tmp_path, lines, db_path)
     assert result.exit_code == 0 and open_db(db_path)["posts"].count == 25

@@ -23,7 +23,7 @@ def test_import_linter_contracts_are_kept():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 
-@pytest.mark.parametrize("folder", ["store", "analysis", "sources"])
+@pytest.mark.parametrize("folder", ["kernel", "store", "analysis", "sources"])
 def test_no_imports_by_name_below_the_use_cases(folder):
     """The store, analysis and sources import statically (the registry's entry points are the one
     lookup by name, and they live in pyproject.toml)."""
@@ -38,3 +38,19 @@ def test_ci_checks_the_layers_plainly_after_the_types():
              if line.strip() and not line.startswith((" ", "#"))]
     assert "lint-imports" in steps
     assert steps.index("lint-imports") == steps.index("mypy") + 1
+
+
+def test_every_module_lives_in_a_layer_folder():
+    """Only the package's entry files sit at the top of archiver/, and every folder of code is a
+    layer of the layers contract: a new module has to take a place in the layering."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+
+    assert sorted(p.name for p in (ROOT / "archiver").glob("*.py")) == ["__init__.py",
+                                                                         "__main__.py"]
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    named = {name.strip() for layer in layers["layers"] for name in re.split(r"[|:]", layer)}
+    assert {p.parent.name for p in (ROOT / "archiver").glob("*/__init__.py")} == named

@@ -114,7 +114,7 @@ def thread_lines(comments: int = 40) -> list[str]:
 
 KILLED_IMPORT = """
 import os, signal, sys
-import archiver.ingest as ingest, archiver.pages as pages
+import archiver.app.ingest as ingest, archiver.app.transfer as pages
 from archiver.cli import main
 pages.ROWS_PER_PAGE = 10
 real, written = ingest.save_page, []

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.analysis import mentions as M
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Paper, Post, Site, User
+from archiver.app.ingest import ingest
+from archiver.kernel.records import Comment, Page, Paper, Post, Site, User
 from archiver.store import open_db
 from archiver.store.papers import save_papers
 from tests.fakes.scholarly import FakeOpenAlex, arxiv_entry, arxiv_feed, oa_work

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
 
-from archiver.errors import ArchiverError
-from archiver.forums import archive_thread
-from archiver.http import Http, HttpSettings
+from archiver.app.forums import archive_thread
+from archiver.kernel.errors import ArchiverError
+from archiver.kernel.http import Http, HttpSettings
 from archiver.store import open_db
 from tests.fakes import forummagnum as fm
 from tests.fakes.discourse import FakeDiscourse
@@ -220,7 +220,7 @@ def test_odd_values_are_nulled_or_clamped_and_the_rest_is_kept(server, caplog):
 
 
 def test_json_deeper_than_the_limit_is_one_clear_error(server):
-    from archiver import coerce
+    from archiver.kernel import coerce
 
     with pytest.raises(ArchiverError, match="nested deeper than"):
         coerce.loads("[" * (coerce.DEEP_JSON_LIMIT + 10) + "]" * (coerce.DEEP_JSON_LIMIT + 10),

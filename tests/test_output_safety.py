@@ -12,7 +12,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from archiver.analysis import report as R
-from archiver.display import (
+from archiver.app.ingest import ingest
+from archiver.kernel.display import (
     clean_terminal,
     html_link,
     md_escape,
@@ -21,8 +22,7 @@ from archiver.display import (
     safe_json,
     safe_url,
 )
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Post
+from archiver.kernel.records import Comment, Page, Post
 from archiver.store import open_db
 from tests.fakes import forummagnum as fm
 from tests.fakes import threads
@@ -233,7 +233,7 @@ def test_datasette_pages_of_the_hostile_archive_make_no_unsafe_link(hostile, tmp
     from datasette.app import Datasette
     from datasette.utils import tilde_encode
 
-    from archiver import datasette as ds
+    from archiver.app import datasette as ds
 
     assert hostile("summarize", "--thread", f"lesswrong:{HOSTILE_ID}", "--save").exit_code == 0
     path = tmp_path / "archive.db"
@@ -377,7 +377,7 @@ def test_a_stub_paper_without_title_is_shown_by_its_arxiv_id_or_doi(archive, cli
 
 
 def test_an_upstream_paper_url_is_checked_like_any_other(archive):
-    from archiver.records import Paper
+    from archiver.kernel.records import Paper
     from archiver.store.papers import save_papers
 
     save_papers(archive, [Paper(source="openalex", source_id="W1", title="A Hostile Paper",

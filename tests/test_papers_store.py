@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from archiver.records import (
+from archiver.app.researchers import researcher_report
+from archiver.kernel.records import (
     Page,
     Paper,
     PaperAuthor,
@@ -16,7 +17,6 @@ from archiver.records import (
     Site,
     User,
 )
-from archiver.researchers import researcher_report
 from archiver.store import open_db, save_page
 from archiver.store.papers import (
     normalise_arxiv_id,

@@ -13,9 +13,9 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from archiver import text as textmod
 from archiver.analysis import quotes as Q
 from archiver.analysis import sentences as S
+from archiver.kernel import text as textmod
 
 # derandomize: the same examples on every run (the suite must be deterministic); run with more
 # examples and a random seed when changing the finder or the splitter.

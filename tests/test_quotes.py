@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archiver import text
 from archiver.analysis import quotes as Q
+from archiver.kernel import text
 from tests.conftest import shared_file
 
 # -- normalisation -----------------------------------------------------------------------------

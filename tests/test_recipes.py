@@ -117,7 +117,7 @@ def test_github_actions_workflow_syncs_and_commits_the_archive():
 
 
 def test_content_hash_ignores_runs_and_cursors_and_sees_an_edit(cli_run, tmp_path):
-    from archiver.records import Page, Post
+    from archiver.kernel.records import Page, Post
     from archiver.store import open_db, save_page, start_run
     from archiver.store.save import set_state
 

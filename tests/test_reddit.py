@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.forums import archive_thread, archive_user
+from archiver.app.forums import archive_thread, archive_user
+from archiver.kernel.errors import FetchError, NotFound, UsageError
 from archiver.sources import reddit, resolve_thread
 from archiver.store import open_db
 from tests.fakes.reddit import FakeReddit, profile

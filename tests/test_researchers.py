@@ -7,10 +7,10 @@ import json
 import feedparser
 import pytest
 
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Post, Site, User
-from archiver.researchers import fetch_researcher, researcher_report
+from archiver.app.ingest import ingest
+from archiver.app.researchers import fetch_researcher, researcher_report
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, User
 from archiver.sources import arxiv, openalex, semanticscholar
 from archiver.store import open_db, save_page
 from tests.conftest import shared_file

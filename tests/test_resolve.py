@@ -9,17 +9,18 @@ import sqlite3
 
 import pytest
 
-from archiver import parse, resolve
 from archiver.analysis import exchanges as exchanges_analysis
 from archiver.analysis import quotes
-from archiver.config import parse_config
-from archiver.errors import ArchiverError, FetchError, NotFound, UsageError
-from archiver.ingest import ingest
-from archiver.paperids import normalise_title
-from archiver.records import Comment, Page, Post, Site, Tag, User
+from archiver.app import resolve
+from archiver.app.config import parse_config
+from archiver.app.ingest import ingest
+from archiver.kernel import parse
+from archiver.kernel.errors import ArchiverError, FetchError, NotFound, UsageError
+from archiver.kernel.paperids import normalise_title
+from archiver.kernel.records import Comment, Page, Post, Site, Tag, User
+from archiver.kernel.text import fold
 from archiver.sources import openalex, saved, semanticscholar, webapi
 from archiver.store import open_db, problems
-from archiver.text import fold
 
 PID = "uMQ3cqWDPHhjtiesc"  # a ForumMagnum-shaped id
 POST = f"lesswrong:{PID}"

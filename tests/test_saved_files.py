@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.forums import archive_thread
+from archiver.app.forums import archive_thread
 from archiver.sources import registry
 from archiver.store import open_db
 from tests.conftest import shared_file

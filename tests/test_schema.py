@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from archiver.errors import ArchiverError
+from archiver.kernel.errors import ArchiverError
 from archiver.store import open_db
 from archiver.store.schema import SCHEMA_VERSION
 

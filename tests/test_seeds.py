@@ -199,7 +199,7 @@ def test_capture_date_assumed_from_file_time_is_said(tmp_path):
 
 def test_004_joins_the_profile_already_archived(tmp_path):
     """A saved profile of a user archived from the API lands on that user, not a new one."""
-    from archiver.records import Page, Site, User
+    from archiver.kernel.records import Page, Site, User
     from archiver.store import save_page
 
     path = str(tmp_path / "a.db")

@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import text
 from archiver.analysis import sentences as S
+from archiver.kernel import text
 from tests.conftest import shared_file
 
 

@@ -17,8 +17,8 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from archiver.errors import ArchiverError, UsageError
-from archiver.records import Comment, Page, Post, Site, User
+from archiver.kernel.errors import ArchiverError, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, User
 from archiver.sources import registry
 from archiver.sources.contract import CATCH_ALL, ForumSource, SiteSpec, ThreadRef
 from tests.fakes import Stage

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ["numpy", "scipy", "sklearn", "matplotlib", "trafilatura", "lxml", "bs4", "markdownify",
-         "datasette", "requests", "feedparser", "rapidfuzz", "ahocorasick", "archiver.text",
+         "datasette", "requests", "feedparser", "rapidfuzz", "ahocorasick", "archiver.kernel.text",
          "archiver.analysis.exchanges", "archiver.analysis.topics", "archiver.analysis.report",
          "archiver.store"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Post, Site, User
+from archiver.app.ingest import ingest
+from archiver.kernel.records import Comment, Page, Post, Site, User
 from archiver.store import finish_run, open_db, start_run
 
 SITE = Site("lesswrong", "LessWrong", "https://www.lesswrong.com", "forummagnum")

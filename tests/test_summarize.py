@@ -10,8 +10,8 @@ import pytest
 
 from archiver.analysis import report as R
 from archiver.analysis import summarize as S
-from archiver.errors import NotFound, UsageError
-from archiver.records import Comment, Post
+from archiver.kernel.errors import NotFound, UsageError
+from archiver.kernel.records import Comment, Post
 from archiver.store import open_db
 from tests.fakes import threads
 
@@ -157,7 +157,7 @@ def test_report_markdown_html_png_and_summaries_row(db, tmp_path):
 
 
 def test_report_shows_key_exchanges_and_papers(db):
-    from archiver.records import Paper, PaperAuthor
+    from archiver.kernel.records import Paper, PaperAuthor
     from archiver.store.papers import save_papers
 
     save_papers(db, [Paper(source="arxiv", source_id="2309.08600", arxiv_id="2309.08600",

@@ -213,11 +213,11 @@ def test_verbose_shows_each_request_without_secrets(httpserver, forum, cli_run, 
                       'headers = { "X-Access" = "SECRETHEADER" }'))
     result = cli_run("-v", "sync")
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("archiver.http")]
+    lines = [line for line in result.output.splitlines() if line.startswith("archiver.kernel.http")]
     base = httpserver.url_for("/graphql")
-    assert lines[0].startswith(f"archiver.http: POST {base} -> 503 (")
+    assert lines[0].startswith(f"archiver.kernel.http: POST {base} -> 503 (")
     assert lines[0].endswith("attempt 1)")
-    assert lines[1].startswith(f"archiver.http: POST {base} -> 200 (") and "attempt 2" in lines[1]
+    assert lines[1].startswith(f"archiver.kernel.http: POST {base} -> 200 (") and "attempt 2" in lines[1]
     assert "SECRET" not in result.output
 
 
@@ -234,7 +234,7 @@ def _archiver(tmp_path: Path, *args: str, **kw) -> subprocess.Popen:
 
 HOLD_LOCK = """
 import sys, time
-from archiver.sync import sync_lock
+from archiver.app.sync import sync_lock
 with sync_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(60)
@@ -393,7 +393,7 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 def test_researchers_and_feeds_sync_on_their_own_period(httpserver, cli_run, tmp_path):
     from xml.sax.saxutils import escape
 
-    from archiver.demo import DATA
+    from archiver.app.demo import DATA
 
     sample = json.loads((DATA / "researcher_openalex.json").read_text())
     httpserver.expect_request("/authors/A9000000001").respond_with_json(sample["author"])

@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from archiver import datasette as ds
-from archiver import jsonl
+from archiver.app import datasette as ds
+from archiver.app import jsonl
 from archiver.store import open_db, schema
 from archiver.store.tables import Index, Table, View, ensure_view
 

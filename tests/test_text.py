@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import text
-from archiver.errors import UsageError
+from archiver.kernel import text
+from archiver.kernel.errors import UsageError
+from archiver.kernel.text import convert, html_to_text, sanitize_html
 from archiver.sources import resolve_thread
 from archiver.sources.forummagnum import parse_thread_url, parse_user_url
-from archiver.text import convert, html_to_text, sanitize_html
 
 HOSTILE = [
     '<script>alert(1)</script><p>ok</p>',

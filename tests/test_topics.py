@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from archiver.analysis import topics as T
-from archiver.errors import NotFound, UsageError
-from archiver.records import Comment, Page, Paper, Post, Site, Tag
+from archiver.kernel.errors import NotFound, UsageError
+from archiver.kernel.records import Comment, Page, Paper, Post, Site, Tag
 from archiver.store import open_db
 from tests.fakes import threads
 
@@ -249,7 +249,7 @@ def test_labels_are_phrases_in_natural_order_without_url_debris():
 
 
 def test_user_topics_include_papers(db):
-    from archiver.records import Paper
+    from archiver.kernel.records import Paper
     from archiver.store.papers import save_papers
 
     save_papers(db, [Paper(source="arxiv", source_id="2404.16014", arxiv_id="2404.16014",

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from archiver.config import EXAMPLE, Config, parse_config
-from archiver.http import Http
-from archiver.stats import content_hash
+from archiver.app.config import EXAMPLE, Config, parse_config
+from archiver.app.stats import content_hash
+from archiver.app.sync import Syncer, plan
+from archiver.kernel.http import Http
 from archiver.store import open_db
-from archiver.sync import Syncer, plan
 from tests.fakes import forummagnum as fm
 from tests.fakes.discourse import FakeDiscourse
 from tests.fakes.hackernews import FakeHN

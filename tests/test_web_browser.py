@@ -36,8 +36,8 @@ from datasette.plugins import pm  # noqa: E402
 from datasette.utils import tilde_encode  # noqa: E402
 
 import archiver.web  # noqa: E402
-from archiver import datasette as ds  # noqa: E402
-from archiver.demo import build_demo  # noqa: E402
+from archiver.app import datasette as ds  # noqa: E402
+from archiver.app.demo import build_demo  # noqa: E402
 from archiver.store import open_db  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

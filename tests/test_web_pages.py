@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver import datasette as ds
-from archiver.demo import build_demo
+from archiver.app import datasette as ds
+from archiver.app.demo import build_demo
 from archiver.store import open_db
 
 try:

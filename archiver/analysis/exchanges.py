@@ -41,8 +41,8 @@ import sqlite_utils
 
 from archiver.analysis import quotes as Q
 from archiver.analysis.choices import EXCHANGE_KINDS
-from archiver.errors import NotFound, UsageError
-from archiver.records import now_utc
+from archiver.kernel.errors import NotFound, UsageError
+from archiver.kernel.records import now_utc
 from archiver.store.derived import EXCHANGE_COLUMNS
 
 KINDS = EXCHANGE_KINDS
@@ -796,7 +796,7 @@ def list_exchanges(db: sqlite_utils.Database, post: str | None = None, author: s
 
     ``author``: the quoted source's author; ``replier``: who quoted; ``between``: either way
     round; ``since``: the quoting item's date (ISO); ``post``: a post id
-    (``archiver.resolve.post_id`` finds it from a URL).
+    (``archiver.app.resolve.post_id`` finds it from a URL).
     """
     if kind and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import ahocorasick
 import sqlite_utils
 
-from archiver import paperids
-from archiver.records import now_utc
+from archiver.kernel import paperids
+from archiver.kernel.records import now_utc
 from archiver.store import bodies
 from archiver.store import papers as store
 

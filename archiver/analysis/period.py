@@ -1,5 +1,5 @@
 """The ``--since`` / ``--until`` period as SQL, one definition for topics, summaries and reports
-(the dates themselves are parsed by ``archiver.parse``)."""
+(the dates themselves are parsed by ``archiver.kernel.parse``)."""
 
 from __future__ import annotations
 

@@ -26,8 +26,8 @@ import lxml.etree
 import lxml.html
 from rapidfuzz import fuzz
 
-from archiver import text as textmod
 from archiver.analysis.sentences import spans as sentence_spans
+from archiver.kernel import text as textmod
 
 # A fragment shorter than this (normalised) is too common to identify a source on its own; it is
 # ignored when the quote has longer fragments (ForumMagnum's side-comment matcher uses 20 as well).
@@ -337,7 +337,7 @@ def find_quotes(html: str | None = None, markdown: str | None = None,
                 text: str | None = None) -> list[Quote]:
     """Every quote in a body, in order, with its reply. HTML wins over Markdown over plain text.
 
-    ``text`` is the stored plain text (``archiver.text.html_to_text``: quotes as "> " lines).
+    ``text`` is the stored plain text (``archiver.kernel.text.html_to_text``: quotes as "> " lines).
     Given with HTML that has nothing the text loses (Discourse asides, dialogue sections, links,
     cite attributes, spoilers), the text is parsed instead: the same quotes, much faster. An
     empty ``html`` string means "an HTML body with nothing rich in it".

@@ -30,7 +30,7 @@ from archiver.analysis import stance, topics
 from archiver.analysis import summarize as summ
 from archiver.analysis.choices import REPORT_FORMATS
 from archiver.analysis.period import period_sql
-from archiver.display import (
+from archiver.kernel.display import (
     html_escape,
     html_link,
     md_escape,
@@ -38,9 +38,9 @@ from archiver.display import (
     md_url,
     safe_json,
 )
-from archiver.errors import ArchiverError, PartialFailure, UsageError
-from archiver.parse import parse_date
-from archiver.records import now_utc
+from archiver.kernel.errors import ArchiverError, PartialFailure, UsageError
+from archiver.kernel.parse import parse_date
+from archiver.kernel.records import now_utc
 
 log = logging.getLogger(__name__)
 

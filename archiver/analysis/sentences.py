@@ -1,6 +1,6 @@
 """Split forum text into sentences, knowing which ones are quotes, code, list items or headings.
 
-Forum bodies (``body_text`` from archiver.text) are not clean prose: they hold ``> `` quote lines
+Forum bodies (``body_text`` from archiver.kernel.text) are not clean prose: they hold ``> `` quote lines
 (the text being replied to), code, bulleted and numbered lists, URLs, abbreviations such as "e.g.",
 "et al." or "Fig. 3", decimals, and gaps where LaTeX was lost ("the loss  is minimised ."). A
 general-purpose splitter (or NLTK's punkt, which needs a data download) cuts these in the wrong

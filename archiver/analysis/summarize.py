@@ -34,8 +34,8 @@ from archiver.analysis import stance
 from archiver.analysis.blas import one_blas_thread
 from archiver.analysis.period import period_sql
 from archiver.analysis.quotes import own_text, strip_signature
-from archiver.errors import NotFound, UsageError
-from archiver.records import now_utc
+from archiver.kernel.errors import NotFound, UsageError
+from archiver.kernel.records import now_utc
 from archiver.store.derived import ensure_summaries
 
 METHOD = "lexrank-mmr"
@@ -410,7 +410,7 @@ def topics_to_summarize(db: sqlite_utils.Database, since: str | None = None,
 
 def find_post(db: sqlite_utils.Database, post: str) -> dict:
     """A post by its id ("lesswrong:abc"); other forms (URLs, aliases) are read by
-    ``archiver.resolve.post_id`` before this."""
+    ``archiver.app.resolve.post_id`` before this."""
     row = db.execute("SELECT id, title, url FROM posts WHERE id = ?", [post]).fetchone()
     if not row:
         raise NotFound(f"no archived post {post!r}; archive it first with `archiver thread URL`")

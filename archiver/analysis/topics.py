@@ -34,9 +34,9 @@ from archiver.analysis import patterns
 from archiver.analysis.blas import one_blas_thread
 from archiver.analysis.choices import TOPIC_KINDS
 from archiver.analysis.period import period_sql
-from archiver.errors import NotFound, UsageError
-from archiver.parse import parse_date
-from archiver.records import now_utc
+from archiver.kernel.errors import NotFound, UsageError
+from archiver.kernel.parse import parse_date
+from archiver.kernel.records import now_utc
 from archiver.store import problems
 from archiver.store.derived import ensure_topics
 
@@ -474,7 +474,7 @@ def _hits(name: str, compiled: list, table: str, item_id: str, text: str | None)
 
 
 def after_fetch(db: sqlite_utils.Database, changed: dict[str, list[str]]) -> None:
-    """Keep memberships current for new or changed items (called by archiver.ingest)."""
+    """Keep memberships current for new or changed items (called by archiver.app.ingest)."""
     ensure_topics(db)
     posts = list(changed.get("posts") or [])
     comments = list(changed.get("comments") or [])

@@ -25,7 +25,7 @@ def datasette_metadata(output, fresh):
     \b
     datasette db/archive.db --metadata db/metadata.yml
     """
-    from archiver import datasette as ds
+    from archiver.app import datasette as ds
 
     st = state()
     db_path = st.database_path()
@@ -47,7 +47,7 @@ def serve(host, port):
 
     Needs the datasette extra: pip install 'archiver[datasette]'.
     """
-    from archiver import datasette as ds
+    from archiver.app import datasette as ds
 
     st = state()
     for warning in ds.check_installed():

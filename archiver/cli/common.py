@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import click
 
-from archiver.display import clean_terminal, safe_json
-from archiver.errors import ArchiverError, UsageError
+from archiver.kernel.display import clean_terminal, safe_json
+from archiver.kernel.errors import ArchiverError, UsageError
 
 DEFAULT_DB = os.path.join("db", "archive.db")
 
@@ -36,7 +36,7 @@ class State:
     @property
     def config(self):
         if self._config is None:
-            from archiver.config import load_config
+            from archiver.app.config import load_config
 
             self._config = load_config(self.config_path)
         return self._config
@@ -58,7 +58,7 @@ class State:
         return self._db
 
     def http(self, delay: float | None = None):
-        from archiver.http import Http
+        from archiver.kernel.http import Http
 
         settings = self.config.http_settings()
         if delay is not None:
@@ -158,7 +158,7 @@ def _option_kwargs(option: click.Option) -> dict:
 
 def _check_delay(ctx, param, value: float | None) -> float | None:
     """``--delay inf`` or ``nan`` parse as floats but cannot be slept: refuse them in one line."""
-    from archiver.config import MAX_SECONDS
+    from archiver.app.config import MAX_SECONDS
 
     if value is not None and not 0 <= value <= MAX_SECONDS:  # false for nan too
         raise UsageError(f"--delay takes seconds from 0 to {MAX_SECONDS:g}, not {value!r}")
@@ -232,7 +232,7 @@ def argument_problem(arg: str) -> str | None:
                 "terminal's or the script's encoding)")
     value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
-        from archiver.http import url_problem  # requests: only when there is a URL to check
+        from archiver.kernel.http import url_problem  # requests: only when there is a URL to check
 
         problem = url_problem(value)
         if problem and "not an http(s) URL" not in problem:

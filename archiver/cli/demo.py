@@ -13,7 +13,7 @@ def demo():
     """Build db/demo.db offline from sample data (two forum threads with quotes and pushback, a
     researcher with papers, a blog post), run exchanges, topics and a topic report, and say what
     to open next. --db picks another path; an existing non-demo file is never overwritten."""
-    from archiver.demo import DEFAULT_DB, build_demo, next_steps
+    from archiver.app.demo import DEFAULT_DB, build_demo, next_steps
 
     st = state()
     result = build_demo(st.db_path or DEFAULT_DB)

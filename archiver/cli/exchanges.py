@@ -6,8 +6,8 @@ import click
 
 from archiver.analysis.choices import EXCHANGE_KINDS
 from archiver.cli.common import echo, echo_json, global_options, info, state
-from archiver.display import md_escape, md_link, one_line
-from archiver.parse import parse_since
+from archiver.kernel.display import md_escape, md_link, one_line
+from archiver.kernel.parse import parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
 
@@ -40,7 +40,7 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     """
     if ctx.invoked_subcommand is not None:
         return
-    from archiver import resolve
+    from archiver.app import resolve
 
     X = _analysis()
     db = state().db(read=True)

@@ -16,9 +16,9 @@ from archiver.cli.common import (
     progress,
     state,
 )
-from archiver.display import one_line
-from archiver.errors import ArchiverError
-from archiver.parse import parse_count, parse_since
+from archiver.kernel.display import one_line
+from archiver.kernel.errors import ArchiverError
+from archiver.kernel.parse import parse_count, parse_since
 from archiver.sources import registry
 
 
@@ -37,7 +37,7 @@ def thread(urls, endpoint, fallback, delay, via):
     URL: a LessWrong, Alignment Forum, EA Forum or GreaterWrong post URL, a bare site:postId
     (lesswrong:uMQ3cqWDPHhjtiesc), or a thread URL of another supported forum.
     """
-    from archiver.forums import archive_thread
+    from archiver.app.forums import archive_thread
 
     st = state()
     for url in urls:  # every URL is checked before anything is fetched
@@ -78,7 +78,7 @@ def thread(urls, endpoint, fallback, delay, via):
 @global_options
 def user(who, site, posts, comments, since, endpoint, fallback, delay):
     """Archive a user's profile, posts and comments (each comment linked to its post)."""
-    from archiver.forums import archive_user
+    from archiver.app.forums import archive_user
 
     st = state()
     http = st.http(delay)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from archiver.cli.common import LazyChoice, delay_option, echo_json, global_options, info, state
-from archiver.display import one_line
+from archiver.kernel.display import one_line
 
 
 def _saved_kinds() -> list[str]:
@@ -29,7 +29,7 @@ def page(urls, delay):
 
     The main text is extracted with trafilatura; a page carrying its text twice is stored once.
     """
-    from archiver.pages import archive_page
+    from archiver.app.blogs import archive_page
 
     st = state()
     http = st.http(delay)
@@ -48,7 +48,7 @@ def feed(urls, delay):
     Entries seen before and unchanged are skipped; when an entry carries only a summary, the
     article itself is fetched.
     """
-    from archiver.pages import archive_feed
+    from archiver.app.blogs import archive_feed
 
     st = state()
     http = st.http(delay)
@@ -81,7 +81,7 @@ def import_(paths, kind, captured, url, name, as_json):
     posts, researcher profiles, paper-review posts and forum profiles, Hacker News pages, and
     saved ForumMagnum / OpenAlex / Semantic Scholar / arXiv responses. A folder means its files.
     """
-    from archiver.pages import import_paths
+    from archiver.app.transfer import import_paths
 
     reports = import_paths(state().db(), paths, kind=kind, captured=captured, url=url,
                            name=name)
@@ -109,7 +109,7 @@ def export(threads, users, topics, everything, output):
     """Write rows as JSON Lines (one object per line with a "type"), for `archiver import`."""
     if not (threads or users or topics or everything):
         raise click.UsageError("say what to export: --thread, --user, --topic or --all")
-    from archiver.pages import export_archive, export_to_file
+    from archiver.app.transfer import export_archive, export_to_file
 
     st = state()
     if output == "-":

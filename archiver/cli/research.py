@@ -14,7 +14,7 @@ from archiver.cli.common import (
     info,
     state,
 )
-from archiver.display import one_line
+from archiver.kernel.display import one_line
 from archiver.sources import registry
 
 
@@ -47,7 +47,7 @@ def researcher(query, source, papers, pick, forum_user, endpoint, delay, as_json
         --source semanticscholar
     archiver researcher "au:del_maestro" --source arxiv
     """
-    from archiver import researchers as R
+    from archiver.app import researchers as R
 
     st = state()
     db = st.db()
@@ -125,7 +125,7 @@ def _print_report(report: dict) -> None:
 @global_options
 def papers(fill, limit, researcher_id, arxiv_endpoint, openalex_endpoint, delay, as_json):
     """Papers in the archive, most-mentioned first (--fill completes stub papers first)."""
-    from archiver import researchers as R
+    from archiver.app import researchers as R
 
     st = state()
     db = st.db(read=True)

@@ -17,11 +17,11 @@ from archiver.cli.common import echo, echo_json, global_options, state
 @global_options
 def stats(runs, as_json, content_hash):
     """Counts per site and table, the newest items, and the last runs with their outcome."""
-    from archiver.stats import collect, render
+    from archiver.app.stats import collect, render
 
     st = state()
     if content_hash:
-        from archiver.stats import content_hash as fingerprint
+        from archiver.app.stats import content_hash as fingerprint
 
         echo(fingerprint(st.db(read=True)))
         return

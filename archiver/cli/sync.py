@@ -12,7 +12,7 @@ from archiver.cli.common import delay_option, echo, echo_json, global_options, i
 @global_options
 def init(force):
     """Write a commented example archiver.toml (or the --config file) to edit."""
-    from archiver.config import DEFAULT_PATH, write_example
+    from archiver.app.config import DEFAULT_PATH, write_example
 
     path = write_example(state().config_path or DEFAULT_PATH, force=force)
     info(f"wrote {path}: edit the watch list, then run `archiver sync --dry-run`")
@@ -36,7 +36,7 @@ def sync(only, dry_run, as_json, delay):
     """
     import os
 
-    from archiver import sync as sync_mod
+    from archiver.app import sync as sync_mod
 
     st = state()
     config = st.config

@@ -6,7 +6,7 @@ import click
 
 from archiver.analysis.choices import REPORT_FORMATS, TOPIC_KINDS
 from archiver.cli.common import echo, echo_json, global_options, info, state
-from archiver.display import one_line
+from archiver.kernel.display import one_line
 
 
 def register(group: click.Group) -> None:
@@ -125,7 +125,7 @@ def summarize(topic, thread, all_topics, since, until, sentences, fmt, out, save
     archiver summarize 12 --format json --llm gpt-4o-mini
     """
     failures: list[str] = []
-    from archiver.resolve import post_id
+    from archiver.app.resolve import post_id
 
     db = state().db(read=True)
     thread = post_id(db, thread) if thread else None

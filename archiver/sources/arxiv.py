@@ -21,10 +21,10 @@ from urllib.parse import quote_plus
 
 import feedparser
 
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.http import HttpStatusError
-from archiver.paperids import normalise_arxiv_id, normalise_title
-from archiver.records import (
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.http import HttpStatusError
+from archiver.kernel.paperids import normalise_arxiv_id, normalise_title
+from archiver.kernel.records import (
     Page,
     Paper,
     PaperAuthor,

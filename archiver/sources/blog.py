@@ -5,7 +5,7 @@ main-text extractors, reads the metadata we need (title, author, publication dat
 canonical URL) from meta tags, JSON-LD and bylines, and can emit the article as structured HTML
 (headings, lists, quotes, links, images kept) rather than flat text, so sections by heading survive.
 readability-lxml keeps more page chrome and finds no author or date. BeautifulSoup is not needed:
-lxml (already used by trafilatura and archiver.text) walks the extracted HTML.
+lxml (already used by trafilatura and archiver.kernel.text) walks the extracted HTML.
 
 Two cleanups run on what trafilatura returns:
 
@@ -31,9 +31,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import lxml.html
 
-from archiver import text
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Page, Post, Site, iso_utc, make_id
+from archiver.kernel import text
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.records import Page, Post, Site, iso_utc, make_id
 
 log = logging.getLogger("archiver.blog")
 

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from archiver.display import safe_url
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Comment, Page, Post, Site, User, iso_utc, make_id
+from archiver.kernel.display import safe_url
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, User, iso_utc, make_id
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, UserRef
 from archiver.sources.webapi import error_reason, root
 

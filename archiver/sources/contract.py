@@ -12,7 +12,7 @@ thread cheaply if it declares ``fetch_thread_since``, list a tag's posts if it d
 capability into one clear error.
 
 Layering: this module and the registry are the sources' public face. They import only the kernel
-(``archiver.errors``, ``archiver.records``); the store, analysis and the CLI never appear here.
+(``archiver.kernel.errors``, ``archiver.kernel.records``); the store, analysis and the CLI never appear here.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from archiver.errors import UsageError
-from archiver.records import Page, Post, Site
+from archiver.kernel.errors import UsageError
+from archiver.kernel.records import Page, Post, Site
 
 
 @dataclass

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator
 from typing import cast
 from urllib.parse import urlsplit
 
-from archiver.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
+from archiver.kernel.coerce import as_bool, as_dict, as_id, as_int, as_str, as_time, dicts, each
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
 from archiver.sources.contract import CATCH_ALL, ForumSource, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.webapi import get_json, root
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import feedparser
 
-from archiver import text
-from archiver.errors import ArchiverError, UsageError
-from archiver.records import Page, Post, Site, Tag, iso_utc, make_id
+from archiver.kernel import text
+from archiver.kernel.errors import ArchiverError, UsageError
+from archiver.kernel.records import Page, Post, Site, Tag, iso_utc, make_id
 from archiver.sources import blog
 
 log = logging.getLogger("archiver.feed")

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.coerce import as_dict, as_id, as_str, as_time, dicts, each
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Comment, Page, Post, Site, Tag, User, make_id
+from archiver.kernel.coerce import as_dict, as_id, as_str, as_time, dicts, each
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, Tag, User, make_id
 from archiver.sources import lesswrong_pages
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.paging import paged

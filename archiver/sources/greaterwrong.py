@@ -1,6 +1,6 @@
 """GreaterWrong (www.greaterwrong.com, ea.greaterwrong.com): LessWrong and the EA Forum as
 server-rendered HTML, used when the ForumMagnum API refuses us (``--via greaterwrong``, or
-automatically after a 403/429 or a challenge page; see ``archiver.forums.archive_thread``).
+automatically after a 403/429 or a challenge page; see ``archiver.app.forums.archive_thread``).
 
 It yields the same rows as the API path: post ``lesswrong:<postId>``, comments
 ``lesswrong:<commentId>`` with the same parents (from the nesting of ``li#comment-<id>``), users by
@@ -35,9 +35,9 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
-from archiver.errors import UsageError
-from archiver.http import ChallengeError
-from archiver.records import Comment, Page, Post, Tag, User, iso_utc, make_id
+from archiver.kernel.errors import UsageError
+from archiver.kernel.http import ChallengeError
+from archiver.kernel.records import Comment, Page, Post, Tag, User, iso_utc, make_id
 from archiver.sources import forummagnum
 from archiver.sources.contract import ForumSource, ThreadRef
 from archiver.sources.forummagnum import SITES, ForumSite

@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.coerce import as_bool, as_id, as_int, as_str, as_time, dicts, each
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.records import Comment, Page, Post, Site, User, make_id
+from archiver.kernel.coerce import as_bool, as_id, as_int, as_str, as_time, dicts, each
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, User, make_id
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.paging import paged
 from archiver.sources.webapi import fallback_root, get_json, root

@@ -20,10 +20,10 @@ import re
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
-from archiver.errors import FetchError, NotFound, UsageError
-from archiver.http import DEFAULT_CONTACT, HttpStatusError
-from archiver.paperids import normalise_arxiv_id, normalise_doi
-from archiver.records import (
+from archiver.kernel.errors import FetchError, NotFound, UsageError
+from archiver.kernel.http import DEFAULT_CONTACT, HttpStatusError
+from archiver.kernel.paperids import normalise_arxiv_id, normalise_doi
+from archiver.kernel.records import (
     Page,
     Paper,
     PaperAuthor,

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from typing import cast
 from urllib.parse import urlsplit
 
-from archiver.coerce import as_bool, as_dict, as_id, as_str, as_time, dicts, each
-from archiver.errors import FetchError, UsageError
-from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
+from archiver.kernel.coerce import as_bool, as_dict, as_id, as_str, as_time, dicts, each
+from archiver.kernel.errors import FetchError, UsageError
+from archiver.kernel.records import Comment, Page, Post, Site, Tag, User, iso_utc, make_id
 from archiver.sources.contract import ForumSource, SiteSpec, ThreadRef, ThreadSignature, UserRef
 from archiver.sources.webapi import get_json, root
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from urllib.parse import urlsplit
 
-from archiver.errors import ArchiverError, UsageError
+from archiver.kernel.errors import ArchiverError, UsageError
 from archiver.sources.contract import ForumSource, ResearcherSource, ThreadRef, UserRef
 
 GROUP = "archiver.sources"

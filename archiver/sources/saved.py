@@ -3,7 +3,7 @@
 Kinds (``--kind`` forces one; otherwise ``detect_kind`` decides from the content, not the name):
 
 =====================  ==========================================================================
-``jsonl``              archiver's own JSON Lines export (``archiver.jsonl``)
+``jsonl``              archiver's own JSON Lines export (``archiver.app.jsonl``)
 ``researcher-profile`` a researcher's page on a paper aggregator, saved as text or HTML
 ``review-post``        a post reviewing papers (title, abstract, "My opinion:" for each)
 ``forum-profile``      a forum user's profile page: name, bio, sequences, recent comments
@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import cast
 
-from archiver import text
-from archiver.errors import ArchiverError, FetchError, UsageError
-from archiver.parse import parse_date
-from archiver.records import Page, Post, Site, make_id
+from archiver.kernel import text
+from archiver.kernel.errors import ArchiverError, FetchError, UsageError
+from archiver.kernel.parse import parse_date
+from archiver.kernel.records import Page, Post, Site, make_id
 from archiver.sources import blog, feed, registry, seedpages
 from archiver.sources.kinds import API_KINDS, LAST_KINDS, OWN_KINDS, kinds  # noqa: F401
 
@@ -427,7 +427,7 @@ def _api(saved: Saved, kind: str) -> Iterator[Page]:
 
 
 def _openalex_saved(obj, captured: str):
-    from archiver.records import ResearcherPapers
+    from archiver.kernel.records import ResearcherPapers
     from archiver.sources import openalex
 
     items = obj.get("results") if isinstance(obj, dict) and "results" in obj else obj
@@ -445,7 +445,7 @@ def _openalex_saved(obj, captured: str):
 
 
 def _semanticscholar_saved(obj, captured: str):
-    from archiver.records import ResearcherPapers
+    from archiver.kernel.records import ResearcherPapers
     from archiver.sources import semanticscholar as s2
 
     items = obj.get("data") if isinstance(obj, dict) and isinstance(obj.get("data"), list) \
@@ -468,7 +468,7 @@ def _semanticscholar_saved(obj, captured: str):
 def _arxiv_saved(data: bytes, captured: str):
     import feedparser
 
-    from archiver.records import Researcher, ResearcherMetrics, ResearcherPapers
+    from archiver.kernel.records import Researcher, ResearcherMetrics, ResearcherPapers
     from archiver.sources import arxiv
 
     feed = feedparser.parse(data)

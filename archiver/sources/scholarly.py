@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from archiver.errors import NotFound, UsageError
+from archiver.kernel.errors import NotFound, UsageError
 
 
 @dataclass

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from archiver import text
-from archiver.errors import ArchiverError
-from archiver.records import (
+from archiver.kernel import text
+from archiver.kernel.errors import ArchiverError
+from archiver.kernel.records import (
     Comment,
     Paper,
     PaperAuthor,

@@ -19,9 +19,9 @@ import os
 import re
 from collections.abc import Callable, Iterator
 
-from archiver.errors import FetchError, UsageError
-from archiver.http import HttpStatusError
-from archiver.records import (
+from archiver.kernel.errors import FetchError, UsageError
+from archiver.kernel.http import HttpStatusError
+from archiver.kernel.records import (
     Page,
     Paper,
     PaperAuthor,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from archiver.errors import ArchiverError, FetchError, NotFound
-from archiver.http import Http, HttpStatusError
+from archiver.kernel.errors import ArchiverError, FetchError, NotFound
+from archiver.kernel.http import Http, HttpStatusError
 
 
 def root(endpoint: str | None, default: str) -> str:

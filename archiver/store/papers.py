@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlite_utils
 
-from archiver.paperids import (  # noqa: F401  (re-exported: the store's callers use them)
+from archiver.kernel.paperids import (  # noqa: F401  (re-exported: the store's callers use them)
     ARXIV_DOI,
     NEW_ID,
     OLD_ARCHIVES,
@@ -53,7 +53,7 @@ from archiver.paperids import (  # noqa: F401  (re-exported: the store's callers
     split_doi,
     title_key,
 )
-from archiver.records import (
+from archiver.kernel.records import (
     Paper,
     Researcher,
     ResearcherMetrics,
@@ -63,7 +63,7 @@ from archiver.records import (
 from archiver.store.save import Counts, Saver
 from archiver.store.tables import Index, Table, View, ensure_table
 
-# -- identifiers and titles: archiver.paperids (re-exported here) -------------------------------
+# -- identifiers and titles: archiver.kernel.paperids (re-exported here) -------------------------------
 
 
 # -- schema ------------------------------------------------------------------------------------

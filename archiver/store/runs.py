@@ -14,7 +14,7 @@ import socket
 
 import sqlite_utils
 
-from archiver.records import now_utc
+from archiver.kernel.records import now_utc
 
 KILLED = "the process was killed before it finished"
 

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
 
-from archiver import text
-from archiver.coerce import clean_page
-from archiver.records import Comment, Page, Post, Site, Tag, User, now_utc
+from archiver.kernel import text
+from archiver.kernel.coerce import clean_page
+from archiver.kernel.records import Comment, Page, Post, Site, Tag, User, now_utc
 from archiver.store import bodies
 
 CHUNK = 500
@@ -398,7 +398,7 @@ def get_state(db, kind: str, key: str) -> str | None:
 
 # -- the analysis queue ------------------------------------------------------------------------
 # New or changed items wait in sync_state (kind "analysis_pending", key "table:id") from the
-# transaction that saved them until the after-fetch analysis (archiver.ingest.run_analysis) has
+# transaction that saved them until the after-fetch analysis (archiver.app.ingest.run_analysis) has
 # run on them. A process killed in between leaves them queued for the next run: by then the rows
 # are unchanged, so nothing else would ever send them to exchanges, mentions or topics.
 PENDING = "analysis_pending"

@@ -295,7 +295,7 @@ CORE = [
 ]
 
 # Every table archiver declares, in foreign-key order (a table after those its keys point at):
-# ensure_db_shape creates them, archiver.datasette describes them, archiver.jsonl exports them.
+# ensure_db_shape creates them, archiver.app.datasette describes them, archiver.app.jsonl exports them.
 # A module that owns tables adds its list here, by name: nothing registers itself on import.
 DECLARED: list[Table] = [
     *CORE, *papers.TABLES, *derived.EXCHANGE_TABLES, *sections.TABLES, *feeds.TABLES,
@@ -319,7 +319,7 @@ def open_db(path: str, must_exist: bool = False) -> sqlite_utils.Database:
     """
     import os
 
-    from archiver.errors import ArchiverError
+    from archiver.kernel.errors import ArchiverError
 
     if must_exist and path != ":memory:" and not os.path.isfile(path):
         raise ArchiverError(f"no archive at {path}; archive something first (`archiver thread "
@@ -375,7 +375,7 @@ def _open_read_only(path: str, exc: Exception) -> sqlite_utils.Database | None:
     import os
     import urllib.parse
 
-    from archiver.errors import ArchiverError
+    from archiver.kernel.errors import ArchiverError
 
     text = str(exc)
     if path == ":memory:" or not os.path.isfile(path) or not (
@@ -407,7 +407,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Create or migrate the schema. An older archive is backed up before it is migrated."""
     found = _stored_version(db)
     if found is not None and found > SCHEMA_VERSION:
-        from archiver.errors import ArchiverError
+        from archiver.kernel.errors import ArchiverError
 
         raise ArchiverError(f"this database was written by a newer archiver (schema {found}, "
                             f"this one knows {SCHEMA_VERSION}); upgrade archiver")
@@ -442,7 +442,7 @@ def migration(version: int) -> Callable[[Migration], Migration]:
 def _run_migrations(db: sqlite_utils.Database, found: int | None) -> None:
     """Run each registered migration the archive has not had: only on an archive whose stored
     version is older than the migration's (one made in that shape already has what it does)."""
-    from archiver.records import now_utc
+    from archiver.kernel.records import now_utc
 
     done = {row[0] for row in db.execute("SELECT name FROM migrations")}
     for version, function in sorted(MIGRATIONS, key=lambda item: item[0]):

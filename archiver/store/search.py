@@ -7,7 +7,7 @@ import sqlite3
 
 import sqlite_utils
 
-from archiver.errors import UsageError
+from archiver.kernel.errors import UsageError
 from archiver.store import problems
 
 # Rank inside each FTS index first (FTS5 does this in C), then build snippets and join details for

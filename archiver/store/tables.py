@@ -6,7 +6,7 @@ exported (description, column descriptions, label column, sort, facets, JSON Lin
 module that owns the table declares it (``archiver.store.schema`` core tables, ``papers``,
 ``sections``, ``feeds``, ``derived``); ``archiver.store.schema.DECLARED`` lists them all, in
 foreign-key order, and three readers use that one list: ``ensure_db_shape`` (creating and
-extending tables), ``archiver.datasette`` (metadata) and ``archiver.jsonl`` (export and import).
+extending tables), ``archiver.app.datasette`` (metadata) and ``archiver.app.jsonl`` (export and import).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import re
 import markdown as markdown_lib
 from markupsafe import Markup, escape
 
+from archiver.kernel.text import sanitize_html
 from archiver.store import bodies
-from archiver.text import sanitize_html
 from archiver.web import render
 from archiver.web.pages import PREFIX
 

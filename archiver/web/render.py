@@ -12,9 +12,9 @@ from urllib.parse import quote
 import lxml.html
 from markupsafe import Markup, escape
 
-from archiver import display
 from archiver.analysis.stance import STANCES
-from archiver.text import sanitize_html
+from archiver.kernel import display
+from archiver.kernel.text import sanitize_html
 
 # Private-use characters mark FTS snippet highlights, so snippets can be escaped before marking.
 HIGHLIGHT_OPEN, HIGHLIGHT_CLOSE = "\ue000", "\ue001"

@@ -1,13 +1,13 @@
 """A small archive of forum threads on three themes, built through the real store.
 
 Used by the topic and summary tests. Bodies are HTML as ForumMagnum sends them (paragraphs, lists,
-blockquotes, code), so they go through archiver.text like real threads do.
+blockquotes, code), so they go through archiver.kernel.text like real threads do.
 """
 
 from __future__ import annotations
 
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Post, Site, Tag
+from archiver.app.ingest import ingest
+from archiver.kernel.records import Comment, Page, Post, Site, Tag
 
 SITE = Site(id="lesswrong", name="LessWrong", url="https://www.lesswrong.com", kind="forummagnum")
 INTERP = Tag(id="lesswrong:tag-interp", site_id="lesswrong", name="Interpretability (ML & AI)")

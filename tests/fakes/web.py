@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
-from archiver.ingest import ingest
-from archiver.records import Comment, Page, Post, Site, User
+from archiver.app.ingest import ingest
+from archiver.kernel.records import Comment, Page, Post, Site, User
 
 SITE = Site(id="lesswrong", name="LessWrong", url="https://www.lesswrong.com", kind="forummagnum")
 NAMES = ["Ada Quint", "Ben Okoro", "Chen Wei", "Dara Hollis", "Eli Marsh", "Fay Lund"]

@@ -4,7 +4,7 @@ Titles, names and URLs come from sites archiver does not control. Every place th
 into output goes through these helpers, so the rules live in one module:
 
 - ``safe_url``: a URL becomes a link only if it is absolute http(s) with a host, or mailto (the
-  same schemes archiver.text lets through in stored bodies); anything else (``javascript:``,
+  same schemes archiver.kernel.text lets through in stored bodies); anything else (``javascript:``,
   ``data:``, relative or protocol-relative URLs, which a report file would resolve against
   ``file://``) is never a link.
 - ``md_escape`` / ``md_link``: text that cannot turn into Markdown links, images, HTML or
@@ -21,8 +21,8 @@ import json
 import re
 from urllib.parse import urlsplit
 
-# The only schemes a link may have, here and in sanitised HTML (archiver.text uses this set):
-# kept here, not in archiver.text, so showing a link never loads the HTML converters.
+# The only schemes a link may have, here and in sanitised HTML (archiver.kernel.text uses this set):
+# kept here, not in archiver.kernel.text, so showing a link never loads the HTML converters.
 URL_SCHEMES = {"http", "https", "mailto"}
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")

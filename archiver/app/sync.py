@@ -58,16 +58,16 @@ from datetime import datetime, timedelta, timezone
 
 import sqlite_utils
 
-from archiver.config import Config
-from archiver.errors import ArchiverError, LockedError, UsageError
-from archiver.http import HostFailing
-from archiver.ingest import ingest, run_analysis
-from archiver.records import iso_utc, now_utc
+from archiver.app.config import Config
+from archiver.app.ingest import ingest, run_analysis
+from archiver.kernel.errors import ArchiverError, LockedError, UsageError
+from archiver.kernel.http import HostFailing
+from archiver.kernel.records import iso_utc, now_utc
 from archiver.sources import registry
 from archiver.store import Counts, finish_run, start_run
 from archiver.store.save import get_state, set_state
 
-log = logging.getLogger("archiver.sync")
+log = logging.getLogger("archiver.app.sync")
 
 # The order in which kinds run: topics first (so new items join them as they arrive), tags before
 # threads (a tag's new threads are fetched once, then not re-checked in the same run).
@@ -653,7 +653,7 @@ class Syncer:
     def _fallback(self, source, site: str) -> dict:
         """The fallback the config allows for ``site`` (``<site>_fallback``), as the source's
         keyword; without one, a source with an endpoint set falls back nowhere."""
-        from archiver.forums import fallback_for, fallback_kwargs
+        from archiver.app.forums import fallback_for, fallback_kwargs
 
         return fallback_kwargs(source, fallback_for(site, None, self.config.endpoints))
 
@@ -675,7 +675,7 @@ class Syncer:
         return counts, None
 
     def _do_users(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        from archiver.parse import parse_count
+        from archiver.kernel.parse import parse_count
 
         source, ref = task.entry["source"], task.entry["ref"]
         if task.mode == "first":
@@ -849,7 +849,7 @@ class Syncer:
         finish_run(self.db, run_id, "ok", None, self.http.requests_made - before)
 
     def _do_researchers(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        fetch = _need("archiver.researchers", "sync_researcher", "researcher profiles")
+        fetch = _need("archiver.app.researchers", "sync_researcher", "researcher profiles")
         entry = task.entry
         source = entry.get("source", "openalex")
         counts = fetch(self.db, self.http, entry["id"], source=source,
@@ -859,7 +859,7 @@ class Syncer:
         return counts, None
 
     def _do_feeds(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        fetch = _need("archiver.pages", "archive_feed", "feeds")
+        fetch = _need("archiver.app.blogs", "archive_feed", "feeds")
         counts, _report = fetch(self.db, self.http, task.key)
         self._mark("feed_synced", task.key, started)
         return counts, None

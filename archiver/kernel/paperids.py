@@ -73,9 +73,9 @@ def split_doi(doi: str | None, arxiv_id: str | None) -> tuple[str | None, str | 
 def normalise_title(title: str | None) -> str:
     """Words only, lower case, single spaces: ``"Attention Is All You Need!"`` ->
     ``"attention is all you need"``. Used for merging papers and for title mentions."""
-    # Here, not at the top: archiver.text loads the HTML converters, and the researcher sources
+    # Here, not at the top: archiver.kernel.text loads the HTML converters, and the researcher sources
     # import this module whenever the registry is read (even for --help).
-    from archiver.text import fold
+    from archiver.kernel.text import fold
 
     if not title:
         return ""

@@ -6,7 +6,7 @@ them into rows. Ids are text and site-qualified (``make_id("lesswrong", "abc")``
 (see ``iso_utc``).
 
 Bodies travel as raw HTML (``body_html``) and/or Markdown (``body_markdown``) as the site gave them;
-the store sanitises and converts them (archiver.text) only when they are new or changed, which keeps
+the store sanitises and converts them (archiver.kernel.text) only when they are new or changed, which keeps
 a re-run of an unchanged thread cheap.
 """
 

@@ -20,9 +20,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from archiver.errors import UsageError
-from archiver.http import HttpSettings, url_problem
-from archiver.parse import parse_count, parse_date
+from archiver.kernel.errors import UsageError
+from archiver.kernel.http import HttpSettings, url_problem
+from archiver.kernel.parse import parse_count, parse_date
 from archiver.sources import registry
 
 DEFAULT_PATH = "archiver.toml"

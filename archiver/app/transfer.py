@@ -1,5 +1,6 @@
-"""Blog pages, feeds, saved files and the JSON Lines export: fetch or read, then store through
-``archiver.ingest`` (so every command leaves a ``runs`` row and analysis runs on what changed)."""
+"""Saved files in (``archiver import``) and the JSON Lines export out (``archiver export``):
+read or write, storing through ``archiver.app.ingest`` (every import leaves a ``runs`` row).
+The row format itself is ``archiver.app.jsonl``."""
 
 from __future__ import annotations
 
@@ -14,40 +15,16 @@ from functools import partial
 
 import sqlite_utils
 
-from archiver import jsonl
-from archiver.errors import UsageError
-from archiver.ingest import ingest, run_analysis
-from archiver.records import Page, Post
+from archiver.app import jsonl
+from archiver.app.ingest import ingest, run_analysis
+from archiver.kernel.errors import UsageError
+from archiver.kernel.records import Page
 from archiver.store import Counts
-from archiver.store import feeds as feed_store
 from archiver.store.rows import Row
 
 ROWS_PER_PAGE = 1000
-log = logging.getLogger("archiver.pages")
 
-
-def archive_page(db: sqlite_utils.Database, http, url: str) -> tuple[Counts, Post]:
-    """Fetch one article into the archive; returns the counts and the post as extracted."""
-    from archiver.sources import blog
-
-    page = blog.fetch_page(http, url)
-    counts = ingest(db, [page], "page", url, http)
-    return counts, page.posts[0]
-
-
-def archive_feed(db: sqlite_utils.Database, http, url: str):
-    """Archive a feed's new or changed entries; returns (counts, FeedReport)."""
-    from archiver.sources import blog, feed
-
-    url = blog.check_url(url)
-    report = feed.FeedReport(url)
-    pages = feed.fetch_feed(http, url, feed_store.known_entries(db, url),
-                            feed_store.feed_state(db, url), report)
-    counts = ingest(db, pages, "feed", url, http)
-    return counts, report
-
-
-# -- import ------------------------------------------------------------------------------------
+log = logging.getLogger("archiver.app.transfer")
 
 
 @dataclass

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
-from archiver.errors import ArchiverError
-from archiver.records import Page
+from archiver.kernel.errors import ArchiverError
+from archiver.kernel.records import Page
 from archiver.store import Counts, finish_run, save_page, start_run
 from archiver.store.save import analysis_done, pending_analysis
 
-log = logging.getLogger("archiver.ingest")
+log = logging.getLogger("archiver.app.ingest")
 
 # Analysis modules with ``after_fetch(db, changed: dict[str, list[str]])``, run after each fetch on
 # the new or changed items only (quoted exchanges, paper mentions, topic membership).

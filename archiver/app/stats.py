@@ -11,7 +11,7 @@ import re
 
 import sqlite_utils
 
-from archiver.display import one_line
+from archiver.kernel.display import one_line
 
 # FTS shadow tables and bookkeeping say nothing about the archive's content.
 HIDDEN = re.compile(r"_fts(_data|_idx|_docsize|_config|_content)?$|^sqlite_")

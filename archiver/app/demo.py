@@ -18,11 +18,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archiver.errors import FetchError, UsageError
-from archiver.http import HttpSettings
-from archiver.ingest import ingest
+from archiver.app.ingest import ingest
+from archiver.kernel.errors import FetchError, UsageError
+from archiver.kernel.http import HttpSettings
 
-DATA = Path(__file__).resolve().parent / "data" / "demo"
+DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
 DEFAULT_DB = os.path.join("db", "demo.db")
 THREADS = ("thread_1.json", "thread_2.json")
 RESEARCHER = "researcher_openalex.json"
@@ -33,7 +33,7 @@ TOPIC = {"name": "Sparse autoencoders",
 
 
 class OfflineHttp:
-    """Stands in for ``archiver.http.Http``: answers the sources' requests from the samples."""
+    """Stands in for ``archiver.kernel.http.Http``: answers the sources' requests from the samples."""
 
     def __init__(self):
         self.settings = HttpSettings(delay=0, backoff=0)
@@ -155,7 +155,7 @@ def _thread(db, http: OfflineHttp, name: str) -> None:
 
 
 def _researcher(db, http: OfflineHttp) -> None:
-    from archiver import researchers
+    from archiver.app import researchers
 
     author = http.researcher["author"]["id"].rsplit("/", 1)[-1]
     researchers.fetch_researcher(db, http, author, source="openalex")

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator
 
 import sqlite_utils
 
-from archiver import resolve
-from archiver.display import escape_unsafe
-from archiver.errors import NotFound, UsageError
+from archiver.app import resolve
+from archiver.kernel.display import escape_unsafe
+from archiver.kernel.errors import NotFound, UsageError
 from archiver.store import bodies
 from archiver.store.schema import DECLARED, declared, ensure_db_shape
 
@@ -365,7 +365,7 @@ HTML_COLUMNS = ("body_html", "bio_html")
 
 def _fill(table: str, row: dict) -> dict:
     """Hand-written lines may give only a body's HTML or Markdown: derive the other forms."""
-    from archiver import text
+    from archiver.kernel import text
 
     if table in ("posts", "comments") and "body_text" not in row and (
             row.get("body_html") or row.get("body_markdown")):

@@ -7,16 +7,16 @@ from collections.abc import Callable, Iterable, Iterator
 
 import sqlite_utils
 
-from archiver.errors import UsageError
-from archiver.http import ChallengeError, HttpStatusError
-from archiver.ingest import ingest
-from archiver.records import Page
+from archiver.app.ingest import ingest
+from archiver.kernel.errors import UsageError
+from archiver.kernel.http import ChallengeError, HttpStatusError
+from archiver.kernel.records import Page
 from archiver.sources import registry
 from archiver.sources.contract import ForumSource
 from archiver.sources.webapi import fallback_root
 from archiver.store import Counts
 
-log = logging.getLogger("archiver.forums")
+log = logging.getLogger("archiver.app.forums")
 
 
 def _counted(pages: Iterable[Page], on_page: Callable[[int], None] | None) -> Iterator[Page]:

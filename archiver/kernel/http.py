@@ -39,10 +39,11 @@ import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
 
-from archiver import __version__, coerce
-from archiver.errors import FetchError
+from archiver import __version__
+from archiver.kernel import coerce
+from archiver.kernel.errors import FetchError
 
-log = logging.getLogger("archiver.http")
+log = logging.getLogger("archiver.kernel.http")
 
 DEFAULT_CONTACT = "archiver-user@example.invalid"
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 521, 522, 524}

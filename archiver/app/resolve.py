@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from archiver.analysis.topics import find_topic
-from archiver.errors import NotFound, UsageError
+from archiver.kernel.errors import NotFound, UsageError
 from archiver.sources import blog, registry
 
 

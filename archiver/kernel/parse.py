@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from archiver.errors import UsageError
-from archiver.records import iso_utc
+from archiver.kernel.errors import UsageError
+from archiver.kernel.records import iso_utc
 
 DATE = re.compile(r"(\d{4}-\d{2}-\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?")
 

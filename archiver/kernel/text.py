@@ -20,7 +20,7 @@ import lxml.html
 import nh3
 from markdownify import MarkdownConverter
 
-from archiver.display import URL_SCHEMES
+from archiver.kernel.display import URL_SCHEMES
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import fields, is_dataclass
 from typing import overload
 
-from archiver.errors import FetchError
-from archiver.records import Comment, Page, Post, Site, Tag, User, iso_utc
+from archiver.kernel.errors import FetchError
+from archiver.kernel.records import Comment, Page, Post, Site, Tag, User, iso_utc
 
 log = logging.getLogger("archiver.data")
 

@@ -1,7 +1,7 @@
 """Researchers and papers: fetch a profile into the archive, fill stub papers, and report.
 
 The CLI (``archiver researcher``, ``archiver papers``, ``archiver mentions``) and ``sync`` call
-these; fetching goes through ``archiver.ingest.ingest`` so every run is recorded and mention
+these; fetching goes through ``archiver.app.ingest.ingest`` so every run is recorded and mention
 detection runs on what changed.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from archiver import resolve
-from archiver.errors import UsageError
-from archiver.ingest import ingest
-from archiver.records import Page
+from archiver.app import resolve
+from archiver.app.ingest import ingest
+from archiver.kernel.errors import UsageError
+from archiver.kernel.records import Page
 from archiver.sources import arxiv, openalex, registry
 from archiver.sources.scholarly import parse_papers_limit
 from archiver.store.save import Counts
