@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import logging
 import sqlite3
@@ -132,7 +131,7 @@ class Task:
 @dataclass
 class ItemResult:
     task: Task
-    status: str  # ok | failed | skipped (not due) | unavailable | host_failing (not asked)
+    status: str  # ok | failed | skipped (not due) | host_failing (not asked)
     new: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -164,14 +163,13 @@ class SyncReport:
 
     @property
     def failed(self) -> int:
-        return sum(self.count(s) for s in ("failed", "unavailable", "host_failing"))
+        return sum(self.count(s) for s in ("failed", "host_failing"))
 
     @property
     def status(self) -> str:
         # Fetches decide: a topics or summaries step alone cannot turn failed fetches into a
         # success. With no fetch due, the local steps decide.
-        fetched = sum(self.count(s, local=False) for s in ("ok", "failed", "unavailable",
-                                                           "host_failing"))
+        fetched = sum(self.count(s, local=False) for s in ("ok", "failed", "host_failing"))
         succeeded = self.count("ok", local=False if fetched else None)
         if self.failed and not succeeded:
             return "failed"
@@ -189,10 +187,10 @@ class SyncReport:
         totals = self.totals()
         resumed = f", resumed after an interrupted run of {self.resumed_from}" \
             if self.resumed_from else ""
-        failed = self.count("failed", False) + self.count("unavailable", False)
+        failed = self.count("failed", False)
         host = self.count("host_failing")
         local_done = self.count("ok", True)
-        local_failed = self.count("failed", True) + self.count("unavailable", True)
+        local_failed = self.count("failed", True)
         local = ""
         if local_done or local_failed:
             local = f"; local steps {local_done} done" + (
@@ -474,9 +472,7 @@ class Planner:
         every = self.config.summaries_every_days
         task = Task("summaries", "due", "topic summaries", True,
                     f"topics with new items and no summary in the last {every:g} day(s)")
-        if summaries_function() is None:
-            task.due, task.reason = False, "summaries are not available in this installation"
-        elif self.config.summaries_per_run == 0:
+        if self.config.summaries_per_run == 0:
             task.due, task.reason = False, "turned off (summaries_per_run = 0)"
         return [task]
 
@@ -511,28 +507,6 @@ def selected_kinds(only: list[str] | None) -> list[str]:
 # -- running ---------------------------------------------------------------------------------------
 
 
-class Unavailable(ArchiverError):
-    """The module a watch kind needs is not part of this installation."""
-
-
-def optional_module(name: str):
-    """Import ``name`` if it exists (helper modules arrive independently); None otherwise."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
-
-
-def _need(module_name: str, attribute: str, what: str):
-    module = optional_module(module_name)
-    function = getattr(module, attribute, None) if module else None
-    if function is None:
-        raise Unavailable(f"{what} is not available in this installation "
-                          f"({module_name}.{attribute} is missing); remove it from the watch list "
-                          "or upgrade archiver")
-    return function
 
 
 class Syncer:
@@ -625,8 +599,6 @@ class Syncer:
             counts, note = getattr(self, f"_do_{task.kind}")(task, started)
             result.status, result.note = "ok", note
             result.new, result.updated, result.unchanged = counts.new, counts.updated, counts.unchanged
-        except Unavailable as exc:
-            result.status, result.error = "unavailable", str(exc)
         except HostFailing as exc:
             result.status, result.error = "host_failing", str(exc)
         except ArchiverError as exc:
@@ -849,7 +821,7 @@ class Syncer:
         finish_run(self.db, run_id, "ok", None, self.http.requests_made - before)
 
     def _do_researchers(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        fetch = _need("archiver.app.researchers", "sync_researcher", "researcher profiles")
+        from archiver.app.researchers import sync_researcher as fetch
         entry = task.entry
         source = entry.get("source", "openalex")
         counts = fetch(self.db, self.http, entry["id"], source=source,
@@ -859,13 +831,13 @@ class Syncer:
         return counts, None
 
     def _do_feeds(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        fetch = _need("archiver.app.blogs", "archive_feed", "feeds")
+        from archiver.app.blogs import archive_feed as fetch
         counts, _report = fetch(self.db, self.http, task.key)
         self._mark("feed_synced", task.key, started)
         return counts, None
 
     def _do_topics(self, task: Task, started: str) -> tuple[Counts, str | None]:
-        define = _need("archiver.analysis.topics", "add_topic", "user-defined topics")
+        from archiver.analysis.topics import add_topic as define
         entry = task.entry
         define(self.db, entry["name"], entry["match"], entry.get("description"))
         self._mark("topic_defined", entry["name"], topic_digest(entry))
@@ -894,12 +866,6 @@ def _items_since(db: sqlite_utils.Database, topic_id: int, since: str) -> int:
 SUMMARY_MIN_ITEMS = 3  # a topic needs this many new items since its last summary to be remade
 
 
-def summaries_function():
-    """The report maker of the summaries module, if this installation has it."""
-    module = optional_module("archiver.analysis.report")
-    return getattr(module, "make_reports", None) if module else None
-
-
 def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime,
                   failures: list[str] | None = None) -> list[str]:
     """Remake the summary of every topic whose last one is older than ``summaries_every_days``
@@ -911,8 +877,8 @@ def summarize_due(db: sqlite_utils.Database, config: Config, now: datetime,
     are still made, as ``summarize --all`` does; otherwise the error propagates.
     """
     from archiver.analysis import topics
+    from archiver.analysis.report import make_reports
 
-    make_reports = summaries_function()
     topics.refresh(db, config.topics)
     cutoff = now - timedelta(days=config.summaries_every_days)
     last = dict(db.execute("SELECT topic_id, MAX(created_at) FROM summaries "
