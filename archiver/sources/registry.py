@@ -86,19 +86,19 @@ def researcher_sources() -> tuple[ResearcherSource, ...]:
 
 
 def by_name(name: str) -> ForumSource:
-    for source in forum_sources():
-        if source.name == name:
-            return source
-    raise UsageError(f"unknown source {name!r}; use one of: "
-                     f"{', '.join(s.name for s in forum_sources())}")
+    return _named(forum_sources(), name, "source")
 
 
 def researcher_source(name: str) -> ResearcherSource:
-    for source in researcher_sources():
+    return _named(researcher_sources(), name, "researcher source")
+
+
+def _named(sources, name: str, what: str):
+    for source in sources:
         if source.name == name:
             return source
-    raise UsageError(f"unknown researcher source {name!r}; use one of: "
-                     f"{', '.join(researcher_names())}")
+    raise UsageError(f"unknown {what} {name!r}; use one of: "
+                     f"{', '.join(s.name for s in sources)}")
 
 
 def by_site(site: str) -> ForumSource:
