@@ -66,10 +66,10 @@ def imports(tree: ast.AST, lazy: bool = False):
         yield from imports(node, inner)
 
 
-def third_party_imports(folder: Path) -> dict[str, tuple[bool, str]]:
+def third_party_imports(paths: list[Path]) -> dict[str, tuple[bool, str]]:
     """module -> (only ever imported lazily, a file importing it, eagerly if any does)."""
     found: dict[str, tuple[bool, str]] = {}
-    for path in sorted(folder.rglob("*.py")):
+    for path in sorted(paths):
         for module, lazy in imports(ast.parse(path.read_text(), str(path))):
             if module in sys.stdlib_module_names or module in LOCAL:
                 continue
@@ -78,17 +78,35 @@ def third_party_imports(folder: Path) -> dict[str, tuple[bool, str]]:
     return found
 
 
+def _plugin_extra(path: Path) -> str | None:
+    where = str(path.relative_to(ROOT))
+    return next((extra for prefix, extra in PLUGIN_EXTRAS.items() if where.startswith(prefix)),
+                None)
+
+
 def undeclared(folder: Path) -> list[str]:
+    """Core files against the dependencies (any extra for lazy imports); a plugin package's
+    files also against its host's extra. Checked apart, so a plugin's import of a package can
+    never hide an undeclared eager import of the same package elsewhere."""
     core, extras = declared()
+    files = list(folder.rglob("*.py"))
+    groups: dict[str | None, list[Path]] = {}
+    for path in files:
+        groups.setdefault(_plugin_extra(path), []).append(path)
+    problems = []
+    for plugin, paths in sorted(groups.items(), key=lambda item: item[0] or ""):
+        allowed_eagerly = core | (declared(plugin)[1] if plugin else set())
+        problems += _problems(third_party_imports(paths), allowed_eagerly, extras)
+    return problems
+
+
+def _problems(found: dict[str, tuple[bool, str]], eager: set[str], lazy_ok: set[str]) -> list[str]:
     distributions = packages_distributions()
     problems = []
-    for module, (lazy, where) in sorted(third_party_imports(folder).items()):
+    for module, (lazy, where) in sorted(found.items()):
         # Not installed here (tomli under Python 3.11+): the distribution is named as the module.
         dists = {canonical(d) for d in distributions.get(module, [module])}
-        plugin = next((e for p, e in PLUGIN_EXTRAS.items() if where.startswith(p)), None)
-        if plugin and dists & declared(plugin)[1]:
-            continue
-        if not dists & core and not (lazy and dists & extras):
+        if not dists & eager and not (lazy and dists & lazy_ok):
             allowed = "dependencies or any extra" if lazy else "dependencies"
             problems.append(f"{where} imports {module} ({', '.join(sorted(dists))}): "
                             f"not in pyproject's {allowed}")
@@ -113,3 +131,17 @@ def test_the_check_finds_an_undeclared_import(tmp_path, monkeypatch):
     assert len(problems) == 2, problems
     assert "imports numpy (numpy): not in pyproject's dependencies" in problems[0]
     assert "imports yaml (pyyaml): not in pyproject's dependencies" in problems[1]
+
+
+def test_a_plugin_import_does_not_hide_the_same_eager_import_elsewhere(tmp_path, monkeypatch):
+    """The reading room may import jinja2 when Datasette loads it (the datasette extra brings
+    it); a core module importing jinja2 when it loads still needs it declared as a dependency."""
+    (tmp_path / "archiver" / "web").mkdir(parents=True)
+    (tmp_path / "archiver" / "web" / "a.py").write_text("import jinja2\n")
+    (tmp_path / "archiver" / "xcore.py").write_text("import jinja2\n")  # sorts after web/
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "declared",
+                        lambda extra=None: ({"click"}, {"jinja2"}))
+    problems = undeclared(tmp_path / "archiver")
+    assert problems == ["archiver/xcore.py imports jinja2 (jinja2): not in pyproject's "
+                        "dependencies"]
