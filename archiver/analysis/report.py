@@ -710,7 +710,7 @@ def to_markdown(data: dict, image: str | None) -> str:
     if not data["summary"]:
         lines += ["_Nothing to summarise in this period._", ""]
     for i, s in enumerate(data["summary"], 1):
-        lines.append(f"{i}. {_md(s['text'])} — {_md_source(s)}{_md_disputed(s)}")
+        lines.append(f"{i}. {md_escape(s['text'])} — {_md_source(s)}{_md_disputed(s)}")
     lines.append("")
     if data.get("structure"):
         lines += _md_structure(data["structure"])
@@ -721,7 +721,7 @@ def to_markdown(data: dict, image: str | None) -> str:
                   "| Thread | Gist | Comments (on topic) | People | Latest |", "|---|---|---|---|---|"]
         for t in data["threads"]:
             cell = md_link(t["title"] or t["id"], t["url"])
-            lines.append(f"| {cell} | {_md(t.get('gist') or '')} | {t['comments']} "
+            lines.append(f"| {cell} | {md_escape(t.get('gist') or '')} | {t['comments']} "
                          f"({t.get('on_topic', t['comments'])}) | {t['people']} | "
                          f"{(t['latest'] or '')[:10]} |")
         lines.append("")
@@ -733,14 +733,14 @@ def to_markdown(data: dict, image: str | None) -> str:
         if exchanges["pairs"]:
             lines += ["Who disputed whom (replies classified as disputing):", "",
                       "| Replier | Disputed | Times |", "|---|---|---|"]
-            lines += [f"| {_md(p['replier'])} | {_md(p['quoted'])} | {p['times']} |"
+            lines += [f"| {md_escape(p['replier'])} | {md_escape(p['quoted'])} | {p['times']} |"
                       for p in exchanges["pairs"]]
             lines.append("")
     if data["papers"]:
         lines += ["## Papers discussed", ""]
         for p in data["papers"]:
             authors = _authors(p)
-            lines.append(f"- {md_link(p['label'], p.get('url'))}" + (f" — {_md(authors)}" if authors else "")
+            lines.append(f"- {md_link(p['label'], p.get('url'))}" + (f" — {md_escape(authors)}" if authors else "")
                          + f" ({p['mentions']} mentions)" + _md_discussers(p))
         lines.append("")
     if data["contributors"]:
@@ -754,22 +754,18 @@ def to_markdown(data: dict, image: str | None) -> str:
     return "\n".join(lines)
 
 
-_md = md_escape
-_md_link = md_link
-
-
 def _md_source(s: dict) -> str:
     """"Ada Quint, in [Post title](url)": who said it and where, with the link."""
-    author = _md(s.get("author") or "unknown")
+    author = md_escape(s.get("author") or "unknown")
     title = s.get("title")
     if not title:
-        return _md_link(s.get("author") or s["source_id"], s.get("source_url"))
+        return md_link(s.get("author") or s["source_id"], s.get("source_url"))
     where = "in" if s.get("source_kind") == "post" else "commenting on"
-    return f"{author}, {where} {_md_link(_short(title, 90), s.get('source_url'))}"
+    return f"{author}, {where} {md_link(_short(title, 90), s.get('source_url'))}"
 
 
 def _md_disputed(s: dict) -> str:
-    who = [_md_link(d["author"] or "someone", d.get("url")) for d in s.get("disputed_by", [])]
+    who = [md_link(d["author"] or "someone", d.get("url")) for d in s.get("disputed_by", [])]
     return f" **(disputed by {', '.join(who)})**" if who else ""
 
 
@@ -778,13 +774,13 @@ def _md_structure(structure: dict) -> list[str]:
     lines = ["## The discussion", ""]
     opening = structure.get("opening")
     if opening:
-        who = _md_link(opening["author"] or "unknown", opening.get("url"))
-        lines += [f"**{opening['kind'].capitalize()}** ({who}): {_md(opening['text'])}", ""]
+        who = md_link(opening["author"] or "unknown", opening.get("url"))
+        lines += [f"**{opening['kind'].capitalize()}** ({who}): {md_escape(opening['text'])}", ""]
     for name, key in (("Answers", "answers"), ("Objections", "objections")):
         if structure.get(key):
             lines += [f"{name}:", ""]
-            lines += [f"- **{_md_link(a['author'] or 'unknown', a.get('url'))}** _{a['stance']}_: "
-                      f"{_md(a['text'])}" for a in structure[key]]
+            lines += [f"- **{md_link(a['author'] or 'unknown', a.get('url'))}** _{a['stance']}_: "
+                      f"{md_escape(a['text'])}" for a in structure[key]]
             lines.append("")
     return lines
 
@@ -793,14 +789,14 @@ def _md_discussers(paper: dict, plain: bool = False) -> str:
     names = paper.get("discussed_by") or []
     if not names:
         return ""
-    return "; discussed by " + ", ".join(names if plain else [_md(n) for n in names])
+    return "; discussed by " + ", ".join(names if plain else [md_escape(n) for n in names])
 
 
 def _md_debate(debate: dict) -> list[str]:
-    where = f", in {_md_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
+    where = f", in {md_link(_short(debate['claim_title'], 90), debate['claim_url'])}" \
         if debate.get("claim_title") else ""
-    lines = [f"> {_md(_short(debate['claim']))}", "",
-             f"— {_md(debate['claim_author'] or 'unknown')}{where}", ""]
+    lines = [f"> {md_escape(_short(debate['claim']))}", "",
+             f"— {md_escape(debate['claim_author'] or 'unknown')}{where}", ""]
     for turn in debate["replies"]:
         lines.append(f"- {_md_turn(turn)}")
         lines += [f"  - {_md_turn(r)}" for r in turn["responses"]]
@@ -808,8 +804,8 @@ def _md_debate(debate: dict) -> list[str]:
 
 
 def _md_turn(turn: dict) -> str:
-    who = _md_link(turn["author"] or "unknown", turn.get("url"))
-    return f"**{who}** _{turn['stance']}_: {_md(turn['text'])}"
+    who = md_link(turn["author"] or "unknown", turn.get("url"))
+    return f"**{who}** _{turn['stance']}_: {md_escape(turn['text'])}"
 
 
 def _short(text: str, limit: int = 300) -> str:
