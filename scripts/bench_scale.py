@@ -6,7 +6,10 @@ The loopback server runs in its own process (it holds the whole generated thread
 count in archiver's memory or time); the archiver runs in another, which reports its own wall time,
 CPU time, peak RSS and the time spent in each analysis hook (topic membership, exchanges,
 mentions). Sizes 1k / 10k / 100k comments (1k / 3k / 10k with ``--quick``); the linearity figure
-is the last size's time over the middle one's, against the size ratio.
+is the last size's time over the middle one's, against the size ratio. Then the batch case: a
+10k-comment thread archived once and archived again after 100 / 1,000 / 10,000 new comments
+arrived (3k and 30 / 300 / 3,000 with ``--quick``): the analysis of the second run should grow
+with the batch, not with the thread.
 """
 
 from __future__ import annotations
@@ -109,15 +112,60 @@ class Server:
 
 def measure(size: int) -> dict:
     with Server(size) as server, tempfile.TemporaryDirectory() as folder:
-        out = subprocess.run([sys.executable, __file__, "--client", server.endpoint,
-                              os.path.join(folder, "scale.db")], cwd=ROOT, check=False,
-                             capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"scale case {size} failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+        result = _client_run(server.endpoint, os.path.join(folder, "scale.db"))
     if result["comments"] != size:
         raise SystemExit(f"scale case {size}: {result['comments']} comments archived")
     return result
+
+
+def _client_run(endpoint: str, path: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--client", endpoint, path], cwd=ROOT,
+                         check=False, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"scale client failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_batches(base: int, batches: list[int]) -> dict[int, dict]:
+    """A thread of ``base`` comments archived once; then, on a copy for each batch size, the same
+    thread grown by ``batch`` new comments archived again: the analysis hooks of that second run
+    should cost in proportion to the batch, not to the thread."""
+    import shutil
+
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        first = os.path.join(folder, "base.db")
+        with Server(base) as server:
+            _client_run(server.endpoint, first)
+        _checkpoint(first)
+        for batch in batches:
+            copy = os.path.join(folder, f"grown{batch}.db")
+            shutil.copy(first, copy)
+            with Server(base + batch) as server:
+                results[batch] = _client_run(server.endpoint, copy)
+            if results[batch]["comments"] != base + batch:
+                raise SystemExit(f"batch case {batch}: {results[batch]['comments']} comments")
+    return results
+
+
+def _checkpoint(path: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def batch_rows(quick: bool) -> list[dict]:
+    base, batches = (3000, [30, 300, 3000]) if quick else (10_000, [100, 1000, 10_000])
+    rows = []
+    for batch, r in measure_batches(base, batches).items():
+        rows += [
+            _row(f"{batch:,} new comments into a {base:,}-comment thread: whole re-run "
+                 f"[{r['cpu']:.1f} s CPU]", batch, r["seconds"], "s"),
+            _row("  topic membership / exchanges / mentions of the new batch", batch,
+                 r["topics"] + r["exchanges"] + r["mentions"], "s"),
+        ]
+    return rows
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -138,7 +186,7 @@ def run(quick: bool = False) -> list[dict]:
     cpu_ratio = results[last]["cpu"] / results[middle]["cpu"]
     rows.append(_row(f"  time x{last // middle} size: wall ratio (CPU ratio {cpu_ratio:.1f})",
                      last, ratio, "x", f"≤ {1.1 * last / middle:.0f}"))
-    return rows
+    return rows + batch_rows(quick)
 
 
 def _row(what: str, size: int, figure: float, unit: str, target: str = "") -> dict:
