@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -56,6 +59,31 @@ def test_spoilers_are_not_quotes():
     body = convert('<div class="spoilers"><p>the twist</p></div><p>after</p>')
     assert ">! the twist" in body.markdown
     assert "> the twist" not in body.text
+
+
+def test_markdownify_is_imported_only_for_a_spoiler():
+    """markdownify (with bs4) costs ~60 ms to import and serves only spoiler bodies: loading the
+    text module, or converting an ordinary body, must not import it; a spoiler still converts."""
+    script = (
+        "import sys\n"
+        "from archiver.kernel.text import convert\n"
+        "heavy = lambda: sorted(m for m in ('markdownify', 'bs4') if m in sys.modules)\n"
+        "convert('<p>plain</p><blockquote><p>quoted</p></blockquote>')\n"
+        "print(heavy())\n"
+        "print(convert('<div class=\"spoilers\"><p>the twist</p></div>').markdown)\n"
+        "print(heavy())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=root, check=True, timeout=60).stdout.splitlines()
+    assert out == ["[]", ">! the twist", "['bs4', 'markdownify']"]
+
+
+@given(st.text(alphabet=" \t\u00a0\nab", max_size=40))
+def test_whitespace_runs_become_one_space_as_before(value):
+    """The whitespace pattern skips lone spaces; what it gives must be what collapsing every run
+    of spaces, tabs and no-break spaces gives."""
+    assert text._SPACES.sub(" ", value) == re.sub(r"[ \t\u00a0]+", " ", value)
 
 
 def test_headings_and_lists_in_markdown():
