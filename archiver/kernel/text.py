@@ -197,8 +197,25 @@ def _text(html: str) -> str:
         return re.sub(r"<[^>]+>", " ", html).strip()
     parts: list[str] = []
     _walk_text(root, parts)
-    lines = [line.strip() for line in _SPACES.sub(" ", "".join(parts)).split("\n")]
-    return _squeeze_blank_lines("\n".join(lines)).strip()
+    return _tidy_lines("".join(parts))
+
+
+def _tidy_lines(text: str) -> str:
+    """Whitespace runs as one space, lines stripped, at most one blank line in a row.
+
+    One pass over the lines rather than regex passes over the characters: every body has blank
+    lines to squeeze (each block adds two newlines on either side), few have runs of spaces.
+    """
+    if "  " in text or "\t" in text or "\u00a0" in text:
+        text = _SPACES.sub(" ", text)
+    lines: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        line = line.strip()
+        if line or not blank:
+            lines.append(line)
+        blank = not line
+    return "\n".join(lines).strip()
 
 
 def _walk_text(el, parts: list[str], quote_depth: int = 0) -> None:
