@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lxml.html
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,6 +86,39 @@ def test_plain_text_whitespace_is_tidied_as_the_regex_passes_did(value):
     runs of spaces, tabs and no-break spaces as one space, lines stripped, blank lines squeezed."""
     lines = [line.strip() for line in re.sub(r"[ \t\u00a0]+", " ", value).split("\n")]
     assert text._tidy_lines(value) == re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+SOUP = st.lists(st.sampled_from([
+    "<p>", "</p>", "<blockquote>", "</blockquote>", "<br>", "<li>", "<ul>", "</ul>", "<td>", "<tr>",
+    "<table>", "<!-- c -->", "<script>s</script>", "<style>x</style>", "<b>", "</b>", "a", "b c",
+    " ", "\n", "\t", "\u00a0", "&amp;", "<", ">", "</body>", "<body>", "<head>", "<title>t</title>",
+    "</html>", "<html>", "<!doctype html>", "<pre>  x\n  y</pre>", "\x00", "<?pi x?>", "<h1>", "é",
+]), max_size=16).map("".join)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(SOUP)
+def test_plain_text_parses_fragments_as_lxml_html_did(value):
+    """``_fragment`` skips lxml.html's element classes and copy; the text must be what
+    ``lxml.html.fragment_fromstring`` gave (where that did not fail on a body-less document)."""
+    try:
+        root = lxml.html.fragment_fromstring(value, create_parent="div")
+    except AssertionError:  # "<html>" alone: no body (see the next test)
+        return
+    except (lxml.etree.ParserError, ValueError):
+        expected = re.sub(r"<[^>]+>", " ", value).strip()
+    else:
+        parts: list[str] = []
+        text._walk_text(root, parts)
+        expected = text._tidy_lines("".join(parts))
+    assert text._text(value) == expected
+
+
+def test_a_document_without_a_body_has_no_text():
+    """lxml.html asserted there was exactly one body: a feed summary of "<html>" raised."""
+    assert html_to_text("<html>") == ""
+    assert html_to_text("<html><head><title>t</title></head></html>") == ""
+    assert html_to_text("<!doctype html><p>x</p>") == "x"
 
 
 def test_headings_and_lists_in_markdown():

@@ -192,12 +192,33 @@ def _squeeze_blank_lines(text: str) -> str:
 
 def _text(html: str) -> str:
     try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
+        root = _fragment(html)
     except (lxml.etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", html).strip()
     parts: list[str] = []
     _walk_text(root, parts)
     return _tidy_lines("".join(parts))
+
+
+_HTML_PARSER = lxml.etree.HTMLParser()
+_FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.I)  # as lxml.html tells them apart
+
+
+def _fragment(html: str):
+    """The body of ``html`` parsed as a fragment (or as the document it is): what
+    ``lxml.html.fragment_fromstring`` gave, without its element classes and its copy of the
+    body into a new root (half the cost of the parse), and without its AssertionError on a
+    document that has no body (``<html>``): that has no text."""
+    if not _FULL_DOCUMENT.match(html):
+        html = f"<html><body>{html}</body></html>"
+    root = lxml.etree.fromstring(html, _HTML_PARSER)
+    if root is None:
+        raise lxml.etree.ParserError("Document is empty")
+    body = root.find("body")
+    if body is None:
+        return lxml.etree.Element("body")
+    body.tail = None  # text after the body was never part of the fragment
+    return body
 
 
 def _tidy_lines(text: str) -> str:
