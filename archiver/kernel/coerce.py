@@ -12,7 +12,6 @@ keeps the rest of the page.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -222,10 +221,18 @@ def plain(value, what: str = "extra", depth: int = 0):
 _REQUIRED = {"id", "site_id", "source_id", "post_id", "name"}
 
 
-@functools.cache
-def _plan(cls) -> tuple[tuple[str, str, bool], ...]:
+_PLANS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
     """(field, kind, required) for each field of record class ``cls`` that coercion checks,
     read once per class from the declared types."""
+    if cls not in _PLANS:
+        _PLANS[cls] = _read_plan(cls)
+    return _PLANS[cls]
+
+
+def _read_plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
     plan = []
     for field in fields(cls):
         declared = str(field.type)
