@@ -121,6 +121,18 @@ def test_a_document_without_a_body_has_no_text():
     assert html_to_text("<!doctype html><p>x</p>") == "x"
 
 
+def test_the_one_sanitiser_serves_other_threads():
+    """The nh3.Cleaner is built once, at import: Datasette and the reading room sanitise from
+    their worker threads, so it must clean there too, with the same result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = '<p onclick="x()">ok<script>alert(1)</script> ' + "word " * 500 + "</p>"
+    with ThreadPoolExecutor(4) as pool:
+        results = set(pool.map(lambda _: sanitize_html(body), range(40)))
+    assert results == {sanitize_html(body)}
+    assert "script" not in results.pop()
+
+
 def test_headings_and_lists_in_markdown():
     body = convert("<h2>Section</h2><ol><li>first</li><li>second</li></ol><p><em>x</em></p>")
     assert "## Section" in body.markdown and "1. first" in body.markdown
