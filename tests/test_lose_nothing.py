@@ -247,3 +247,43 @@ def test_read_commands_on_a_missing_archive_create_nothing(tmp_path, monkeypatch
     assert lines == [f"error: no archive at {missing}; archive something first (`archiver "
                      "thread URL`, `archiver import FILE`), try `archiver demo`, or pass --db"]
     assert list(tmp_path.iterdir()) == []  # no file, no folder
+
+
+def test_content_hashes_are_those_archives_already_hold():
+    """A re-run compares these hashes with the stored ones: any change in how they are computed
+    would rewrite (and version) every row of every archive on its next run."""
+    from archiver.kernel.records import Comment, Post, Tag
+    from archiver.store.save import _comment_hash, _post_hash
+
+    comment = Comment(id="s:c1", site_id="s", source_id="c1", post_id="s:p1", parent_id="s:c0",
+                      user_id="s:u1", author="Zoë", url="https://example.org/p1?commentId=c1",
+                      posted_at="2024-01-02T03:04:05Z", score=-3, vote_count=7, af=True,
+                      body_html="<p>hi</p>", extra={"k": ["v", 1, None]})
+    post = Post(id="s:p1", site_id="s", source_id="p1", url="https://example.org/p1", title="T",
+                score=5, tags=[Tag(id="s:t1", site_id="s", name="AI", slug="ai")],
+                body_html="<p>x</p>")
+    assert _comment_hash(comment) == "d768a0932d87aa2a303d55dd2f1e2c25c45dbd2a"
+    assert _post_hash(post) == "d92664a4ef636544dde600372a392766488766b5"
+
+
+def test_an_unchanged_profile_is_not_converted_again(tmp_path, monkeypatch):
+    """The profile's hash is compared before its bio is sanitised and converted: an unchanged
+    profile costs no conversion, and a changed one is still written."""
+    from archiver.kernel import text
+    from archiver.kernel.records import Page, User
+    from archiver.store.save import save_page
+
+    def profile(bio: str) -> User:
+        return User(id="s:u1", site_id="s", source_id="u1", slug="u", name="U",
+                    bio_html=f"<p>{bio}</p>", stub=False)
+
+    db = open_db(tmp_path / "a.db")
+    save_page(db, Page(users=[profile("first")]))
+    convert = text.convert
+    calls = []
+    monkeypatch.setattr(text, "convert", lambda *a: calls.append(a) or convert(*a))
+    counts = save_page(db, Page(users=[profile("first")]))
+    assert calls == [] and counts.as_dict() == {"new": 0, "updated": 0, "unchanged": 0}
+    save_page(db, Page(users=[profile("second")]))
+    assert len(calls) == 1
+    assert db.execute("SELECT bio_text FROM users WHERE id = 's:u1'").fetchone()[0] == "second"

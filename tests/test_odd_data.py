@@ -225,3 +225,34 @@ def test_json_deeper_than_the_limit_is_one_clear_error(server):
     with pytest.raises(ArchiverError, match="nested deeper than"):
         coerce.loads("[" * (coerce.DEEP_JSON_LIMIT + 10) + "]" * (coerce.DEEP_JSON_LIMIT + 10),
                      "https://example.org/x")
+
+
+def test_clean_record_keeps_well_typed_values_and_still_fixes_the_odd_ones():
+    """Coercion skips values already of their declared type; the edges of that shortcut (a bool
+    is an int in Python, an int past SQLite's range, text that is not ASCII) still go through
+    the full check."""
+    from archiver.kernel.coerce import clean_record
+    from archiver.kernel.records import Comment
+
+    body = "<p>plain</p>"
+    comment = Comment(id="s:1", site_id="s", source_id="1", post_id="s:p", author="Zoë \ud800",
+                      body_html=body, url="café", score=True, vote_count=2**63, af=1,
+                      answer=None, edited_at=7, extra={"k": "\udfff"})
+    cleaned = clean_record(comment)
+    assert cleaned.body_html is body and cleaned.id == "s:1"
+    assert cleaned.author == "Zoë \ufffd" and cleaned.url == "café"
+    assert cleaned.score is None and cleaned.vote_count == 2**63 - 1
+    assert cleaned.af is True and cleaned.answer is False and cleaned.edited_at == "7"
+    assert cleaned.extra == {"k": "\ufffd"}
+    assert clean_record(Comment(id=None, site_id="s", source_id="1", post_id="s:p")) is None
+    assert clean_record(Comment(id=b"x", site_id="s", source_id="1", post_id="s:p")) is None
+
+
+def test_utc_timestamps_take_the_short_way_and_bad_dates_are_still_nulled():
+    from archiver.kernel.coerce import as_time
+
+    assert as_time("2024-01-31T23:59:59.999Z") == "2024-01-31T23:59:59Z"  # cut, not rounded
+    assert as_time("2024-01-31T23:59:59Z") == "2024-01-31T23:59:59Z"
+    assert as_time("2024-01-01T10:00:00.5+02:00") == "2024-01-01T08:00:00Z"
+    assert as_time("2024-13-01T00:00:00.500Z") is None
+    assert as_time("2024-01-01T25:00:00.500Z") is None

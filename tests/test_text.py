@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
+import lxml.html
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,6 +60,77 @@ def test_spoilers_are_not_quotes():
     body = convert('<div class="spoilers"><p>the twist</p></div><p>after</p>')
     assert ">! the twist" in body.markdown
     assert "> the twist" not in body.text
+
+
+def test_markdownify_is_imported_only_for_a_spoiler():
+    """markdownify (with bs4) costs ~60 ms to import and serves only spoiler bodies: loading the
+    text module, or converting an ordinary body, must not import it; a spoiler still converts."""
+    script = (
+        "import sys\n"
+        "from archiver.kernel.text import convert\n"
+        "heavy = lambda: sorted(m for m in ('markdownify', 'bs4') if m in sys.modules)\n"
+        "convert('<p>plain</p><blockquote><p>quoted</p></blockquote>')\n"
+        "print(heavy())\n"
+        "print(convert('<div class=\"spoilers\"><p>the twist</p></div>').markdown)\n"
+        "print(heavy())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=root, check=True, timeout=60).stdout.splitlines()
+    assert out == ["[]", ">! the twist", "['bs4', 'markdownify']"]
+
+
+@given(st.text(alphabet=" \t\u00a0\u2028\r\nab>", max_size=60))
+def test_plain_text_whitespace_is_tidied_as_the_regex_passes_did(value):
+    """``_tidy_lines`` (one pass over the lines) gives what the three passes it replaced gave:
+    runs of spaces, tabs and no-break spaces as one space, lines stripped, blank lines squeezed."""
+    lines = [line.strip() for line in re.sub(r"[ \t\u00a0]+", " ", value).split("\n")]
+    assert text._tidy_lines(value) == re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+SOUP = st.lists(st.sampled_from([
+    "<p>", "</p>", "<blockquote>", "</blockquote>", "<br>", "<li>", "<ul>", "</ul>", "<td>", "<tr>",
+    "<table>", "<!-- c -->", "<script>s</script>", "<style>x</style>", "<b>", "</b>", "a", "b c",
+    " ", "\n", "\t", "\u00a0", "&amp;", "<", ">", "</body>", "<body>", "<head>", "<title>t</title>",
+    "</html>", "<html>", "<!doctype html>", "<pre>  x\n  y</pre>", "\x00", "<?pi x?>", "<h1>", "é",
+]), max_size=16).map("".join)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(SOUP)
+def test_plain_text_parses_fragments_as_lxml_html_did(value):
+    """``_fragment`` skips lxml.html's element classes and copy; the text must be what
+    ``lxml.html.fragment_fromstring`` gave (where that did not fail on a body-less document)."""
+    try:
+        root = lxml.html.fragment_fromstring(value, create_parent="div")
+    except AssertionError:  # "<html>" alone: no body (see the next test)
+        return
+    except (lxml.etree.ParserError, ValueError):
+        expected = re.sub(r"<[^>]+>", " ", value).strip()
+    else:
+        parts: list[str] = []
+        text._walk_text(root, parts)
+        expected = text._tidy_lines("".join(parts))
+    assert text._text(value) == expected
+
+
+def test_a_document_without_a_body_has_no_text():
+    """lxml.html asserted there was exactly one body: a feed summary of "<html>" raised."""
+    assert html_to_text("<html>") == ""
+    assert html_to_text("<html><head><title>t</title></head></html>") == ""
+    assert html_to_text("<!doctype html><p>x</p>") == "x"
+
+
+def test_the_one_sanitiser_serves_other_threads():
+    """The nh3.Cleaner is built once, at import: Datasette and the reading room sanitise from
+    their worker threads, so it must clean there too, with the same result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = '<p onclick="x()">ok<script>alert(1)</script> ' + "word " * 500 + "</p>"
+    with ThreadPoolExecutor(4) as pool:
+        results = set(pool.map(lambda _: sanitize_html(body), range(40)))
+    assert results == {sanitize_html(body)}
+    assert "script" not in results.pop()
 
 
 def test_headings_and_lists_in_markdown():

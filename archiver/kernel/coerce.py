@@ -19,6 +19,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import fields, is_dataclass
+from datetime import datetime
 from typing import overload
 
 from archiver.kernel.errors import FetchError
@@ -31,6 +32,7 @@ MAX_EXTRA_DEPTH = 20  # nesting kept in an ``extra`` JSON column
 DEEP_JSON_LIMIT = 20_000  # recursion limit for decoding very deep JSON (a 5,000-reply HN chain)
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_UTC_STAMP = re.compile(r"([1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,6})?Z", re.ASCII)
 
 
 class OddItem(FetchError):
@@ -89,8 +91,8 @@ def fix_text(value: None) -> None: ...
 def fix_text(value: str | None) -> str | None: ...
 def fix_text(value: str | None) -> str | None:
     """``value`` with lone UTF-16 surrogates (which SQLite cannot store) replaced by U+FFFD."""
-    if value is None:
-        return None
+    if value is None or value.isascii():  # isascii is a flag lookup: no scan, no copy
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -129,6 +131,14 @@ def as_time(value, what: str = "a timestamp") -> str | None:
     """``YYYY-MM-DDTHH:MM:SSZ`` from an ISO string or epoch seconds, or None."""
     if value is None or value == "":
         return None
+    if type(value) is str and (match := _UTC_STAMP.fullmatch(value)):
+        # Already UTC to the second (plus a fraction, as ForumMagnum sends it): only the date
+        # needs checking, not a parse, a time-zone shift and a strftime.
+        try:
+            datetime.fromisoformat(match[1])
+            return match[1] + "Z"
+        except ValueError:
+            pass  # not a real date: the full parse below decides
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         _odd(what, value)
         return None
@@ -211,34 +221,76 @@ def plain(value, what: str = "extra", depth: int = 0):
 _REQUIRED = {"id", "site_id", "source_id", "post_id", "name"}
 
 
+_PLANS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    """(field, kind, required) for each field of record class ``cls`` that coercion checks,
+    read once per class from the declared types."""
+    if cls not in _PLANS:
+        _PLANS[cls] = _read_plan(cls)
+    return _PLANS[cls]
+
+
+def _read_plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    plan = []
+    for field in fields(cls):
+        declared = str(field.type)
+        if declared.startswith("str"):
+            kind = "str"
+        elif declared.startswith("int"):
+            kind = "int"
+        elif declared == "bool":
+            kind = "bool"
+        elif declared.startswith("dict"):
+            kind = "dict"
+        elif declared.startswith("list[Tag]"):
+            kind = "tags"
+        else:
+            continue
+        plan.append((field.name, kind, kind == "str" and field.name in _REQUIRED
+                     and "None" not in declared))
+    return tuple(plan)
+
+
+def _well_typed(kind: str, value, required: bool) -> bool:
+    """True for the values coercion would return unchanged (nearly all of them): ASCII text,
+    an in-range int, a bool, or None where None is allowed."""
+    if value is None:
+        return kind in ("str", "int") and not required
+    if kind == "str":
+        return type(value) is str and value.isascii()
+    if kind == "int":
+        return type(value) is int and INT_MIN <= value <= INT_MAX
+    return kind == "bool" and type(value) is bool
+
+
 def clean_record(record, what: str | None = None):
     """``record`` with every field coerced to its declared type, or None if a required text
     field (id, site, post) is unusable."""
     what = what or type(record).__name__.lower()
-    for field in fields(record):
-        value = getattr(record, field.name)
-        kind = str(field.type)
-        label = f"{what}.{field.name}"
+    for name, kind, required in _plan(type(record)):
+        value = getattr(record, name)
+        if _well_typed(kind, value, required):
+            continue
+        label = f"{what}.{name}"
         new: object
-        if kind.startswith("str"):
+        if kind == "str":
             new = as_str(value, label)
-            if new is None and field.name in _REQUIRED and "None" not in kind:
-                log.warning("odd upstream data: a %s without a usable %s skipped", what,
-                            field.name)
+            if new is None and required:
+                log.warning("odd upstream data: a %s without a usable %s skipped", what, name)
                 return None
-        elif kind.startswith("int"):
+        elif kind == "int":
             new = as_int(value, label)
         elif kind == "bool":
             new = as_bool(value, label)
-        elif kind.startswith("dict"):
+        elif kind == "dict":
             new = plain(value, label) if isinstance(value, dict) else None
-        elif kind.startswith("list[Tag]"):
+        else:
             new = [t for t in (clean_record(t, "tag") for t in value or [] if is_dataclass(t))
                    if t is not None]
-        else:
-            continue
         if new is not value:
-            setattr(record, field.name, new)
+            setattr(record, name, new)
     return record
 
 

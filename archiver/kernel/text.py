@@ -10,6 +10,7 @@ blockquotes kept as ``> `` lines, so quotes survive in all three.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 import html_to_markdown as html_to_markdown_rs
 import lxml.html
 import nh3
-from markdownify import MarkdownConverter
 
 from archiver.kernel.display import URL_SCHEMES
 
@@ -123,29 +123,39 @@ def sanitize_html(html: str | None) -> str | None:
     return _clean(flatten_deep(html))
 
 
+# Built once: ``nh3.clean`` builds its sanitiser anew on each call, ten times the cost of cleaning
+# a comment with a prepared one.
+_CLEANER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=URL_SCHEMES,
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
+
+
 def _clean(html: str) -> str:
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+    return _CLEANER.clean(html)
 
 
-class _Markdown(MarkdownConverter):
-    """markdownify with ATX headings and '*' bullets, and spoilers kept out of quotes."""
+@functools.cache
+def _spoiler_converter():
+    """markdownify with ATX headings and '*' bullets, and spoilers kept out of quotes.
 
-    def convert_div(self, el, text, *args, **kwargs):
-        if "spoilers" in (el.get("class") or []):
-            lines = [line for line in text.strip().splitlines() if line.strip()]
-            return "\n\n" + "\n".join(">! " + line for line in lines) + "\n\n"
-        return super().convert_div(el, text, *args, **kwargs) if hasattr(
-            super(), "convert_div") else text
+    Imported on first use: markdownify (with bs4 and soupsieve, ~60 ms to import) serves only
+    the rare bodies holding spoilers."""
+    from markdownify import MarkdownConverter
 
+    class _Markdown(MarkdownConverter):
+        def convert_div(self, el, text, *args, **kwargs):
+            if "spoilers" in (el.get("class") or []):
+                lines = [line for line in text.strip().splitlines() if line.strip()]
+                return "\n\n" + "\n".join(">! " + line for line in lines) + "\n\n"
+            return super().convert_div(el, text, *args, **kwargs) if hasattr(
+                super(), "convert_div") else text
 
-_MD = _Markdown(heading_style="ATX", bullets="*", escape_underscores=False, escape_asterisks=False)
+    return _Markdown(heading_style="ATX", bullets="*", escape_underscores=False,
+                     escape_asterisks=False)
 
 
 def html_to_markdown(html: str | None) -> str | None:
@@ -156,10 +166,10 @@ def html_to_markdown(html: str | None) -> str | None:
 
 def _markdown(html: str) -> str:
     if "spoilers" in html:
-        markdown = _MD.convert(html)
+        markdown = _spoiler_converter().convert(html)
     else:
         markdown = html_to_markdown_rs.convert(html).content or ""
-    return _BLANK_LINES.sub("\n\n", markdown).strip()
+    return _squeeze_blank_lines(markdown).strip()
 
 
 def html_to_text(html: str | None) -> str | None:
@@ -170,18 +180,63 @@ def html_to_text(html: str | None) -> str | None:
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")
-_SPACES = re.compile(r"[ \t\u00a0]+")
+# Runs of spaces, tabs and no-break spaces become one space. A lone space is already that: the
+# pattern leaves it alone (matching each one made this the costliest step of plain text).
+_SPACES = re.compile(r"[ \t\u00a0]{2,}|[\t\u00a0]")
+
+
+def _squeeze_blank_lines(text: str) -> str:
+    """At most one blank line in a row (most bodies have none to squeeze: no regex pass then)."""
+    return _BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text
 
 
 def _text(html: str) -> str:
     try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
+        root = _fragment(html)
     except (lxml.etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", html).strip()
     parts: list[str] = []
     _walk_text(root, parts)
-    lines = [line.strip() for line in _SPACES.sub(" ", "".join(parts)).split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return _tidy_lines("".join(parts))
+
+
+_HTML_PARSER = lxml.etree.HTMLParser()
+_FULL_DOCUMENT = re.compile(r"^\s*<(?:html|!doctype)", re.I)  # as lxml.html tells them apart
+
+
+def _fragment(html: str):
+    """The body of ``html`` parsed as a fragment (or as the document it is): what
+    ``lxml.html.fragment_fromstring`` gave, without its element classes and its copy of the
+    body into a new root (half the cost of the parse), and without its AssertionError on a
+    document that has no body (``<html>``): that has no text."""
+    if not _FULL_DOCUMENT.match(html):
+        html = f"<html><body>{html}</body></html>"
+    root = lxml.etree.fromstring(html, _HTML_PARSER)
+    if root is None:
+        raise lxml.etree.ParserError("Document is empty")
+    body = root.find("body")
+    if body is None:
+        return lxml.etree.Element("body")
+    body.tail = None  # text after the body was never part of the fragment
+    return body
+
+
+def _tidy_lines(text: str) -> str:
+    """Whitespace runs as one space, lines stripped, at most one blank line in a row.
+
+    One pass over the lines rather than regex passes over the characters: every body has blank
+    lines to squeeze (each block adds two newlines on either side), few have runs of spaces.
+    """
+    if "  " in text or "\t" in text or "\u00a0" in text:
+        text = _SPACES.sub(" ", text)
+    lines: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        line = line.strip()
+        if line or not blank:
+            lines.append(line)
+        blank = not line
+    return "\n".join(lines).strip()
 
 
 def _walk_text(el, parts: list[str], quote_depth: int = 0) -> None:
@@ -195,7 +250,7 @@ def _walk_text(el, parts: list[str], quote_depth: int = 0) -> None:
             inner.append(el.text)
         for child in el:
             _walk_text(child, inner)
-        quoted = _BLANK_LINES.sub("\n\n", "".join(inner)).strip()
+        quoted = _squeeze_blank_lines("".join(inner)).strip()
         # Each line gets "> "; the spaces this leaves are collapsed for the whole text at the end
         # (str.replace, not a loop over lines: quotes nest, and this runs once per level).
         parts.append("\n\n> " + quoted.replace("\n", "\n> ") + "\n\n")

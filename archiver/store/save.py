@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
@@ -101,7 +102,9 @@ def _upsert(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str | t
         sql += f" ON CONFLICT({', '.join(pks)}) DO UPDATE SET {sets}"
     else:
         sql += f" ON CONFLICT({', '.join(pks)}) DO NOTHING"
-    db.conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
+    values = operator.itemgetter(*columns)
+    db.conn.executemany(sql, [values(row) for row in rows] if len(columns) > 1
+                        else [(values(row),) for row in rows])
 
 
 def _existing(db: sqlite_utils.Database, table: str, ids: list[str], columns: str) -> dict:
@@ -151,24 +154,28 @@ def save_users(db: sqlite_utils.Database, users: list[User], now: str) -> None:
             if old is None or (old["stub"] and (old["name"], old["slug"]) != (user.name, user.slug)):
                 stubs.append(_user_row(user, now, old))
         else:
-            row = _user_row(user, now, old)
-            if old is None or old["content_hash"] != row["content_hash"]:
-                fulls.append(row)
+            digest = _user_hash(user)
+            if old is None or old["content_hash"] != digest:  # the bio is converted only then
+                fulls.append(_user_row(user, now, old, digest))
     _upsert(db, "users", stubs, update=["name", "slug", "url", "last_seen"])
     _upsert(db, "users", fulls)
 
 
-def _user_row(user: User, now: str, old: dict | None) -> dict:
-    bio = text.convert(user.bio_html, user.bio_markdown) if not user.stub else text.Body(None, None, None)
+def _user_hash(user: User) -> str:
     fields = (user.name, user.slug, user.bio_html, user.bio_markdown, user.karma, user.af_karma,
               user.post_count, user.comment_count, user.created_at)
+    return text.content_hash(*map(str, fields))
+
+
+def _user_row(user: User, now: str, old: dict | None, digest: str | None = None) -> dict:
+    bio = text.convert(user.bio_html, user.bio_markdown) if not user.stub else text.Body(None, None, None)
     return {
         "id": user.id, "site_id": user.site_id, "source_id": user.source_id, "slug": user.slug,
         "name": user.name, "url": user.url, "bio_html": bio.html, "bio_markdown": bio.markdown,
         "bio_text": bio.text, "karma": user.karma, "af_karma": user.af_karma,
         "post_count": user.post_count, "comment_count": user.comment_count,
         "created_at": user.created_at, "stub": _flag(user.stub),
-        "content_hash": None if user.stub else text.content_hash(*map(str, fields)),
+        "content_hash": None if user.stub else digest,
         "first_seen": old and old.get("first_seen") or now, "last_seen": now,
         "profile_fetched_at": None if user.stub else now,
     }
@@ -183,6 +190,10 @@ def save_tags(db: sqlite_utils.Database, post_id: str, tags: list[Tag]) -> None:
 
 # -- posts -------------------------------------------------------------------------------------
 
+# What json.dumps(meta, default=str) gives, from one encoder: json.dumps builds a new one for
+# each call with an argument of its own. The hashes stay those of rows already archived.
+_META_JSON = json.JSONEncoder(default=str)
+
 POST_OLD = f"id, content_hash, stub, title, body_html, {bodies.MARKDOWN} AS body_markdown, " \
            "body_text, user_id, edited_at, deleted, missing, first_seen"
 
@@ -191,7 +202,7 @@ def _post_hash(post: Post) -> str:
     meta = (post.title, post.url, post.user_id, post.author, post.posted_at, post.edited_at,
             post.score, post.vote_count, post.comment_count, post.af, post.question, post.kind,
             [t.id for t in post.tags], post.extra)
-    return text.content_hash(post.body_html, post.body_markdown, json.dumps(meta, default=str))
+    return text.content_hash(post.body_html, post.body_markdown, _META_JSON.encode(meta))
 
 
 def _save_posts(db, posts: list[Post], now: str, changed: list[str]) -> Counts:
@@ -278,7 +289,7 @@ COMMENT_OLD = f"id, content_hash, body_html, {bodies.MARKDOWN} AS body_markdown,
 def _comment_hash(c: Comment) -> str:
     meta = (c.post_id, c.parent_id, c.user_id, c.author, c.url, c.posted_at, c.edited_at, c.score,
             c.vote_count, c.af, c.answer, c.deleted, c.extra)
-    return text.content_hash(c.body_html, c.body_markdown, json.dumps(meta, default=str))
+    return text.content_hash(c.body_html, c.body_markdown, _META_JSON.encode(meta))
 
 
 def _save_comments(db, comments: list[Comment], now: str, changed: list[str]) -> Counts:
