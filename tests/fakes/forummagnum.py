@@ -6,6 +6,13 @@ capped at 5,000, an ``offset`` over 2,000 is an error, ``after`` is inclusive an
 exclusive, ``postCommentsOld`` leaves out answers and their replies, a missing document is an
 ``app.missing_document`` error, and a server running old code rejects the modern style with a
 GRAPHQL_VALIDATION_FAILED 400.
+
+Bodies come as the real API sends them: ``contents { html markdown }``, where ``markdown`` is
+never null for a body that has one. ForumMagnum's Revision resolver returns
+``dataToMarkdown(originalContents)``: the author's own Markdown for Markdown-editor comments,
+Turndown's conversion of the HTML for the rest (server/editor/conversionUtils.ts). The builders
+below derive it the Turndown way (``*`` bullets, underlined headings, escaped ``_`` and ``*``),
+independently of archiver's own converter; pass ``markdown=`` to give an author's own.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import markdownify
 from werkzeug.wrappers import Request, Response
 
 
@@ -182,6 +190,17 @@ class FakeForum:
 
 # -- data builders ----------------------------------------------------------------------------
 
+# Turndown's defaults as ForumMagnum uses them: setext headings, "*" bullets, escaped markup.
+_TURNDOWN = markdownify.MarkdownConverter(heading_style="UNDERLINED", bullets="*")
+
+
+def turndown(html: str | None) -> str | None:
+    """What the real API sends as ``contents.markdown`` for an HTML body."""
+    return None if html is None else _TURNDOWN.convert(html).strip()
+
+
+_DERIVED = object()  # "markdown=" not given: derive it from the HTML, as the server does
+
 
 def user(uid: str, slug: str, name: str, **extra) -> dict:
     base = {"_id": uid, "slug": slug, "username": slug, "displayName": name}
@@ -195,7 +214,7 @@ def profile(uid: str, slug: str, name: str, karma: int = 1000) -> dict:
 
 
 def post(pid: str, title: str, author: dict, html: str, posted: str = "2024-05-01T12:00:00.000Z",
-         **extra) -> dict:
+         markdown=_DERIVED, **extra) -> dict:
     base = {
         "_id": pid, "slug": title.lower().replace(" ", "-"), "title": title,
         "pageUrl": f"https://www.lesswrong.com/posts/{pid}/{title.lower().replace(' ', '-')}",
@@ -204,21 +223,26 @@ def post(pid: str, title: str, author: dict, html: str, posted: str = "2024-05-0
         "user": {k: author[k] for k in ("_id", "slug", "username", "displayName")},
         "coauthors": [], "tags": [{"_id": "tagSAE0000001", "name": "Sparse Autoencoders",
                                     "slug": "sparse-autoencoders"}],
-        "contents": {"html": html, "markdown": None},
+        "contents": contents(html, markdown),
     }
     return {**base, **extra}
 
 
 def comment(cid: str, post_id: str, author: dict | None, html: str, posted: str,
-            parent: str | None = None, **extra) -> dict:
+            parent: str | None = None, markdown=_DERIVED, **extra) -> dict:
     base = {
         "_id": cid, "postId": post_id, "parentCommentId": parent, "parentAnswerId": None,
         "topLevelCommentId": None, "postedAt": posted, "lastEditedAt": None, "baseScore": 5,
         "voteCount": 3, "af": False, "deleted": False, "answer": False,
         "user": {k: author[k] for k in ("_id", "slug", "username", "displayName")} if author else None,
-        "contents": {"html": html, "markdown": None},
+        "contents": contents(html, markdown),
     }
     return {**base, **extra}
+
+
+def contents(html: str | None, markdown=_DERIVED) -> dict:
+    """A body as the API sends it; ``markdown=None`` for a response without Markdown."""
+    return {"html": html, "markdown": turndown(html) if markdown is _DERIVED else markdown}
 
 
 def stamp(n: int, base_day: int = 1) -> str:
