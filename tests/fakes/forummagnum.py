@@ -253,8 +253,12 @@ def stamp(n: int, base_day: int = 1) -> str:
             f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}.000Z")
 
 
-def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 400) -> None:
-    """A post with ``n_comments`` comments, a third of them replies, some quoting their parent."""
+def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 400,
+               mixed: bool = False) -> None:
+    """A post with ``n_comments`` comments, a third of them replies, some quoting their parent.
+
+    Bodies are ``body_chars`` of plain paragraph, or with ``mixed`` what forum comments look
+    like (``mixed_body``): a line to a few pages, links, emphasis, lists, quotes."""
     authors = [user(f"user{i:011d}", f"user-{i}", f"User {i}") for i in range(50)]
     forum.posts[pid] = post(pid, f"Big thread {pid}", authors[0], "<p>" + "word " * 200 + "</p>",
                             commentCount=n_comments)
@@ -263,7 +267,80 @@ def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 40
     for i in range(n_comments):
         parent = f"{pid[:6]}c{(i // 3):010d}" if i % 3 and i > 3 else None
         text = (filler * (body_chars // len(filler) + 1))[:body_chars]
-        html = (f"<blockquote><p>{text[:80]}</p></blockquote><p>{text}</p>" if parent and i % 5 == 0
-                else f"<p>{text} #{i}</p>")
+        if mixed:
+            html = mixed_body(i, quoting=bool(parent and i % 5 == 0))
+        elif parent and i % 5 == 0:
+            html = f"<blockquote><p>{text[:80]}</p></blockquote><p>{text}</p>"
+        else:
+            html = f"<p>{text} #{i}</p>"
         forum.comments.append(comment(f"{pid[:6]}c{i:010d}", pid, authors[i % 50], html,
                                       stamp(i + 100), parent=parent))
+
+
+_WORDS = ("the model features sparse autoencoder shrinkage gating interpretability we I think "
+          "this that probably argument evidence training loss layer residual stream activation "
+          "reward policy alignment seems clear not obviously because however if then would could "
+          "result paper claim experiment data point disagree agree worth noting").split()
+
+
+def mixed_body(i: int, quoting: bool = False) -> str:
+    """The ``i``-th of a deterministic mix of comment bodies shaped like a forum's: lengths
+    log-normal (HTML median ~650 characters, a line to ~9,000), paragraphs with links
+    (to posts, papers, other sites), emphasis and bold, now and then a list, a quote of the
+    parent when ``quoting``, an occasional heading or code span in long ones."""
+    import random
+
+    rng = random.Random(i)
+    target = min(int(rng.lognormvariate(5.85, 0.9)), 12_000)
+    parts = []
+    if quoting:
+        parts.append(f"<blockquote><p>{_sentence(rng, 12)}</p></blockquote>")
+    size = 0
+    while size < target:
+        if target > 1500 and rng.random() < 0.08:
+            block = f"<h3>{_sentence(rng, 4).rstrip('.')}</h3>"
+        elif rng.random() < 0.12:
+            items = "".join(f"<li>{_inline(rng, rng.randint(4, 14))}</li>"
+                            for _ in range(rng.randint(2, 5)))
+            tag = rng.choice(("ul", "ol"))
+            block = f"<{tag}>{items}</{tag}>"
+        else:
+            block = f"<p>{_inline(rng, rng.randint(12, 70))}</p>"
+        parts.append(block)
+        size += len(block)
+    return "".join(parts)
+
+
+def _sentence(rng, n: int) -> str:
+    words = [rng.choice(_WORDS) for _ in range(n)]
+    return _capital(" ".join(words)) + "."
+
+
+def _inline(rng, n: int) -> str:
+    """``n`` words in sentences, some marked up the way comments are."""
+    out = []
+    for _ in range(n):
+        word = rng.choice(_WORDS)
+        roll = rng.random()
+        if roll < 0.03:
+            word = (f'<a href="https://www.lesswrong.com/posts/{rng.randrange(16**8):08x}x'
+                    f'Yz{rng.randrange(10**6):06d}/some-post-title">{word} post</a>')
+        elif roll < 0.045:
+            word = (f'<a href="https://arxiv.org/abs/{rng.randint(1800, 2412)}.'
+                    f'{rng.randint(1000, 29999):05d}">{word}</a>')
+        elif roll < 0.05:
+            word = f'<a href="https://en.wikipedia.org/wiki/{word.title()}_(topic)">{word}</a>'
+        elif roll < 0.08:
+            word = f"<em>{word}</em>"
+        elif roll < 0.095:
+            word = f"<strong>{word}</strong>"
+        elif roll < 0.1:
+            word = f"<code>{word}_fn()</code>"
+        out.append(word)
+        if rng.random() < 0.08:
+            out[-1] += rng.choice((".", ",", "?", ";"))
+    return _capital(" ".join(out)) + "."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
