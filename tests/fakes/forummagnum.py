@@ -258,14 +258,21 @@ def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 40
     """A post with ``n_comments`` comments, a third of them replies, some quoting their parent.
 
     Bodies are ``body_chars`` of plain paragraph, or with ``mixed`` what forum comments look
-    like (``mixed_body``): a line to a few pages, links, emphasis, lists, quotes."""
-    authors = [user(f"user{i:011d}", f"user-{i}", f"User {i}") for i in range(50)]
+    like (``mixed_body``): a line to a few pages, links, emphasis, lists, quotes; ``mixed``
+    threads also have ids like the real ones (17 random characters, so an index on them fills
+    in random order) and users with real-looking ids."""
+    authors = [user(meteor_id(i + 10**6) if mixed else f"user{i:011d}", f"user-{i}",
+                    f"User {i}") for i in range(50)]
+
+    def cid(i: int) -> str:
+        return meteor_id(i) if mixed else f"{pid[:6]}c{i:010d}"
+
     forum.posts[pid] = post(pid, f"Big thread {pid}", authors[0], "<p>" + "word " * 200 + "</p>",
                             commentCount=n_comments)
     filler = ("Sparse autoencoders find interpretable features, but shrinkage biases the "
               "activations toward zero. ")
     for i in range(n_comments):
-        parent = f"{pid[:6]}c{(i // 3):010d}" if i % 3 and i > 3 else None
+        parent = cid(i // 3) if i % 3 and i > 3 else None
         text = (filler * (body_chars // len(filler) + 1))[:body_chars]
         if mixed:
             html = mixed_body(i, quoting=bool(parent and i % 5 == 0))
@@ -273,8 +280,20 @@ def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 40
             html = f"<blockquote><p>{text[:80]}</p></blockquote><p>{text}</p>"
         else:
             html = f"<p>{text} #{i}</p>"
-        forum.comments.append(comment(f"{pid[:6]}c{i:010d}", pid, authors[i % 50], html,
+        forum.comments.append(comment(cid(i), pid, authors[i % 50], html,
                                       stamp(i + 100), parent=parent))
+
+
+_METEOR = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def meteor_id(n: int) -> str:
+    """The ``n``-th of a fixed sequence of ids shaped like ForumMagnum's (Meteor's Random.id():
+    17 characters from a 55-letter alphabet), in no particular order."""
+    import random
+
+    rng = random.Random(f"id{n}")
+    return "".join(rng.choice(_METEOR) for _ in range(17))
 
 
 _WORDS = ("the model features sparse autoencoder shrinkage gating interpretability we I think "
