@@ -30,9 +30,10 @@ POST = "scalepost0000001"
 RSS_TARGET_MB = 300  # at 100k comments
 
 
-def serve(size: int, dump: str | None = None) -> None:
+def serve(size: int, dump: str | None = None, mixed: bool = False) -> None:
     """Child: serve a thread of ``size`` comments; print the endpoint; stop when stdin closes.
-    With ``dump``, the comments are also written there as the API's JSON (a floor's input)."""
+    With ``dump``, the comments are also written there as the API's JSON (a floor's input);
+    ``mixed``: bodies like real comments' (fm.mixed_body), not 600 plain characters."""
     import logging
 
     from pytest_httpserver import HTTPServer
@@ -41,7 +42,7 @@ def serve(size: int, dump: str | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     forum = fm.FakeForum()
-    fm.big_thread(forum, POST, size, body_chars=600)
+    fm.big_thread(forum, POST, size, body_chars=600, mixed=mixed)
     if dump:
         with open(dump, "w") as out:
             json.dump(forum.comments, out)
@@ -96,8 +97,9 @@ def _timed(fn, timers: dict, key: str):
 class Server:
     """The loopback forum in its own process, for a ``with`` block: ``.endpoint``."""
 
-    def __init__(self, size: int, dump: str | None = None):
-        self.command = [sys.executable, __file__, "--serve", str(size), *([dump] if dump else [])]
+    def __init__(self, size: int, dump: str | None = None, mixed: bool = False):
+        self.command = [sys.executable, __file__, "--serve", str(size), dump or "",
+                        *(["--mixed"] if mixed else [])]
 
     def __enter__(self) -> Server:
         self.process = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.PIPE,
@@ -196,7 +198,8 @@ def _row(what: str, size: int, figure: float, unit: str, target: str = "") -> di
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        serve(int(sys.argv[2]), *sys.argv[3:4])
+        dump = sys.argv[3] if sys.argv[3:4] not in ([], [""], ["--mixed"]) else None
+        serve(int(sys.argv[2]), dump, mixed="--mixed" in sys.argv)
     elif sys.argv[1:2] == ["--client"]:
         print(json.dumps(client(sys.argv[2], sys.argv[3])))
     else:

@@ -92,3 +92,24 @@ def test_an_archive_written_with_full_markdown_is_not_rewritten(tmp_path):
     assert text.startswith("Shrinkage") and md in (None, text)
     row = db.execute("SELECT deleted FROM comments WHERE id = 'lesswrong:c2'").fetchone()
     assert row[0] == 1
+
+
+def test_a_refresh_without_markdown_keeps_the_sites_own(tmp_path):
+    """ForumMagnum sends its Markdown (Turndown's: ``_`` for emphasis); GreaterWrong's pages only
+    HTML. The same HTML again without Markdown keeps the site's and makes no version; changed
+    HTML takes archiver's rendering of it, and the old one goes to item_versions."""
+    import dataclasses
+
+    html = "<p>Gating <em>reduces</em> shrinkage.</p>"
+    db = open_db(str(tmp_path / "a.db"))
+    first = page({"c1": html})
+    first.comments[0] = dataclasses.replace(first.comments[0],
+                                            body_markdown="Gating _reduces_ shrinkage.")
+    ingest(db, [first], "thread", "test")
+    assert stored(db, "comments", "lesswrong:c1")[0] == "Gating _reduces_ shrinkage."
+    ingest(db, [page({"c1": html})], "thread", "test")  # HTML only, as GreaterWrong gives it
+    assert stored(db, "comments", "lesswrong:c1")[0] == "Gating _reduces_ shrinkage."
+    assert db["item_versions"].count == 0
+    ingest(db, [page({"c1": html.replace("reduces", "removes")})], "thread", "test")
+    assert stored(db, "comments", "lesswrong:c1")[0] == "Gating *removes* shrinkage."
+    assert [r["body_markdown"] for r in db["item_versions"].rows] == ["Gating _reduces_ shrinkage."]

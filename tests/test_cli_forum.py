@@ -200,7 +200,7 @@ def test_a_bad_url_among_several_fetches_nothing(forum, endpoint, cli_run, tmp_p
 
 def test_mentions_redetect_rebuilds_lost_mentions(forum, endpoint, cli_run, tmp_path):
     debate(forum)
-    forum.comments[0]["contents"]["html"] = "<p>See https://arxiv.org/abs/2404.16014v2 on this.</p>"
+    forum.comments[0]["contents"] = fm.contents("<p>See https://arxiv.org/abs/2404.16014v2 on this.</p>")
     cli_run("thread", f"lesswrong:{POST_ID}", "--endpoint", endpoint, "--delay", "0")
     db = sqlite_utils.Database(tmp_path / "archive.db")
     with db.conn:

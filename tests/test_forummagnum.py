@@ -45,7 +45,8 @@ def test_thread_archives_post_comments_nesting_and_quotes(forum, endpoint, http)
     assert counts.new == 5  # the post and four comments
     post = db["posts"].get(f"lesswrong:{POST_ID}")
     assert post["url"].startswith("https://www.lesswrong.com/posts/")  # canonical, not loopback
-    assert "## Summary" in post["body_markdown"] and "- one" in post["body_markdown"]
+    # The site's own Markdown (Turndown's: underlined heading, "*" bullets) is kept as sent.
+    assert post["body_markdown"].startswith("Summary\n---") and "* one" in post["body_markdown"]
     rows = [bodies.full("comments", r) for r in db.query("select * from comments order by path")]
     assert [r["source_id"] for r in rows] == [
         "c000000000000001", "c000000000000002", "c000000000000003", "c000000000000004"]

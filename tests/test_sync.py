@@ -141,8 +141,7 @@ def test_overlap_window_picks_up_an_edit_and_a_late_reply(forum, endpoint, cli_r
     write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=48)
     assert cli_run("sync").exit_code == 0
     edited = forum.comments[0]
-    edited["contents"] = {"html": "<p>Comment 0, edited after the first sync.</p>",
-                          "markdown": None}
+    edited["contents"] = fm.contents("<p>Comment 0, edited after the first sync.</p>")
     edited["lastEditedAt"] = ago(0.5)
     forum.comments.append(fm.comment("latereply0000001", "threadA000000001", BOB,
                                      "<p>A late reply.</p>", ago(0.2), parent=edited["_id"]))
@@ -164,7 +163,7 @@ def test_without_an_overlap_window_an_edit_behind_the_cursor_is_missed(forum, en
     add_thread(forum, "threadA000000001", 1, hours_ago=3)
     write_config(tmp_path, endpoint, threads_body("threadA000000001"), overlap_hours=0)
     cli_run("sync")
-    forum.comments[0]["contents"] = {"html": "<p>Edited.</p>", "markdown": None}
+    forum.comments[0]["contents"] = fm.contents("<p>Edited.</p>")
     forum.comments.append(fm.comment("latereply0000001", "threadA000000001", BOB,
                                      "<p>A reply: the change check sees it.</p>", ago(0.2)))
     report = json.loads(cli_run("sync", "--json").output)

@@ -188,7 +188,7 @@ def test_five_weeks_of_watching(world):
     # Day 3: an edit of the 10-day-old comment (no counter changes); HN and Reddit deletions.
     day = DAY0 + timedelta(days=3)
     edited = next(c for c in world.forum.comments if c["_id"] == "tendaysold000001")
-    edited["contents"] = {"html": "<p>Ten days old, edited.</p>", "markdown": None}
+    edited["contents"] = fm.contents("<p>Ten days old, edited.</p>")
     edited["lastEditedAt"] = iso(day - timedelta(hours=1))
     world.hn.delete(STORY + 1)
     world.reddit.remove("rc1")

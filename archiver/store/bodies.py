@@ -10,6 +10,10 @@ is rewritten when an archive is re-run.
 
 from __future__ import annotations
 
+import dataclasses
+
+from archiver.kernel.text import Body
+
 # Tables with body_html / body_markdown / body_text.
 TABLES = ("posts", "comments", "item_versions")
 MARKDOWN = "COALESCE(body_markdown, body_text)"
@@ -29,3 +33,14 @@ def full(table: str, row: dict) -> dict:
             and row.get("body_text") is not None):
         row["body_markdown"] = row["body_text"]
     return row
+
+
+def keep_site_markdown(body: Body, sent_markdown: str | None, old: dict | None) -> Body:
+    """``body`` with the archived Markdown kept when the record brought none of its own and the
+    HTML is what is archived: ForumMagnum sends its own Markdown, GreaterWrong's pages only HTML,
+    and a refresh through GreaterWrong must not replace the site's Markdown with archiver's
+    rendering of the same HTML (nor keep a "version" that differs only in that)."""
+    if (sent_markdown is None and old is not None and old.get("body_markdown") is not None
+            and body.html and body.html == old.get("body_html")):
+        return dataclasses.replace(body, markdown=old["body_markdown"])
+    return body

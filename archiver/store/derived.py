@@ -130,6 +130,7 @@ EXCHANGE_TABLES = [
             "scanned_at": str,
         },
         pk="item_id",
+        without_rowid=True,
         description="Bookkeeping: which items were scanned for quotes, so re-runs skip them.",
         docs={
             "quotes": "Quotes found.",
@@ -203,11 +204,14 @@ TOPIC_TABLES = [
         name="topic_items",
         columns=TOPIC_ITEMS,
         pk=("topic_id", "item_table", "item_id"),
+        without_rowid=True,
         foreign_keys=(
             ("topic_id", "topics", "id"),
         ),
+        # A topic's items are found through the primary key (topic_id first); the items' topics
+        # through this index.
         indexes=(
-            Index(("item_table", "item_id")), Index(("topic_id", "score")),
+            Index(("item_table", "item_id")),
         ),
         index_foreign_keys=False,
         description="Which item belongs to which topic, with a membership score.",

@@ -238,7 +238,8 @@ def _save_posts(db, posts: list[Post], now: str, changed: list[str]) -> Counts:
 
 
 def _post_row(post: Post, now: str, old: dict | None, digest: str | None) -> dict:
-    body = text.convert(post.body_html, post.body_markdown)
+    body = bodies.keep_site_markdown(text.convert(post.body_html, post.body_markdown),
+                                     post.body_markdown, old)
     deleted = False
     if old is not None and not (body.html or body.markdown) and old.get("body_html"):
         # Upstream lost the body (deleted or emptied): keep the archived text.
@@ -339,7 +340,8 @@ def _segment(comment: Comment) -> str:
 
 
 def _comment_row(c: Comment, now: str, old: dict | None, digest: str, paths: dict) -> dict:
-    body = text.convert(c.body_html, c.body_markdown)
+    body = bodies.keep_site_markdown(text.convert(c.body_html, c.body_markdown), c.body_markdown,
+                                     old)
     deleted = c.deleted
     user_id, author = c.user_id, c.author
     if old is not None and old.get("body_html") and not (body.html or "").strip():

@@ -16,9 +16,11 @@ import sqlite_utils
 
 from archiver.store import derived, feeds, papers, problems, sections
 from archiver.store.runs import mark_dead_runs
-from archiver.store.tables import Index, Table, View, ensure_table
+from archiver.store.tables import Index, Table, View, create_table, ensure_table, has_rowid
 
-SCHEMA_VERSION = 1
+# 2: small link and bookkeeping tables stored WITHOUT ROWID (rebuilt by
+# ``rebuild_without_rowid``).
+SCHEMA_VERSION = 2
 
 # Bodies are stored three ways; every body-bearing table has these columns.
 BODY = {"body_html": str, "body_markdown": str, "body_text": str}
@@ -133,6 +135,7 @@ CORE = [
         name="post_tags",
         columns={"post_id": str, "tag_id": str},
         pk=("post_id", "tag_id"),
+        without_rowid=True,
         foreign_keys=(
             ("post_id", "posts", "id"), ("tag_id", "tags", "id"),
         ),
@@ -262,6 +265,7 @@ CORE = [
         name="sync_state",
         columns={"kind": str, "key": str, "value": str, "updated_at": str},
         pk=("kind", "key"),
+        without_rowid=True,
         description=("Where `archiver sync` left off, per item (kind): thread_fetched (last "
                      "complete fetch by any command), thread_full (last complete fetch by a "
                      "sync, the base of its next re-check), thread_synced, user_synced, "
@@ -453,6 +457,42 @@ def _run_migrations(db: sqlite_utils.Database, found: int | None) -> None:
                 function(db)
             db.execute("INSERT INTO migrations (name, version, applied_at) VALUES (?, ?, ?)",
                        [function.__name__, version, now_utc()])
+
+
+@migration(2)
+def rebuild_without_rowid(db: sqlite_utils.Database) -> None:
+    """Store the tables declared ``without_rowid`` that way: copy each into a new table, drop
+    the old one and its indexes (among them those no query needs any more), rename, index as
+    declared. A table with a NULL in a primary-key column (a rowid table allows it, WITHOUT
+    ROWID does not) is left as it is: no row is dropped to save space."""
+    if not db.conn.in_transaction:
+        db.execute("BEGIN")  # the CREATE too: a failure leaves no half-built table behind
+    for table in DECLARED:
+        if table.without_rowid and has_rowid(db, table.name) and not _null_keys(db, table):
+            _rebuild(db, table)
+
+
+def _null_keys(db: sqlite_utils.Database, table: Table) -> bool:
+    pk = (table.pk,) if isinstance(table.pk, str) else table.pk
+    where = " OR ".join(f"[{column}] IS NULL" for column in pk)
+    return db.execute(f"SELECT 1 FROM [{table.name}] WHERE {where} LIMIT 1").fetchone() is not None
+
+
+def _rebuild(db: sqlite_utils.Database, table: Table) -> None:
+    new = f"_rebuild_{table.name}"
+    columns = ", ".join(f"[{c}]" for c in db[table.name].columns_dict)
+    create_table(db, table, name=new)
+    for column in set(db[table.name].columns_dict) - set(table.columns):
+        db.execute(f"ALTER TABLE [{new}] ADD COLUMN [{column}]")  # a column added by hand stays
+    db.execute(f"INSERT INTO [{new}] ({columns}) SELECT {columns} FROM [{table.name}]")
+    db.execute(f"DROP TABLE [{table.name}]")
+    # Legacy renaming leaves the views alone: they name the table, which is the new one again.
+    db.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        db.execute(f"ALTER TABLE [{new}] RENAME TO [{table.name}]")
+    finally:
+        db.execute("PRAGMA legacy_alter_table = OFF")
+    ensure_table(db, table)
 
 
 def _stored_version(db: sqlite_utils.Database) -> int | None:

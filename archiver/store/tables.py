@@ -11,6 +11,7 @@ extending tables), ``archiver.app.datasette`` (metadata) and ``archiver.app.json
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -94,6 +95,10 @@ class Table(Shown):
     indexes: tuple[Index, ...] = ()
     # Index every foreign-key column on its own too (the derived tables list theirs explicitly).
     index_foreign_keys: bool = True
+    # Store the rows in the primary key's b-tree (``WITHOUT ROWID``): for a small-row table keyed by
+    # text or several columns, a rowid table keeps every key twice (the table and its primary-key
+    # index). Only for tables no FTS index and no query reads by rowid, whose rows are small.
+    without_rowid: bool = False
     fts: tuple[str, ...] = ()  # columns of the porter-stemmed FTS5 table <name>_fts
     views: tuple[View, ...] = ()
     export_as: str = ""  # the JSON Lines "type" (default: the table name)
@@ -111,7 +116,7 @@ def ensure_table(db: sqlite_utils.Database, table: Table) -> None:
     """Create ``table`` or add the columns it lacks; then its indexes, FTS and views."""
     made = db.table(table.name)
     if not made.exists():
-        made.create(table.columns, pk=table.pk, foreign_keys=list(table.foreign_keys))
+        create_table(db, table)
     else:
         existing = set(made.columns_dict)
         for column, type_ in table.columns.items():
@@ -135,11 +140,29 @@ def ensure_table(db: sqlite_utils.Database, table: Table) -> None:
         ensure_view(db, view)
 
 
+def create_table(db: sqlite_utils.Database, table: Table, name: str | None = None) -> None:
+    """CREATE TABLE as declared (under ``name`` if given: a migration's rebuild)."""
+    sql = db.create_table_sql(name or table.name, table.columns, pk=table.pk,
+                              foreign_keys=list(table.foreign_keys))
+    if table.without_rowid:
+        sql = sql.strip().rstrip(";") + " WITHOUT ROWID"
+    db.execute(sql)
+
+
+def has_rowid(db: sqlite_utils.Database, name: str) -> bool:
+    """False for a WITHOUT ROWID table (as SQLite stores its CREATE statement)."""
+    row = db.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                     [name]).fetchone()
+    return bool(row) and not re.search(r"WITHOUT\s+ROWID\s*$", row[0], re.IGNORECASE)
+
+
 def _covered(table: Table, column: str) -> bool:
-    """True when a declared index already starts with ``column``: SQLite uses that one for
-    lookups on the column alone, and a second index would only slow every write."""
-    return any(index.columns and index.columns[0] == column and not index.sql
-               for index in table.indexes)
+    """True when the primary key or a declared index already starts with ``column``: SQLite uses
+    that one for lookups on the column alone, and a second index would only cost pages and
+    slow every write."""
+    pk = (table.pk,) if isinstance(table.pk, str) else table.pk
+    return pk[0] == column or any(index.columns and index.columns[0] == column and not index.sql
+                                  for index in table.indexes)
 
 
 def ensure_view(db: sqlite_utils.Database, view: View) -> None:

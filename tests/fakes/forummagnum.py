@@ -6,6 +6,13 @@ capped at 5,000, an ``offset`` over 2,000 is an error, ``after`` is inclusive an
 exclusive, ``postCommentsOld`` leaves out answers and their replies, a missing document is an
 ``app.missing_document`` error, and a server running old code rejects the modern style with a
 GRAPHQL_VALIDATION_FAILED 400.
+
+Bodies come as the real API sends them: ``contents { html markdown }``, where ``markdown`` is
+never null for a body that has one. ForumMagnum's Revision resolver returns
+``dataToMarkdown(originalContents)``: the author's own Markdown for Markdown-editor comments,
+Turndown's conversion of the HTML for the rest (server/editor/conversionUtils.ts). The builders
+below derive it the Turndown way (``*`` bullets, underlined headings, escaped ``_`` and ``*``),
+independently of archiver's own converter; pass ``markdown=`` to give an author's own.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import markdownify
 from werkzeug.wrappers import Request, Response
 
 
@@ -182,6 +190,17 @@ class FakeForum:
 
 # -- data builders ----------------------------------------------------------------------------
 
+# Turndown's defaults as ForumMagnum uses them: setext headings, "*" bullets, escaped markup.
+_TURNDOWN = markdownify.MarkdownConverter(heading_style="UNDERLINED", bullets="*")
+
+
+def turndown(html: str | None) -> str | None:
+    """What the real API sends as ``contents.markdown`` for an HTML body."""
+    return None if html is None else _TURNDOWN.convert(html).strip()
+
+
+_DERIVED = object()  # "markdown=" not given: derive it from the HTML, as the server does
+
 
 def user(uid: str, slug: str, name: str, **extra) -> dict:
     base = {"_id": uid, "slug": slug, "username": slug, "displayName": name}
@@ -195,7 +214,7 @@ def profile(uid: str, slug: str, name: str, karma: int = 1000) -> dict:
 
 
 def post(pid: str, title: str, author: dict, html: str, posted: str = "2024-05-01T12:00:00.000Z",
-         **extra) -> dict:
+         markdown=_DERIVED, **extra) -> dict:
     base = {
         "_id": pid, "slug": title.lower().replace(" ", "-"), "title": title,
         "pageUrl": f"https://www.lesswrong.com/posts/{pid}/{title.lower().replace(' ', '-')}",
@@ -204,21 +223,26 @@ def post(pid: str, title: str, author: dict, html: str, posted: str = "2024-05-0
         "user": {k: author[k] for k in ("_id", "slug", "username", "displayName")},
         "coauthors": [], "tags": [{"_id": "tagSAE0000001", "name": "Sparse Autoencoders",
                                     "slug": "sparse-autoencoders"}],
-        "contents": {"html": html, "markdown": None},
+        "contents": contents(html, markdown),
     }
     return {**base, **extra}
 
 
 def comment(cid: str, post_id: str, author: dict | None, html: str, posted: str,
-            parent: str | None = None, **extra) -> dict:
+            parent: str | None = None, markdown=_DERIVED, **extra) -> dict:
     base = {
         "_id": cid, "postId": post_id, "parentCommentId": parent, "parentAnswerId": None,
         "topLevelCommentId": None, "postedAt": posted, "lastEditedAt": None, "baseScore": 5,
         "voteCount": 3, "af": False, "deleted": False, "answer": False,
         "user": {k: author[k] for k in ("_id", "slug", "username", "displayName")} if author else None,
-        "contents": {"html": html, "markdown": None},
+        "contents": contents(html, markdown),
     }
     return {**base, **extra}
+
+
+def contents(html: str | None, markdown=_DERIVED) -> dict:
+    """A body as the API sends it; ``markdown=None`` for a response without Markdown."""
+    return {"html": html, "markdown": turndown(html) if markdown is _DERIVED else markdown}
 
 
 def stamp(n: int, base_day: int = 1) -> str:
@@ -229,17 +253,113 @@ def stamp(n: int, base_day: int = 1) -> str:
             f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}.000Z")
 
 
-def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 400) -> None:
-    """A post with ``n_comments`` comments, a third of them replies, some quoting their parent."""
-    authors = [user(f"user{i:011d}", f"user-{i}", f"User {i}") for i in range(50)]
+def big_thread(forum: FakeForum, pid: str, n_comments: int, body_chars: int = 400,
+               mixed: bool = False) -> None:
+    """A post with ``n_comments`` comments, a third of them replies, some quoting their parent.
+
+    Bodies are ``body_chars`` of plain paragraph, or with ``mixed`` what forum comments look
+    like (``mixed_body``): a line to a few pages, links, emphasis, lists, quotes; ``mixed``
+    threads also have ids like the real ones (17 random characters, so an index on them fills
+    in random order) and users with real-looking ids."""
+    authors = [user(meteor_id(i + 10**6) if mixed else f"user{i:011d}", f"user-{i}",
+                    f"User {i}") for i in range(50)]
+
+    def cid(i: int) -> str:
+        return meteor_id(i) if mixed else f"{pid[:6]}c{i:010d}"
+
     forum.posts[pid] = post(pid, f"Big thread {pid}", authors[0], "<p>" + "word " * 200 + "</p>",
                             commentCount=n_comments)
     filler = ("Sparse autoencoders find interpretable features, but shrinkage biases the "
               "activations toward zero. ")
     for i in range(n_comments):
-        parent = f"{pid[:6]}c{(i // 3):010d}" if i % 3 and i > 3 else None
+        parent = cid(i // 3) if i % 3 and i > 3 else None
         text = (filler * (body_chars // len(filler) + 1))[:body_chars]
-        html = (f"<blockquote><p>{text[:80]}</p></blockquote><p>{text}</p>" if parent and i % 5 == 0
-                else f"<p>{text} #{i}</p>")
-        forum.comments.append(comment(f"{pid[:6]}c{i:010d}", pid, authors[i % 50], html,
+        if mixed:
+            html = mixed_body(i, quoting=bool(parent and i % 5 == 0))
+        elif parent and i % 5 == 0:
+            html = f"<blockquote><p>{text[:80]}</p></blockquote><p>{text}</p>"
+        else:
+            html = f"<p>{text} #{i}</p>"
+        forum.comments.append(comment(cid(i), pid, authors[i % 50], html,
                                       stamp(i + 100), parent=parent))
+
+
+_METEOR = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def meteor_id(n: int) -> str:
+    """The ``n``-th of a fixed sequence of ids shaped like ForumMagnum's (Meteor's Random.id():
+    17 characters from a 55-letter alphabet), in no particular order."""
+    import random
+
+    rng = random.Random(f"id{n}")
+    return "".join(rng.choice(_METEOR) for _ in range(17))
+
+
+_WORDS = ("the model features sparse autoencoder shrinkage gating interpretability we I think "
+          "this that probably argument evidence training loss layer residual stream activation "
+          "reward policy alignment seems clear not obviously because however if then would could "
+          "result paper claim experiment data point disagree agree worth noting").split()
+
+
+def mixed_body(i: int, quoting: bool = False) -> str:
+    """The ``i``-th of a deterministic mix of comment bodies shaped like a forum's: lengths
+    log-normal (HTML median ~650 characters, a line to ~9,000), paragraphs with links
+    (to posts, papers, other sites), emphasis and bold, now and then a list, a quote of the
+    parent when ``quoting``, an occasional heading or code span in long ones."""
+    import random
+
+    rng = random.Random(i)
+    target = min(int(rng.lognormvariate(5.85, 0.9)), 12_000)
+    parts = []
+    if quoting:
+        parts.append(f"<blockquote><p>{_sentence(rng, 12)}</p></blockquote>")
+    size = 0
+    while size < target:
+        if target > 1500 and rng.random() < 0.08:
+            block = f"<h3>{_sentence(rng, 4).rstrip('.')}</h3>"
+        elif rng.random() < 0.12:
+            items = "".join(f"<li>{_inline(rng, rng.randint(4, 14))}</li>"
+                            for _ in range(rng.randint(2, 5)))
+            tag = rng.choice(("ul", "ol"))
+            block = f"<{tag}>{items}</{tag}>"
+        else:
+            block = f"<p>{_inline(rng, rng.randint(12, 70))}</p>"
+        parts.append(block)
+        size += len(block)
+    return "".join(parts)
+
+
+def _sentence(rng, n: int) -> str:
+    words = [rng.choice(_WORDS) for _ in range(n)]
+    return _capital(" ".join(words)) + "."
+
+
+def _inline(rng, n: int) -> str:
+    """``n`` words in sentences, some marked up the way comments are."""
+    out = []
+    for _ in range(n):
+        word = rng.choice(_WORDS)
+        roll = rng.random()
+        if roll < 0.03:
+            word = (f'<a href="https://www.lesswrong.com/posts/{rng.randrange(16**8):08x}x'
+                    f'Yz{rng.randrange(10**6):06d}/some-post-title">{word} post</a>')
+        elif roll < 0.045:
+            word = (f'<a href="https://arxiv.org/abs/{rng.randint(1800, 2412)}.'
+                    f'{rng.randint(1000, 29999):05d}">{word}</a>')
+        elif roll < 0.05:
+            word = f'<a href="https://en.wikipedia.org/wiki/{word.title()}_(topic)">{word}</a>'
+        elif roll < 0.08:
+            word = f"<em>{word}</em>"
+        elif roll < 0.095:
+            word = f"<strong>{word}</strong>"
+        elif roll < 0.1:
+            word = f"<code>{word}_fn()</code>"
+        out.append(word)
+        if rng.random() < 0.08:
+            out[-1] += rng.choice((".", ",", "?", ";"))
+    return _capital(" ".join(out)) + "."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
