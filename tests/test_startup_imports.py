@@ -44,10 +44,8 @@ def loaded(names: set[str], wanted: list[str]) -> list[str]:
 RUN_CLI = """
 import sys
 from archiver.cli import cli
-try:
-    cli.main(sys.argv[1:], prog_name="archiver", standalone_mode=False)
-except SystemExit as exc:
-    assert not exc.code, exc.code
+code = cli.main(sys.argv[1:], prog_name="archiver", standalone_mode=False)  # exit code, or None
+assert not code, f"the command failed with exit code {code}"
 """
 
 
@@ -61,6 +59,19 @@ def test_a_thread_run_imports_nothing_it_does_not_use(forum, endpoint, tmp_path)
                  "archiver.analysis.exchanges", "archiver.analysis.topics"):
         assert used in names
     assert loaded(names, NOT_FOR_A_THREAD) == []
+
+
+def test_importing_an_export_imports_no_feed_parser(forum, endpoint, cli_run, tmp_path):
+    """``archiver import`` reads saved files of every kind; a JSON Lines export is not a feed."""
+    fm.big_thread(forum, "startuppost00002", 10)
+    assert cli_run("thread", "lesswrong:startuppost00002", "--endpoint", endpoint,
+                   "--delay", "0").exit_code == 0
+    export = tmp_path / "export.jsonl"
+    assert cli_run("export", "--all", "-o", str(export)).exit_code == 0
+    names = modules_after(RUN_CLI, "--quiet", "--db", str(tmp_path / "copy.db"), "import",
+                          str(export))
+    assert "archiver.sources.saved" in names  # the import ran
+    assert loaded(names, ["feedparser"]) == []
 
 
 def test_loading_the_cli_leaves_sources_and_libraries_to_the_commands():
