@@ -28,7 +28,7 @@ NOT_FOR_THE_CLI = ["importlib.metadata", "archiver.sources", "archiver.kernel.re
 
 
 def modules_after(code: str, *args: str) -> set[str]:
-    """The modules a fresh interpreter holds after running ``code`` (``ARGS`` is ``args``)."""
+    """The modules a fresh interpreter holds after running ``code`` with ``args`` as its argv."""
     script = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
