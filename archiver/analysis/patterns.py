@@ -10,11 +10,15 @@ item for that topic (the caller warns) instead of hanging a sync.
 
 from __future__ import annotations
 
-import regex
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import regex
 
 PROBE_TIMEOUT = 0.2  # seconds per probe text when a pattern is defined
 MATCH_TIMEOUT = 1.0  # seconds per item when matching
-REGEX_SYNTAX = regex.compile(r"[\\\[\]()|?*+^${}]")
+REGEX_SYNTAX = re.compile(r"[\\\[\]()|?*+^${}]")
 
 
 class PatternTimeout(Exception):
@@ -23,6 +27,10 @@ class PatternTimeout(Exception):
 
 def compile_pattern(text: str) -> regex.Pattern:
     """The compiled pattern; ``ValueError`` with the reason if it is invalid or pathological."""
+    # Imported here: topics imports this module on every fetch, and the regex package (~13 ms)
+    # is needed only when there are patterns to compile.
+    import regex
+
     if not REGEX_SYNTAX.search(text):
         words = r"\s+".join(regex.escape(w) for w in text.split())
         return regex.compile(rf"(?<!\w){words}(?!\w)", regex.I | regex.V0)

@@ -158,9 +158,11 @@ def _option_kwargs(option: click.Option) -> dict:
 
 def _check_delay(ctx, param, value: float | None) -> float | None:
     """``--delay inf`` or ``nan`` parse as floats but cannot be slept: refuse them in one line."""
-    from archiver.app.config import MAX_SECONDS
+    if value is None:
+        return None
+    from archiver.app.config import MAX_SECONDS  # the config module loads the source registry
 
-    if value is not None and not 0 <= value <= MAX_SECONDS:  # false for nan too
+    if not 0 <= value <= MAX_SECONDS:  # false for nan too
         raise UsageError(f"--delay takes seconds from 0 to {MAX_SECONDS:g}, not {value!r}")
     return value
 
@@ -256,6 +258,21 @@ class LazyChoice(click.Choice):
     @choices.setter
     def choices(self, _value) -> None:  # click's __init__ assigns the (empty) static tuple
         pass
+
+    def convert(self, value, param, ctx):
+        # The option's own default is valid by declaration (tests/test_startup_imports.py checks
+        # it): converting it must not load the registry, which imports every source module.
+        if param is not None and value == param.default:
+            return value
+        return super().convert(value, param, ctx)
+
+
+def source_registry():
+    """archiver.sources.registry, imported when a command or a given option value needs it, so
+    that loading the CLI (and every ``--help`` without source choices) skips it."""
+    from archiver.sources import registry
+
+    return registry
 
 
 class ArchiverGroup(click.Group):

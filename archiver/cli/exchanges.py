@@ -7,7 +7,6 @@ import click
 from archiver.analysis.choices import EXCHANGE_KINDS
 from archiver.cli.common import echo, echo_json, global_options, info, state
 from archiver.kernel.display import md_escape, md_link, one_line
-from archiver.kernel.parse import parse_since
 
 DEFAULT_LIMIT = 50  # table and markdown output; json lists everything unless --limit is given
 
@@ -41,6 +40,7 @@ def exchanges(ctx, post, author, replier, between, since, kind, fmt, as_json, ho
     if ctx.invoked_subcommand is not None:
         return
     from archiver.app import resolve
+    from archiver.kernel.parse import parse_since
 
     X = _analysis()
     db = state().db(read=True)

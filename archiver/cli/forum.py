@@ -14,12 +14,11 @@ from archiver.cli.common import (
     global_options,
     info,
     progress,
+    source_registry,
     state,
 )
 from archiver.kernel.display import one_line
 from archiver.kernel.errors import ArchiverError
-from archiver.kernel.parse import parse_count, parse_since
-from archiver.sources import registry
 
 
 @click.command()
@@ -27,7 +26,8 @@ from archiver.sources import registry
 @endpoint_option
 @fallback_option
 @delay_option
-@click.option("--via", type=LazyChoice(lambda: ["api", *registry.fallback_names()]), default="api",
+@click.option("--via", type=LazyChoice(lambda: ["api", *source_registry().fallback_names()]),
+              default="api",
               help="Fetch through the site's API (default) or the source it falls back to, "
                    "e.g. greaterwrong for LessWrong/EA Forum threads.")
 @global_options
@@ -41,7 +41,7 @@ def thread(urls, endpoint, fallback, delay, via):
 
     st = state()
     for url in urls:  # every URL is checked before anything is fetched
-        registry.resolve_thread(url)
+        source_registry().resolve_thread(url)
     http = st.http(delay)
     failed = 0
     for url in urls:
@@ -66,7 +66,7 @@ def thread(urls, endpoint, fallback, delay, via):
 
 @click.command()
 @click.argument("who", metavar="URL|SLUG")
-@click.option("--site", type=LazyChoice(lambda: registry.site_names("users")),
+@click.option("--site", type=LazyChoice(lambda: source_registry().site_names("users")),
               help="Site of a bare slug (default lesswrong).")
 @click.option("--posts", "posts", default="all", metavar="N|all", help="How many posts (default all).")
 @click.option("--comments", "comments", default="all", metavar="N|all",
@@ -79,6 +79,7 @@ def thread(urls, endpoint, fallback, delay, via):
 def user(who, site, posts, comments, since, endpoint, fallback, delay):
     """Archive a user's profile, posts and comments (each comment linked to its post)."""
     from archiver.app.forums import archive_user
+    from archiver.kernel.parse import parse_count, parse_since
 
     st = state()
     http = st.http(delay)

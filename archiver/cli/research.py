@@ -12,15 +12,16 @@ from archiver.cli.common import (
     endpoint_option,
     global_options,
     info,
+    source_registry,
     state,
 )
 from archiver.kernel.display import one_line
-from archiver.sources import registry
 
 
 @click.command()
 @click.argument("query", metavar="NAME|ID|URL")
-@click.option("--source", type=LazyChoice(registry.researcher_names), default="openalex",
+@click.option("--source", type=LazyChoice(lambda: source_registry().researcher_names()),
+              default="openalex",
               show_default=True, help="Where to look the researcher up.")
 @click.option("--papers", default="all", show_default=True, metavar="N|all",
               help="How many of their papers to archive (newest first).")

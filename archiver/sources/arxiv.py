@@ -19,8 +19,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from urllib.parse import quote_plus
 
-import feedparser
-
 from archiver.kernel.errors import FetchError, NotFound, UsageError
 from archiver.kernel.http import HttpStatusError
 from archiver.kernel.paperids import normalise_arxiv_id, normalise_title
@@ -62,6 +60,10 @@ def _slug(search_query: str) -> str:
 
 
 def _get_feed(http, url: str, params: dict, interval: float | None):
+    # Imported here, not with the module: the registry loads every source for any command, and
+    # a forum thread run should not pay feedparser's ~15 ms.
+    import feedparser
+
     pacer(http, NAME, MIN_INTERVAL, interval).wait()
     try:
         content = http.request("GET", url, params=params).content

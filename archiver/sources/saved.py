@@ -41,7 +41,7 @@ from archiver.kernel import text
 from archiver.kernel.errors import ArchiverError, FetchError, UsageError
 from archiver.kernel.parse import parse_date
 from archiver.kernel.records import Page, Post, Site, make_id
-from archiver.sources import blog, feed, registry, seedpages
+from archiver.sources import blog, registry, seedpages
 from archiver.sources.kinds import API_KINDS, LAST_KINDS, OWN_KINDS, kinds  # noqa: F401
 
 SAVED_SITE = Site(id="saved", name="Saved pages of unknown origin", url="", kind="saved")
@@ -365,6 +365,8 @@ def _blog(saved: Saved, known_user) -> Iterator[Page]:
 
 
 def _feed(saved: Saved, known_user) -> Iterator[Page]:
+    from archiver.sources import feed  # feedparser: only for a feed, not every imported file
+
     url = saved.url or "file://" + os.path.abspath(saved.path)
     parsed = feed.parse_feed(saved.data, url)
     site = blog.site_for(parsed.feed.get("link") or saved.url, parsed.feed.get("title"))
